@@ -1,0 +1,99 @@
+// The messages of the pgoutput logical replication protocol, version 1, as
+// PostgreSQL 15 sends them inside XLogData frames.
+// Spec: https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "lsn.h"
+
+namespace tombsync::pg {
+
+// One column of a TupleData: 'n' null, 'u' unchanged TOAST, 't' text, 'b' binary.
+struct TupleValue {
+  char kind = 'n';
+  std::string data;  // bytes for 't' and 'b'; empty otherwise
+};
+using Tuple = std::vector<TupleValue>;
+
+// Timestamps on the wire are microseconds since 2000-01-01 00:00:00 UTC.
+inline constexpr int64_t kPgEpochOffsetUs = 946'684'800'000'000;
+
+struct BeginMsg {        // 'B'
+  Lsn final_lsn;         // LSN of the transaction's commit record
+  int64_t commit_ts = 0; // Postgres epoch microseconds
+  uint32_t xid = 0;
+};
+
+struct CommitMsg {       // 'C'
+  uint8_t flags = 0;
+  Lsn commit_lsn;
+  Lsn end_lsn;
+  int64_t commit_ts = 0;
+};
+
+struct OriginMsg {       // 'O'
+  Lsn commit_lsn;
+  std::string name;
+};
+
+struct RelationColumn {
+  uint8_t flags = 0;     // 1 = part of the replica identity
+  std::string name;
+  uint32_t type_oid = 0;
+  int32_t type_mod = -1;
+  bool in_identity() const { return (flags & 1) != 0; }
+};
+
+struct RelationMsg {     // 'R'
+  uint32_t relid = 0;
+  std::string nspname;
+  std::string relname;
+  char replica_identity = 'd';  // d default, n nothing, f full, i index
+  std::vector<RelationColumn> columns;
+};
+
+struct TypeMsg {         // 'Y'
+  uint32_t oid = 0;
+  std::string nspname;
+  std::string typname;
+};
+
+struct InsertMsg {       // 'I'
+  uint32_t relid = 0;
+  Tuple new_tuple;
+};
+
+struct UpdateMsg {       // 'U'
+  uint32_t relid = 0;
+  char old_kind = 0;     // 'K' key-only old tuple, 'O' full old tuple, 0 none
+  Tuple old_tuple;       // empty when old_kind == 0
+  Tuple new_tuple;
+};
+
+struct DeleteMsg {       // 'D'
+  uint32_t relid = 0;
+  char old_kind = 'K';   // 'K' or 'O'
+  Tuple old_tuple;
+};
+
+struct TruncateMsg {     // 'T'
+  uint8_t options = 0;   // 1 CASCADE, 2 RESTART IDENTITY
+  std::vector<uint32_t> relids;
+};
+
+struct LogicalMsg {      // 'M' (pg_logical_emit_message)
+  bool transactional = false;
+  Lsn lsn;
+  std::string prefix;
+  std::string content;
+};
+
+using PgOutputMessage = std::variant<BeginMsg, CommitMsg, OriginMsg, RelationMsg, TypeMsg,
+                                     InsertMsg, UpdateMsg, DeleteMsg, TruncateMsg, LogicalMsg>;
+
+}  // namespace tombsync::pg

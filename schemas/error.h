@@ -1,0 +1,32 @@
+// The one error model: a failure that ends the current operation (the
+// stream, the run, the command) is thrown as tombsync::Error with a kind and
+// a message an operator can act on. Outcomes a caller is expected to handle
+// (a missing cursor, a full producer queue) are return values, never thrown.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tombsync {
+
+enum class ErrorKind {
+  kConfig,    // the config file or a command-line flag is wrong
+  kSource,    // Postgres is unreachable, misconfigured or refused something
+  kProtocol,  // a replication message could not be decoded
+  kSink,      // Kafka refused or lost a record
+  kState,     // the RocksDB cursor store failed
+  kInternal,  // a broken invariant: a bug in tombsync
+};
+
+const char* to_string(ErrorKind kind);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+}  // namespace tombsync
