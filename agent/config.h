@@ -1,0 +1,103 @@
+// The agent's configuration: one YAML file, validated completely before the
+// agent touches Postgres or Kafka. Every problem is reported as
+// tombsync::Error(ErrorKind::kConfig) with a single-line message that names
+// the file, the line when known, the key path and the expected form, e.g.
+//   config /etc/tombsync.yaml line 6: source.tables[1]: "users" is not
+//   schema-qualified; expected "schema.table", e.g. "public.users"
+// The full reference is docs/configuration.md; examples/tombsync.yaml is the
+// annotated example.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tombsync {
+
+// What a DELETE becomes downstream (DESIGN.md 1.2): a delete event with
+// is_deleted = true, a tombstone (null value), or the event then the tombstone.
+enum class DeletePolicy { kBoth, kFlag, kTombstone };
+enum class OutputFormat { kJson, kProtobuf };
+
+// The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf".
+const char* to_string(DeletePolicy policy);
+const char* to_string(OutputFormat format);
+
+// A table as Postgres names it in the catalog (and in pgoutput Relation
+// messages): unquoted names in the config are folded to lower case, quoted
+// ones ("MyTable") are kept as written, exactly as in SQL.
+struct TableName {
+  std::string schema, table;
+
+  // "schema.table", unquoted: for logs, metrics and topic names. Not SQL.
+  std::string qualified() const;
+  // "\"schema\".\"table\"" with embedded quotes doubled: safe to splice into SQL
+  // (CREATE PUBLICATION ... FOR TABLE).
+  std::string sql_quoted() const;
+
+  bool operator==(const TableName&) const = default;
+};
+
+// Per-table overrides; a table listed in the short form has none.
+struct TableConfig {
+  TableName name;
+  std::optional<DeletePolicy> deletes;   // unset: Config::deletes applies (see deletes_for)
+  std::vector<std::string> key_columns;  // overrides the primary key; names as in the catalog
+  // Stream a table that has no key: its events have a null Kafka key, and its
+  // deletes need REPLICA IDENTITY FULL to carry a row. Validation guarantees
+  // that such a table's effective policy is kFlag (a null-keyed tombstone
+  // deletes nothing) and that key_columns is empty.
+  bool allow_keyless = false;
+  std::optional<std::string> topic;  // overrides <prefix>.<schema>.<table>
+};
+
+struct Config {
+  struct Source {
+    std::string dsn;                  // libpq conninfo or postgresql:// URI (required)
+    std::string slot = "tombsync";    // [a-z0-9_]{1,63}
+    std::string publication = "tombsync";  // [a-z_][a-z0-9_]{0,62}
+    bool create_publication = true;   // create/alter the publication to cover `tables` when missing
+    bool create_slot = true;
+    std::vector<TableConfig> tables;  // non-empty, unique, schema-qualified, in file order
+    int status_interval_ms = 1000;    // standby status update cadence (100..60000)
+  } source;
+  struct Kafka {
+    std::string brokers;       // "host:port[,host:port]" (required); whitespace removed
+    std::string topic_prefix;  // [A-Za-z0-9._-]+ (required)
+    // librdkafka passthrough. Never holds bootstrap.servers, acks or
+    // enable.idempotence (or their aliases): tombsync owns those.
+    std::map<std::string, std::string> properties;
+    int connect_timeout_ms = 10000;  // 100..300000
+  } kafka;
+  OutputFormat format = OutputFormat::kJson;
+  DeletePolicy deletes = DeletePolicy::kBoth;
+  std::string state_dir;  // RocksDB cursor store directory (required)
+  struct Log {
+    std::string level = "info";   // debug | info | warn | error
+    std::string format = "text";  // text | json
+  } log;
+
+  // The configured table, or nullptr when the table is not in source.tables.
+  // Names are compared exactly, as Postgres reports them (already folded).
+  const TableConfig* find_table(const std::string& schema, const std::string& table) const;
+  // The table's override, else "<topic_prefix>.<schema>.<table>". Validation
+  // guarantees the result is a legal Kafka topic name.
+  std::string topic_for(const TableConfig& table) const;
+  // The table's override, else the global policy.
+  DeletePolicy deletes_for(const TableConfig& table) const;
+};
+
+// Reads and validates the file; a missing or unreadable file is a kConfig error.
+Config load_config_file(const std::string& path);
+// Validates YAML text; `origin` names it in messages ("config <origin> line N: ...").
+// Reads the process environment for ${VAR} substitution.
+Config parse_config(const std::string& yaml_text, const std::string& origin);
+
+// The conninfo ("host=db password=s3cret") or URI
+// ("postgresql://u:s3cret@db/app?sslpassword=x") with every password and
+// sslpassword value replaced by "****", for logs and error messages.
+// Malformed input is redacted conservatively rather than echoed.
+std::string redact_dsn(const std::string& dsn);
+
+}  // namespace tombsync

@@ -1,0 +1,97 @@
+// tombsync: PostgreSQL logical replication to Kafka, hard deletes included.
+#include <signal.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "pipeline.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+constexpr const char* kUsage =
+    "usage: tombsync <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run --config FILE     stream the configured tables to Kafka until SIGTERM/SIGINT\n"
+    "  version               print the version\n"
+    "  check, status         not implemented yet (planned: pre-flight report, cursor and slot lag)\n"
+    "\n"
+    "options:\n"
+    "  --config FILE         the YAML config (see docs/configuration.md)\n"
+    "  --log-level LEVEL     debug | info | warn | error (overrides log.level)\n"
+    "  --log-format FORMAT   text | json (overrides log.format)\n";
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "tombsync: %s\n%s", what.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  if (command == "version" || command == "--version") {
+    std::printf("tombsync %s\n", TOMBSYNC_VERSION);
+    return 0;
+  }
+  std::string config_path, log_level, log_format;
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto take = [&](std::string& into) {
+      if (i + 1 >= args.size()) return false;
+      into = args[++i];
+      return true;
+    };
+    if (args[i] == "--config" || args[i] == "-c") {
+      if (!take(config_path)) return usage_error("--config needs a file");
+    } else if (args[i] == "--log-level") {
+      if (!take(log_level)) return usage_error("--log-level needs a level");
+    } else if (args[i] == "--log-format") {
+      if (!take(log_format)) return usage_error("--log-format needs a format");
+    } else {
+      return usage_error("unknown option " + args[i]);
+    }
+  }
+  if (command == "check" || command == "status") {
+    std::fprintf(stderr, "tombsync: error: '%s' is not implemented yet in this version\n", command.c_str());
+    return 2;
+  }
+  if (command != "run") return usage_error("unknown command " + command);
+  if (config_path.empty()) return usage_error("run needs --config FILE");
+
+  try {
+    auto config = tombsync::load_config_file(config_path);
+    tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
+                             log_format.empty() ? config.log.format : log_format);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    tombsync::log::info("tombsync {} starting (config {})", TOMBSYNC_VERSION, config_path);
+    tombsync::run_pipeline(config, g_stop);
+    return 0;
+  } catch (const tombsync::Error& e) {
+    tombsync::log::error("{} error: {}", tombsync::to_string(e.kind()), e.what());
+    return e.kind() == tombsync::ErrorKind::kConfig ? 2 : 1;
+  } catch (const std::exception& e) {
+    tombsync::log::error("internal error: {}", e.what());
+    return 1;
+  }
+}

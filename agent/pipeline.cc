@@ -1,0 +1,207 @@
+#include "pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "ack_tracker.h"
+#include "change_builder.h"
+#include "cursor_store.h"
+#include "encoder.h"
+#include "error.h"
+#include "kafka_sink.h"
+#include "log.h"
+#include "pgoutput_decoder.h"
+#include "record_builder.h"
+#include "replication_stream.h"
+#include "source_catalog.h"
+#include "stream_stats.h"
+
+namespace tombsync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct PreparedSource {
+  std::vector<pg::ResolvedTable> tables;
+  std::unordered_map<uint32_t, std::string> type_names;
+  std::optional<pg::SlotInfo> slot;
+  std::string database;
+};
+
+PreparedSource prepare_source(const Config& config) {
+  pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
+  pg::SourceCatalog catalog(conn);
+  catalog.check_server_settings();
+  catalog.check_replication_role();
+  std::vector<pg::TableRequest> requests;
+  for (const auto& t : config.source.tables)
+    requests.push_back({t.name.schema, t.name.table, t.key_columns, t.allow_keyless});
+  PreparedSource p;
+  p.tables = catalog.resolve_tables(requests);
+  for (const auto& t : p.tables)
+    log::info("table {}: key ({}) from {}, replica identity {}", t.qualified(),
+              t.key_columns.empty() ? std::string("none") : fmt::format("{}", fmt::join(t.key_columns, ", ")),
+              t.key_source, t.replica_identity);
+  for (const auto& action : catalog.ensure_publication(config.source.publication, p.tables,
+                                                       config.source.create_publication))
+    log::info("{}", action);
+  p.slot = catalog.slot(config.source.slot);
+  p.type_names = catalog.builtin_type_names();
+  p.database = catalog.current_database();
+  return p;
+}
+
+KafkaSinkOptions sink_options(const Config& config) {
+  KafkaSinkOptions o;
+  o.brokers = config.kafka.brokers;
+  o.properties = config.kafka.properties;
+  o.connect_timeout_ms = config.kafka.connect_timeout_ms;
+  return o;
+}
+
+Format encoder_format(OutputFormat f) { return f == OutputFormat::kProtobuf ? Format::kProtobuf : Format::kJson; }
+
+}  // namespace
+
+void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
+  const auto& slot = config.source.slot;
+  std::error_code ec;
+  std::filesystem::create_directories(config.state_dir, ec);
+  if (ec) throw Error(ErrorKind::kState, "cannot create state_dir " + config.state_dir + ": " + ec.message());
+  auto store = open_rocksdb_cursor_store(config.state_dir);
+
+  PreparedSource source = prepare_source(config);
+
+  KafkaSink sink(sink_options(config));
+  sink.check_reachable();
+  log::info("kafka reachable at {}", config.kafka.brokers);
+
+  pg::ReplicationStream stream(config.source.dsn);
+  auto identity = stream.identify();
+  std::string source_identity = identity.system_id + "/" + source.database;
+  if (auto known = store->load_source_identity(slot); known && *known != source_identity)
+    throw Error(ErrorKind::kState, "state_dir " + config.state_dir + " holds the cursor of slot " + slot +
+                                       " for source " + *known + ", not " + source_identity +
+                                       "; use a fresh state_dir for a different database");
+
+  if (!source.slot) {
+    if (!config.source.create_slot)
+      throw Error(ErrorKind::kSource, "replication slot " + slot + " does not exist; create it with "
+                                          "SELECT pg_create_logical_replication_slot('" + slot +
+                                          "', 'pgoutput'), or set source.create_slot: true");
+    Lsn at = stream.create_slot(slot);
+    log::info("created replication slot {} (pgoutput) at {}", slot, at.str());
+  } else {
+    if (source.slot->plugin != "pgoutput")
+      throw Error(ErrorKind::kSource, "replication slot " + slot + " uses plugin " + source.slot->plugin +
+                                          ", not pgoutput; drop it or choose another source.slot");
+    if (source.slot->database != source.database)
+      throw Error(ErrorKind::kSource, "replication slot " + slot + " belongs to database " +
+                                          source.slot->database + ", not " + source.database);
+    if (source.slot->active)
+      throw Error(ErrorKind::kSource, "replication slot " + slot + " is in use by another connection (pid " +
+                                          std::to_string(source.slot->active_pid.value_or(0)) +
+                                          "); is another tombsync running on it?");
+  }
+  store->save_source_identity(slot, source_identity);
+
+  Lsn start = store->load_confirmed(slot).value_or(Lsn());
+  Lsn slot_pos = source.slot && source.slot->confirmed_flush ? *source.slot->confirmed_flush : Lsn();
+  if (!start.is_zero() && slot_pos > start)
+    log::warn("slot {} confirmed {} but the stored cursor is {}: the state was reset or restored from an "
+              "older copy; streaming resumes at the slot's position",
+              slot, slot_pos.str(), start.str());
+  start = std::max(start, slot_pos);
+
+  stream.start(slot, config.source.publication, start);
+  log::info("streaming slot {} publication {} from {} ({} tables, format {}, deletes {})", slot,
+            config.source.publication, start.str(), config.source.tables.size(),
+            config.format == OutputFormat::kJson ? "json" : "protobuf",
+            config.deletes == DeletePolicy::kBoth ? "both" : config.deletes == DeletePolicy::kFlag ? "flag" : "tombstone");
+
+  auto encoder = make_encoder(encoder_format(config.format));
+  RecordBuilder records(config, *encoder);
+  pg::ChangeBuilder builder(source.tables, std::move(source.type_names));
+  AckTracker tracker(start);
+  StreamStats stats;
+  std::optional<std::string> delivery_bug;
+  sink.on_delivered = [&](const Delivery& d) {
+    if (!tracker.on_delivered(d.end_lsn) && !delivery_bug)
+      delivery_bug = "delivery report for transaction " + d.end_lsn.str() + ", which is not pending";
+  };
+  sink.on_warning = [](const std::string& w) { log::warn("kafka: {}", w); };
+
+  Lsn stored = start;
+  Lsn server_end = start;
+  bool skipping = false;  // a transaction the stored cursor says is already delivered
+  auto status_every = std::chrono::milliseconds(config.source.status_interval_ms);
+  auto next_status = Clock::now() + status_every;
+  auto next_report = Clock::now() + std::chrono::seconds(10);
+  std::vector<ChangeEvent> events;
+  std::vector<Record> out;
+
+  auto confirm = [&](bool reply_requested) {
+    Lsn acked = tracker.acked();
+    if (acked > stored) {
+      store->save_confirmed(slot, acked);  // durable before Postgres may discard the WAL
+      stored = acked;
+    }
+    stream.send_status(stored, reply_requested);
+    next_status = Clock::now() + status_every;
+  };
+
+  // On stop, finish the transaction being read: a half-sent transaction would
+  // be sent again whole after the restart, duplicating its first records.
+  while (!stop.load(std::memory_order_relaxed) || builder.in_transaction()) {
+    auto frame = stream.read(std::chrono::milliseconds(50));
+    if (frame) {
+      if (auto* x = std::get_if<pg::XLogData>(&*frame)) {
+        server_end = std::max(server_end, x->wal_end);
+        auto step = builder.apply(pg::decode_pgoutput(x->payload, x->wal_start), x->wal_start, events);
+        if (step.begin) {
+          skipping = step.begin->commit_lsn < start;
+          if (!skipping) tracker.on_begin(step.begin->commit_lsn);
+        }
+        if (!skipping) {
+          for (const auto& e : events) {
+            out.clear();
+            records.build(e, out);
+            for (const auto& r : out) tracker.on_sent(sink.send(r));
+            stats.count(e, out);
+          }
+        }
+        events.clear();
+        if (step.commit) {
+          if (!skipping) tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+          else stats.skipped_transactions++;
+          skipping = false;
+        }
+        if (step.notice) log::warn("{}", *step.notice);
+      } else if (auto* k = std::get_if<pg::PrimaryKeepalive>(&*frame)) {
+        server_end = std::max(server_end, k->wal_end);
+        if (!builder.in_transaction()) tracker.on_keepalive(k->wal_end);
+        if (k->reply_requested) confirm(false);
+      }
+    }
+    sink.poll(0);
+    if (delivery_bug) throw Error(ErrorKind::kInternal, *delivery_bug);
+    auto now = Clock::now();
+    if (now >= next_status) confirm(false);
+    if (now >= next_report) {
+      log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
+      next_report = now + std::chrono::seconds(10);
+    }
+  }
+
+  log::info("stopping: stopped reading; waiting for Kafka to acknowledge {} in-flight messages", sink.in_flight());
+  if (!sink.flush(10000))
+    log::warn("Kafka did not acknowledge {} messages within 10 s; they are not confirmed and will be sent "
+              "again on restart", sink.in_flight());
+  confirm(false);
+  stream.finish();
+  log::info("stopped: slot {} confirmed at {} ({})", slot, stored.str(), stats.totals());
+}
+
+}  // namespace tombsync

@@ -1,0 +1,21 @@
+// Wires the Postgres source to the Kafka sink for one replication slot:
+// pre-flight, publication and slot setup, then the streaming loop
+//   read frame -> decode -> build events -> encode -> produce
+// with delivery reports feeding the AckTracker, and the acknowledged position
+// persisted to RocksDB (synced) before it is confirmed to Postgres.
+// Everything runs on the calling thread; librdkafka's callbacks run inside
+// its poll, on this thread too. Back-pressure: a full producer queue blocks
+// send(), so the replication socket is not read and Postgres keeps the WAL.
+#pragma once
+
+#include <atomic>
+
+#include "config.h"
+
+namespace tombsync {
+
+// Runs until `stop` becomes true (then drains the producer, confirms what
+// Kafka acknowledged and returns) or a fatal error (thrown as tombsync::Error).
+void run_pipeline(const Config& config, const std::atomic<bool>& stop);
+
+}  // namespace tombsync

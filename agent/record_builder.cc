@@ -1,0 +1,66 @@
+#include "record_builder.h"
+
+#include "error.h"
+#include "time_format.h"
+
+namespace tombsync {
+
+RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder)
+    : config_(config), encoder_(encoder) {}
+
+const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
+  auto name = table.qualified();
+  auto it = routes_.find(name);
+  if (it != routes_.end()) return it->second;
+  const TableConfig* tc = config_.find_table(table.schema, table.table);
+  if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + name);
+  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes)};
+  return routes_.emplace(name, std::move(r)).first->second;
+}
+
+Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) const {
+  Record rec;
+  rec.topic = r.topic;
+  rec.end_lsn = e.source.commit_lsn;
+  rec.headers = {{"tombsync.op", op},
+                 {"tombsync.lsn", e.source.lsn.str()},
+                 {"tombsync.xid", std::to_string(e.source.xid)},
+                 {"tombsync.commit_ts", format_utc_micros(e.source.commit_ts_us)},
+                 {"tombsync.table", e.table->qualified()}};
+  return rec;
+}
+
+void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
+  const Route& r = route(*e.table);
+  bool keyed = !e.table->key_indexes.empty();
+  if (e.op == Op::kTruncate) {
+    Record rec = base(e, r, to_string(e.op));
+    rec.value = encoder_.value(e);
+    rec.all_partitions = true;  // every key's partition must see it, in order with that key's changes
+    out.push_back(std::move(rec));
+    return;
+  }
+  std::optional<std::string> key;
+  if (keyed) key = encoder_.key(e);
+  if (e.op != Op::kDelete) {
+    Record rec = base(e, r, to_string(e.op));
+    rec.key = key;
+    rec.value = encoder_.value(e);
+    out.push_back(std::move(rec));
+    return;
+  }
+  // A keyless table has nothing a tombstone could name: its deletes are flagged events only.
+  if (r.deletes != DeletePolicy::kTombstone || !keyed) {
+    Record rec = base(e, r, "delete");
+    rec.key = key;
+    rec.value = encoder_.value(e);
+    out.push_back(std::move(rec));
+  }
+  if (r.deletes != DeletePolicy::kFlag && keyed) {
+    Record tomb = base(e, r, "tombstone");
+    tomb.key = std::move(key);
+    out.push_back(std::move(tomb));  // value stays nullopt: a tombstone
+  }
+}
+
+}  // namespace tombsync

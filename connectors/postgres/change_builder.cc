@@ -1,0 +1,215 @@
+#include "change_builder.h"
+
+#include <algorithm>
+
+#include "error.h"
+#include "type_mapping.h"
+
+namespace tombsync::pg {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+bool datum_equal(const Datum& a, const Datum& b) {
+  return a.state == b.state && a.i == b.i && a.b == b.b && a.text == b.text &&
+         (a.d == b.d || (a.d != a.d && b.d != b.d));
+}
+
+}  // namespace
+
+ChangeBuilder::ChangeBuilder(const std::vector<ResolvedTable>& tables,
+                             std::unordered_map<uint32_t, std::string> type_names)
+    : type_names_(std::move(type_names)) {
+  for (const auto& t : tables) keys_by_table_[t.qualified()] = t.key_columns;
+}
+
+BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::vector<ChangeEvent>& out) {
+  auto require_txn = [&](const char* what) {
+    if (!current_)
+      throw Error(ErrorKind::kProtocol, std::string(what) + " outside a transaction at LSN " + wal_start.str());
+  };
+  return std::visit(
+      Overloaded{
+          [&](const BeginMsg& m) {
+            current_ = TxnBegin{m.final_lsn, m.xid, m.commit_ts + kPgEpochOffsetUs};
+            return BuildStep{current_, {}, {}, {}};
+          },
+          [&](const CommitMsg& m) {
+            require_txn("Commit");
+            if (m.commit_lsn != current_->commit_lsn)
+              throw Error(ErrorKind::kProtocol, "Commit at LSN " + wal_start.str() + " is for " +
+                                                    m.commit_lsn.str() + " but the open transaction commits at " +
+                                                    current_->commit_lsn.str());
+            current_.reset();
+            return BuildStep{{}, TxnCommit{m.commit_lsn, m.end_lsn}, {}, {}};
+          },
+          [&](const OriginMsg&) { return BuildStep{}; },
+          [&](const RelationMsg& m) { return on_relation(m); },
+          [&](const TypeMsg& m) {
+            type_names_[m.oid] = m.nspname.empty() ? m.typname : m.nspname + "." + m.typname;
+            return BuildStep{};
+          },
+          [&](const InsertMsg& m) {
+            require_txn("Insert");
+            if (ignored_.count(m.relid)) return BuildStep{};
+            const auto& rel = relation(m.relid, wal_start, "Insert");
+            out.push_back(event(Op::kInsert, rel, to_row(rel, m.new_tuple, false, wal_start), wal_start));
+            return BuildStep{};
+          },
+          [&](const UpdateMsg& m) {
+            require_txn("Update");
+            if (ignored_.count(m.relid)) return BuildStep{};
+            const auto& rel = relation(m.relid, wal_start, "Update");
+            auto row = to_row(rel, m.new_tuple, false, wal_start);
+            if (m.old_kind != 0) {
+              auto old = to_row(rel, m.old_tuple, m.old_kind == 'K', wal_start);
+              // An unchanged TOAST value in the new image is known from a full old image.
+              if (m.old_kind == 'O')
+                for (size_t i = 0; i < row.size(); ++i)
+                  if (row[i].state == Datum::State::kUnchanged && old[i].present()) row[i] = old[i];
+              if (!rel.schema->key_indexes.empty() && !same_key(*rel.schema, old, row)) {
+                auto del = event(Op::kDelete, rel, std::move(old), wal_start);
+                del.is_deleted = true;
+                del.deleted_at_us = current_->commit_ts_us;
+                out.push_back(std::move(del));
+              }
+            }
+            out.push_back(event(Op::kUpdate, rel, std::move(row), wal_start));
+            return BuildStep{};
+          },
+          [&](const DeleteMsg& m) {
+            require_txn("Delete");
+            if (ignored_.count(m.relid)) return BuildStep{};
+            const auto& rel = relation(m.relid, wal_start, "Delete");
+            auto del = event(Op::kDelete, rel, to_row(rel, m.old_tuple, m.old_kind == 'K', wal_start), wal_start);
+            del.is_deleted = true;
+            del.deleted_at_us = current_->commit_ts_us;
+            out.push_back(std::move(del));
+            return BuildStep{};
+          },
+          [&](const TruncateMsg& m) {
+            require_txn("Truncate");
+            for (auto relid : m.relids) {
+              if (ignored_.count(relid)) continue;
+              const auto& rel = relation(relid, wal_start, "Truncate");
+              out.push_back(event(Op::kTruncate, rel, {}, wal_start));
+            }
+            return BuildStep{};
+          },
+          [&](const LogicalMsg& m) { return BuildStep{{}, {}, m, {}}; },
+      },
+      msg);
+}
+
+BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
+  std::string name = m.nspname + "." + m.relname;
+  auto configured = keys_by_table_.find(name);
+  if (configured == keys_by_table_.end()) {
+    bool first = !ignored_.count(m.relid);
+    ignored_[m.relid] = true;
+    relations_.erase(m.relid);
+    BuildStep step;
+    if (first)
+      step.notice = "publication sends " + name + ", which is not in source.tables; its changes are not streamed";
+    return step;
+  }
+  auto schema = std::make_shared<TableSchema>();
+  schema->relid = m.relid;
+  schema->schema = m.nspname;
+  schema->table = m.relname;
+  Relation rel;
+  for (const auto& c : m.columns) {
+    ColumnSpec spec;
+    spec.name = c.name;
+    spec.type_oid = c.type_oid;
+    spec.type_mod = c.type_mod;
+    spec.type_name = type_name(c.type_oid);
+    spec.type = column_type_for_oid(c.type_oid);
+    schema->columns.push_back(std::move(spec));
+    rel.in_identity.push_back(c.in_identity());
+  }
+  for (const auto& key : configured->second) {
+    auto it = std::find_if(schema->columns.begin(), schema->columns.end(),
+                           [&](const ColumnSpec& c) { return c.name == key; });
+    if (it == schema->columns.end())
+      throw Error(ErrorKind::kSource, "key column \"" + key + "\" of " + name +
+                                          " is no longer in the table (dropped or renamed by ALTER TABLE?); "
+                                          "update key_columns or the table, then restart tombsync");
+    it->key = true;
+    schema->key_indexes.push_back(static_cast<size_t>(it - schema->columns.begin()));
+  }
+  rel.schema = std::move(schema);
+  ignored_.erase(m.relid);
+  relations_[m.relid] = std::move(rel);
+  return BuildStep{};
+}
+
+const ChangeBuilder::Relation& ChangeBuilder::relation(uint32_t relid, Lsn wal_start, const char* what) {
+  auto it = relations_.find(relid);
+  if (it == relations_.end())
+    throw Error(ErrorKind::kProtocol, std::string(what) + " at LSN " + wal_start.str() + " refers to relation " +
+                                          std::to_string(relid) + ", which no Relation message described");
+  return it->second;
+}
+
+std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple, bool key_only_image,
+                                         Lsn wal_start) {
+  const auto& cols = rel.schema->columns;
+  if (tuple.size() != cols.size())
+    throw Error(ErrorKind::kProtocol, "tuple at LSN " + wal_start.str() + " for " + rel.schema->qualified() +
+                                          " has " + std::to_string(tuple.size()) + " columns, the relation " +
+                                          std::to_string(cols.size()));
+  std::vector<Datum> row;
+  row.reserve(cols.size());
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const auto& v = tuple[i];
+    if (key_only_image && !rel.in_identity[i]) {
+      row.push_back(Datum::absent());
+    } else if (v.kind == 'n') {
+      row.push_back(Datum::null());
+    } else if (v.kind == 'u') {
+      row.push_back(Datum::unchanged());
+    } else if (v.kind == 't') {
+      row.push_back(decode_text_value(cols[i].type, v.data));
+    } else {
+      throw Error(ErrorKind::kProtocol, "column " + cols[i].name + " of " + rel.schema->qualified() +
+                                            " at LSN " + wal_start.str() + " arrived in binary form, "
+                                            "which tombsync does not request");
+    }
+  }
+  return row;
+}
+
+ChangeEvent ChangeBuilder::event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const {
+  ChangeEvent e;
+  e.op = op;
+  e.table = rel.schema;
+  e.row = std::move(row);
+  e.source.lsn = wal_start;
+  e.source.commit_lsn = current_->commit_lsn;
+  e.source.xid = current_->xid;
+  e.source.commit_ts_us = current_->commit_ts_us;
+  return e;
+}
+
+bool ChangeBuilder::same_key(const TableSchema& t, const std::vector<Datum>& a,
+                             const std::vector<Datum>& b) const {
+  for (auto i : t.key_indexes) {
+    // A key column the old image lacks cannot have changed.
+    if (a[i].state == Datum::State::kAbsent || b[i].state == Datum::State::kUnchanged) continue;
+    if (!datum_equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+std::string ChangeBuilder::type_name(uint32_t oid) const {
+  auto it = type_names_.find(oid);
+  return it != type_names_.end() ? it->second : "oid:" + std::to_string(oid);
+}
+
+}  // namespace tombsync::pg

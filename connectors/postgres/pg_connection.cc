@@ -1,0 +1,104 @@
+#include "pg_connection.h"
+
+#include <vector>
+
+#include "error.h"
+
+namespace tombsync::pg {
+namespace {
+
+std::string hint_for(const std::string& reason) {
+  if (reason.find("password authentication failed") != std::string::npos)
+    return "check the user and password in source.dsn";
+  if (reason.find("no password supplied") != std::string::npos)
+    return "add password=... to source.dsn (use ${VAR} substitution for secrets)";
+  if (reason.find("Connection refused") != std::string::npos ||
+      reason.find("could not translate host name") != std::string::npos ||
+      reason.find("timeout expired") != std::string::npos)
+    return "check host and port in source.dsn and that PostgreSQL is running";
+  if (reason.find("does not exist") != std::string::npos)
+    return "check dbname and user in source.dsn";
+  if (reason.find("pg_hba.conf") != std::string::npos)
+    return "allow this client in pg_hba.conf (a replication connection needs a "
+           "'replication' or matching database entry)";
+  if (reason.find("must be superuser or replication role") != std::string::npos ||
+      reason.find("permission denied to start WAL sender") != std::string::npos)
+    return "grant it: ALTER ROLE <user> WITH REPLICATION";
+  return "check source.dsn";
+}
+
+std::string one_line(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n' || c == '\t') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+PgConnection::PgConnection(const std::string& dsn, Mode mode) {
+  // Later keywords override what the DSN says (expand_dbname parses it first).
+  std::vector<const char*> keys = {"dbname", "options", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {dsn.c_str(), kSessionOptions, "tombsync", "10"};
+  if (mode == Mode::kReplication) {
+    keys.push_back("replication");
+    values.push_back("database");
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  if (conn_ == nullptr) throw Error(ErrorKind::kSource, "cannot allocate a libpq connection");
+  auto field = [&](const char* v) { return v && *v ? std::string(v) : std::string("?"); };
+  description_ = "host=" + field(PQhost(conn_)) + " port=" + field(PQport(conn_)) +
+                 " dbname=" + field(PQdb(conn_)) + " user=" + field(PQuser(conn_));
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string reason = one_line(PQerrorMessage(conn_));
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw Error(ErrorKind::kSource, "cannot connect to Postgres (" + description_ + "): " + reason +
+                                        "; " + hint_for(reason));
+  }
+}
+
+PgConnection::~PgConnection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+PgResult PgConnection::exec(const std::string& sql, const std::string& what) {
+  PgResult r(PQexec(conn_, sql.c_str()));
+  auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_COPY_BOTH)
+    throw Error(ErrorKind::kSource, what + " failed (" + description_ +
+                                        "): " + one_line(PQerrorMessage(conn_)));
+  return r;
+}
+
+PgResult PgConnection::exec_params(const std::string& sql, const std::vector<std::string>& params,
+                                   const std::string& what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0));
+  auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    throw Error(ErrorKind::kSource, what + " failed (" + description_ +
+                                        "): " + one_line(PQerrorMessage(conn_)));
+  return r;
+}
+
+std::string quote_ident(const std::string& ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::optional<std::string> value_at(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return std::nullopt;
+  return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
+}
+
+}  // namespace tombsync::pg

@@ -1,0 +1,158 @@
+#include "replication_stream.h"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "error.h"
+#include "pgoutput_messages.h"
+
+namespace tombsync::pg {
+namespace {
+
+int64_t now_pg_us() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return us - kPgEpochOffsetUs;
+}
+
+std::string quote_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+ReplicationStream::ReplicationStream(const std::string& dsn)
+    : conn_(dsn, PgConnection::Mode::kReplication) {}
+
+ReplicationStream::~ReplicationStream() {
+  if (buffer_ != nullptr) PQfreemem(buffer_);
+}
+
+SystemIdentity ReplicationStream::identify() {
+  auto r = conn_.exec("IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM");
+  if (PQntuples(r.get()) != 1 || PQnfields(r.get()) < 4)
+    throw Error(ErrorKind::kSource, "IDENTIFY_SYSTEM returned an unexpected result");
+  SystemIdentity id;
+  id.system_id = value_at(r.get(), 0, 0).value_or("");
+  id.timeline = std::stoi(value_at(r.get(), 0, 1).value_or("0"));
+  id.xlog_pos = Lsn::parse(value_at(r.get(), 0, 2).value_or("")).value_or(Lsn());
+  id.dbname = value_at(r.get(), 0, 3).value_or("");
+  return id;
+}
+
+Lsn ReplicationStream::create_slot(const std::string& slot) {
+  // NOEXPORT_SNAPSHOT: the stream starts at the slot's consistent point; the
+  // initial snapshot (when configured) reads tables with its own watermarks.
+  auto r = conn_.exec("CREATE_REPLICATION_SLOT " + quote_ident(slot) +
+                          " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                      "creating replication slot " + slot);
+  auto lsn = Lsn::parse(value_at(r.get(), 0, 1).value_or(""));
+  if (!lsn) throw Error(ErrorKind::kSource, "CREATE_REPLICATION_SLOT returned no consistent point");
+  return *lsn;
+}
+
+void ReplicationStream::start(const std::string& slot, const std::string& publication, Lsn from) {
+  std::string sql = "START_REPLICATION SLOT " + quote_ident(slot) + " LOGICAL " + from.str() +
+                    " (proto_version '1', publication_names " + quote_literal(quote_ident(publication)) +
+                    ", messages 'true')";
+  PgResult r(PQexec(conn_.raw(), sql.c_str()));
+  if (!r || PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
+    std::string reason = PQerrorMessage(conn_.raw());
+    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    throw Error(ErrorKind::kSource, "START_REPLICATION on slot " + slot + " failed (" +
+                                        conn_.describe() + "): " + reason);
+  }
+  streaming_ = true;
+}
+
+std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds timeout) {
+  if (buffer_ != nullptr) {
+    PQfreemem(buffer_);
+    buffer_ = nullptr;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int n = PQgetCopyData(conn_.raw(), &buffer_, /*async=*/1);
+    if (n > 0)
+      return decode_server_frame(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buffer_), static_cast<size_t>(n)));
+    if (n == -1) {
+      // The server ended COPY: fetch the final result to report why.
+      PgResult r(PQgetResult(conn_.raw()));
+      std::string reason = r ? PQresultErrorMessage(r.get()) : "";
+      if (reason.empty()) reason = PQerrorMessage(conn_.raw());
+      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+      streaming_ = false;
+      throw Error(ErrorKind::kSource, "replication stream ended by the server (" + conn_.describe() +
+                                          ")" + (reason.empty() ? "" : ": " + reason));
+    }
+    if (n == -2) {
+      std::string reason = PQerrorMessage(conn_.raw());
+      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+      streaming_ = false;
+      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason);
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd pfd{PQsocket(conn_.raw()), POLLIN, 0};
+    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (rc < 0) {
+      if (errno == EINTR) return std::nullopt;  // a signal: let the caller look at it
+      throw Error(ErrorKind::kSource, std::string("poll on replication socket: ") + std::strerror(errno));
+    }
+    if (rc > 0 && PQconsumeInput(conn_.raw()) == 0) {
+      std::string reason = PQerrorMessage(conn_.raw());
+      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+      streaming_ = false;
+      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason);
+    }
+  }
+}
+
+void ReplicationStream::send_status(Lsn confirmed, bool reply_requested) {
+  auto msg = encode_standby_status(confirmed, confirmed, confirmed, now_pg_us(), reply_requested);
+  if (PQputCopyData(conn_.raw(), msg.data(), static_cast<int>(msg.size())) != 1)
+    throw Error(ErrorKind::kSource, "sending standby status update failed (" + conn_.describe() +
+                                        "): " + PQerrorMessage(conn_.raw()));
+  flush_output();
+}
+
+void ReplicationStream::flush_output() {
+  if (PQflush(conn_.raw()) == -1)
+    throw Error(ErrorKind::kSource, "replication connection lost while writing (" + conn_.describe() + ")");
+}
+
+void ReplicationStream::finish() {
+  if (!streaming_) return;
+  streaming_ = false;
+  if (PQputCopyEnd(conn_.raw(), nullptr) != 1) return;
+  PQflush(conn_.raw());
+  // Drain until the server acknowledges the end of COPY, for at most 2 s; if
+  // it does not, closing the connection ends the walsender just the same.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_.raw(), &buf, /*async=*/1);
+    if (buf) PQfreemem(buf);
+    if (n == -1) {
+      while (PGresult* r = PQgetResult(conn_.raw())) PQclear(r);
+      return;
+    }
+    if (n == -2) return;
+    if (n == 0) {
+      pollfd pfd{PQsocket(conn_.raw()), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) > 0 && PQconsumeInput(conn_.raw()) == 0) return;
+    }
+  }
+}
+
+}  // namespace tombsync::pg

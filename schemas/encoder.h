@@ -1,0 +1,45 @@
+// Turning a ChangeEvent into the bytes of a Kafka record's key and value.
+// The formats are specified for consumers in docs/event-format.md.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "change.h"
+
+namespace tombsync {
+
+enum class Format { kJson, kProtobuf };
+
+const char* to_string(Format format);                          // "json", "protobuf"
+std::optional<Format> parse_format(std::string_view name);     // inverse of to_string
+
+// Encoders are the per-event hot path. An instance is used from one thread at
+// a time (it may keep scratch buffers); create one per thread if needed.
+// Malformed events (row not aligned with table->columns, a missing table, a
+// key column without a value) are bugs upstream: they throw Error(kInternal).
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+
+  // The record key, from the key columns (table->key_indexes, in that order) of
+  // event.row. Deterministic: the same key values give the same bytes, whatever
+  // the op and the other columns. A key column must be present or null; an
+  // unchanged-TOAST or absent key column throws Error(kInternal).
+  // A truncate event has no key: calling key() for one throws Error(kInternal).
+  virtual std::string key(const ChangeEvent& event) const = 0;
+
+  // The record value (never a tombstone: tombstones are made by the sink).
+  virtual std::string value(const ChangeEvent& event) const = 0;
+};
+
+std::unique_ptr<Encoder> make_encoder(Format format);
+
+// For Encoder implementations: the invariants they rely on, checked once per
+// call. Both throw Error(kInternal) naming the table and what is wrong.
+void check_value_encodable(const ChangeEvent& event);  // table set, row aligned with columns
+void check_key_encodable(const ChangeEvent& event);    // also: not a truncate, key values usable
+
+}  // namespace tombsync

@@ -1,0 +1,32 @@
+// Where tombsync keeps its sync cursors. The confirmed position of a slot is
+// the end LSN of the last transaction whose every record Kafka acknowledged;
+// save_confirmed() returns only once it is durable, and only then may the
+// position be reported to Postgres as the flush LSN.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lsn.h"
+
+namespace tombsync {
+
+class CursorStore {
+ public:
+  virtual ~CursorStore() = default;
+  virtual std::optional<Lsn> load_confirmed(const std::string& slot) = 0;
+  // Durable (synced) on return. Throws Error(kState) on failure, and every call
+  // after a failure throws too: a store that lost a write is not written again.
+  virtual void save_confirmed(const std::string& slot, Lsn lsn) = 0;
+  // The source (cluster system identifier + database) a slot's cursor belongs
+  // to, so a state dir reused against another database is refused, not trusted.
+  virtual std::optional<std::string> load_source_identity(const std::string& slot) = 0;
+  virtual void save_source_identity(const std::string& slot, const std::string& identity) = 0;
+};
+
+// Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)
+// naming the directory and the reason (e.g. locked by another tombsync).
+std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir);
+
+}  // namespace tombsync

@@ -1,0 +1,92 @@
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include "cursor_store.h"
+#include "error.h"
+
+namespace tombsync {
+namespace {
+
+std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
+std::string identity_key(const std::string& slot) { return "source/" + slot; }
+
+std::string encode_u64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+class RocksCursorStore final : public CursorStore {
+ public:
+  RocksCursorStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
+      : dir_(std::move(dir)), db_(std::move(db)) {}
+
+  std::optional<Lsn> load_confirmed(const std::string& slot) override {
+    auto v = get(cursor_key(slot));
+    if (!v) return std::nullopt;
+    if (v->size() != 8) fail("cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
+    uint64_t x = 0;
+    for (unsigned char c : *v) x = (x << 8) | c;
+    return Lsn(x);
+  }
+
+  void save_confirmed(const std::string& slot, Lsn lsn) override {
+    put(cursor_key(slot), encode_u64(lsn.value()));
+  }
+
+  std::optional<std::string> load_source_identity(const std::string& slot) override {
+    return get(identity_key(slot));
+  }
+
+  void save_source_identity(const std::string& slot, const std::string& identity) override {
+    put(identity_key(slot), identity);
+  }
+
+ private:
+  std::optional<std::string> get(const std::string& key) {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) fail("read of " + key + " failed: " + s.ToString());
+    return value;
+  }
+
+  void put(const std::string& key, const std::string& value) {
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // the cursor is reported to Postgres right after: it must survive a power cut
+    auto s = db_->Put(wo, key, value);
+    if (!s.ok()) {
+      failed_ = true;
+      fail("synced write of " + key + " failed: " + s.ToString());
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(ErrorKind::kState, "state store " + dir_ + ": " + what);
+  }
+
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_open_files = 64;
+  options.keep_log_file_num = 3;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) {
+    std::string hint = s.ToString().find("lock") != std::string::npos
+                           ? " (is another tombsync running with this state_dir?)"
+                           : " (check that state_dir exists or can be created, and is writable)";
+    throw Error(ErrorKind::kState, "cannot open state store " + dir + ": " + s.ToString() + hint);
+  }
+  return std::make_unique<RocksCursorStore>(dir, std::unique_ptr<rocksdb::DB>(raw));
+}
+
+}  // namespace tombsync

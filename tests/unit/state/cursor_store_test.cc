@@ -1,0 +1,66 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "cursor_store.h"
+#include "error.h"
+
+using namespace tombsync;
+
+namespace {
+std::string temp_dir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tombsync-state-XXXXXX").string();
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+}  // namespace
+
+TEST_CASE("a fresh store has no cursor, and a saved cursor survives reopening", "[state]") {
+  auto dir = temp_dir();
+  {
+    auto store = open_rocksdb_cursor_store(dir);
+    CHECK_FALSE(store->load_confirmed("s1").has_value());
+    store->save_confirmed("s1", Lsn(0x16B374D848ULL));
+    store->save_confirmed("s2", Lsn(42));
+    store->save_source_identity("s1", "7311:app");
+  }
+  auto store = open_rocksdb_cursor_store(dir);
+  REQUIRE(store->load_confirmed("s1").has_value());
+  CHECK(store->load_confirmed("s1")->str() == "16/B374D848");
+  CHECK(store->load_confirmed("s2")->value() == 42);
+  CHECK(store->load_source_identity("s1") == std::optional<std::string>("7311:app"));
+  CHECK_FALSE(store->load_source_identity("s2").has_value());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a second store on the same directory is refused with a hint", "[state]") {
+  auto dir = temp_dir();
+  auto first = open_rocksdb_cursor_store(dir);
+  try {
+    open_rocksdb_cursor_store(dir);
+    FAIL("second open succeeded");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kState);
+    CHECK(std::string(e.what()).find("another tombsync") != std::string::npos);
+  }
+  first.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an unwritable state directory is a clear state error", "[state]") {
+  CHECK_THROWS_AS(open_rocksdb_cursor_store("/proc/tombsync-cannot-exist/x"), Error);
+}
+
+TEST_CASE("lsn prints and parses as Postgres does", "[state][lsn]") {
+  CHECK(Lsn(0).str() == "0/0");
+  CHECK(Lsn(0x16B374D848ULL).str() == "16/B374D848");
+  CHECK(Lsn::parse("16/B374D848") == Lsn(0x16B374D848ULL));
+  CHECK(Lsn::parse("0/0") == Lsn(0));
+  CHECK_FALSE(Lsn::parse("16B374D848").has_value());
+  CHECK_FALSE(Lsn::parse("/1").has_value());
+  CHECK_FALSE(Lsn::parse("1/").has_value());
+  CHECK_FALSE(Lsn::parse("1/G").has_value());
+  CHECK_FALSE(Lsn::parse("100000000/0").has_value());
+}
