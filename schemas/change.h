@@ -45,8 +45,13 @@ struct Datum {
   std::string text;
 
   static Datum null() { return Datum{}; }
-  static Datum unchanged() { return Datum{State::kUnchanged}; }
-  static Datum absent() { return Datum{State::kAbsent}; }
+  static Datum unchanged() { return of(State::kUnchanged); }
+  static Datum absent() { return of(State::kAbsent); }
+  static Datum of(State s) {
+    Datum d;
+    d.state = s;
+    return d;
+  }
   bool present() const { return state == State::kPresent; }
 };
 

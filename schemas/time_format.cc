@@ -41,11 +41,11 @@ unsigned days_in_month(int64_t year, unsigned month) {
 int64_t days_from_civil(const CivilDate& date) {
   const int64_t y = date.year - (date.month <= 2 ? 1 : 0);
   const int64_t era = floor_div(y, 400);
-  const int64_t year_of_era = y - era * 400;                              // 0..399
+  const int64_t year_of_era = y - era * 400;  // 0..399
   const int64_t month_from_march = date.month > 2 ? date.month - 3 : date.month + 9;  // 0..11
-  const int64_t day_of_year = (153 * month_from_march + 2) / 5 + date.day - 1;        // 0..365
+  const int64_t day_of_year = (153 * month_from_march + 2) / 5 + date.day - 1;  // 0..365
   const int64_t day_of_era =
-      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;         // 0..146096
+      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // 0..146096
   return era * kDaysPer400Years + day_of_era - kEraStartToUnixEpoch;
 }
 

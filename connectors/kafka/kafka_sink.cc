@@ -149,6 +149,7 @@ KafkaSink::~KafkaSink() {
 
 void KafkaSink::check_reachable() {
   throw_if_failed();
+  const uint64_t causes_before = causes_;
   const uint64_t warnings_before = warnings_;
   const rd_kafka_metadata_t* md = nullptr;
   // No topic: asks only for the broker list, so nothing is auto-created.
@@ -160,7 +161,9 @@ void KafkaSink::check_reachable() {
   // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
   // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
   serve(0);
-  std::string reason = warnings_ != warnings_before ? last_warning_ : rd_kafka_err2str(err);
+  std::string reason = causes_ != causes_before       ? last_cause_
+                       : warnings_ != warnings_before ? last_warning_
+                                                      : rd_kafka_err2str(err);
   throw Error(ErrorKind::kSink,
               fmt::format("cannot reach Kafka at {} within {} s: {}; check kafka.brokers",
                           options_.brokers, seconds(options_.connect_timeout_ms), reason));
@@ -301,12 +304,15 @@ bool KafkaSink::flush(int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   for (;;) {
     const int left = remaining_ms(deadline);
+    if (left == 0) {  // rd_kafka_flush(0) serves nothing; one last non-blocking pass
+      serve(0);
+      return in_flight_ == 0;
+    }
     // rd_kafka_flush serves the callbacks and sends lingering batches at once; in slices, so a
     // failed message is thrown without waiting for the rest.
     rd_kafka_flush(rk_, std::min(left, kServeSliceMs));
     throw_if_failed();
     if (in_flight_ == 0) return true;
-    if (left == 0) return false;
   }
 }
 
@@ -352,6 +358,10 @@ void KafkaSink::warn(int err, const char* reason) {
   }
   ++warnings_;
   last_warning_ = reason;
+  if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {  // a summary; the cause came just before
+    ++causes_;
+    last_cause_ = reason;
+  }
   if (!on_warning || failure_) return;
   run_callback([&] { on_warning(last_warning_); });
 }

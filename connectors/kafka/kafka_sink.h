@@ -148,6 +148,8 @@ class KafkaSink {
   std::exception_ptr callback_error_;   // thrown by a user callback; rethrown once, as is
   uint64_t warnings_ = 0;
   std::string last_warning_;
+  uint64_t causes_ = 0;     // warnings other than "all brokers down", for check_reachable()
+  std::string last_cause_;
   std::atomic<bool> interrupted_{false};
 };
 

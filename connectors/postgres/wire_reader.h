@@ -51,8 +51,8 @@ class WireReader {
                                : static_cast<const uint8_t*>(std::memchr(start, 0, remaining()));
     if (nul == nullptr) {
       throw Error(ErrorKind::kProtocol,
-                  fmt::format("{} (String) at offset {}: no NUL terminator in the {} remaining bytes",
-                              what, pos_, remaining()));
+                  fmt::format("{} (String) at offset {}: no NUL terminator in the {} remaining {}",
+                              what, pos_, remaining(), plural_bytes(remaining())));
     }
     std::string out(reinterpret_cast<const char*>(start), static_cast<size_t>(nul - start));
     pos_ += out.size() + 1;
@@ -63,8 +63,8 @@ class WireReader {
   std::span<const uint8_t> bytes(size_t n, std::string_view what) {
     if (n > remaining()) {
       throw Error(ErrorKind::kProtocol,
-                  fmt::format("{} at offset {}: declared length {} exceeds the {} remaining bytes",
-                              what, pos_, n, remaining()));
+                  fmt::format("{} at offset {}: declared length {} exceeds the {} remaining {}",
+                              what, pos_, n, remaining(), plural_bytes(remaining())));
     }
     auto out = data_.subspan(pos_, n);
     pos_ += n;
@@ -83,8 +83,8 @@ class WireReader {
   void expect_end(std::string_view what) const {
     if (!at_end()) {
       throw Error(ErrorKind::kProtocol,
-                  fmt::format("trailing garbage at offset {}: {} bytes after the end of the {}",
-                              pos_, remaining(), what));
+                  fmt::format("trailing garbage at offset {}: {} {} after the end of the {}",
+                              pos_, remaining(), plural_bytes(remaining()), what));
     }
   }
 
@@ -92,14 +92,16 @@ class WireReader {
   uint64_t be(size_t n, std::string_view what, std::string_view wire_type) {
     if (n > remaining()) {
       throw Error(ErrorKind::kProtocol,
-                  fmt::format("{} ({}) at offset {}: needs {} bytes, {} remain", what, wire_type,
-                              pos_, n, remaining()));
+                  fmt::format("{} ({}) at offset {}: needs {} {}, {} remain", what, wire_type,
+                              pos_, n, plural_bytes(n), remaining()));
     }
     uint64_t v = 0;
     for (size_t i = 0; i < n; ++i) v = (v << 8) | data_[pos_ + i];
     pos_ += n;
     return v;
   }
+
+  static const char* plural_bytes(size_t n) { return n == 1 ? "byte" : "bytes"; }
 
   std::span<const uint8_t> data_;
   size_t pos_ = 0;

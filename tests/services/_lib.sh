@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are used by the sourcing scripts
 # Common helpers for tests/services/* scripts. Sourced, not executed.
 #
 # Layout of the state dir ($TOMBSYNC_SERVICES_DIR, default $REPO/.services):
@@ -66,9 +66,13 @@ port_is_free() { [ "$(free_ports 1 "$1")" = "$1" ]; }
 
 # Serialise port picking + service start across concurrent callers on this machine
 # (several worktrees may run `up` at once).
+# The lock file is shared by all users: created world-writable, opened read-only (enough for
+# flock, and works for a file another user created in sticky /tmp).
 take_port_lock() {
-  exec 9>"/tmp/tombsync-services.lock"
-  flock -w 300 9 || die "timed out waiting for /tmp/tombsync-services.lock"
+  local f=/tmp/tombsync-services.lock
+  [ -e "$f" ] || (umask 000 && : >>"$f") 2>/dev/null || true
+  exec 9<"$f" || die "cannot open $f"
+  flock -w 300 9 || die "timed out waiting for $f (another tests/services script starting?)"
 }
 drop_port_lock() { flock -u 9 2>/dev/null || true; exec 9>&- || true; }
 

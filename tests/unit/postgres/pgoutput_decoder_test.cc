@@ -318,7 +318,7 @@ TEST_CASE("every message type truncated at any byte is a protocol error", "[pgou
 }
 
 TEST_CASE("short read names the field and its offset", "[pgoutput][malformed]") {
-  auto msg = protocol_error(Bytes().ch('B').i64(1).raw("\x00\x01"));
+  auto msg = protocol_error(Bytes().ch('B').i64(1).u8(0).u8(1));
   CHECK(msg == "malformed pgoutput message 'B' (Begin) at LSN 0/16B3748: "
                "commit timestamp (Int64) at offset 9: needs 8 bytes, 2 remain");
 }
@@ -393,7 +393,7 @@ TEST_CASE("trailing bytes after any message are a protocol error", "[pgoutput][m
     CHECK_THAT(protocol_error(garbage),
                Contains(kAtText) && Contains("trailing garbage at offset " +
                                              std::to_string(garbage.size() - 1) +
-                                             ": 1 bytes after the end of the message"));
+                                             ": 1 byte after the end of the message"));
   }
 }
 
@@ -445,7 +445,7 @@ TEST_CASE("wrong tuple markers are protocol errors", "[pgoutput][malformed]") {
   }
   SECTION("update with an old tuple but no new tuple") {
     CHECK_THAT(protocol_error(Bytes().ch('U').u32(1).ch('O').i16(1).null_col()),
-               Contains("new tuple marker (Int8) at offset 9: needs 1 bytes, 0 remain"));
+               Contains("new tuple marker (Int8) at offset 9: needs 1 byte, 0 remain"));
   }
   SECTION("delete needs 'K' or 'O'") {
     CHECK_THAT(protocol_error(Bytes().ch('D').u32(1).ch('N').i16(0)),

@@ -98,7 +98,7 @@ TEST_CASE("keepalive shorter than 18 bytes or longer is a protocol error", "[fra
   }
   CHECK(protocol_error(frame('k', {1, 2}, std::string("\0\0", 2))) ==
         "malformed replication frame 'k' (primary keepalive): trailing garbage at offset 18: 1 "
-        "bytes after the end of the keepalive");
+        "byte after the end of the keepalive");
   CHECK_THAT(protocol_error(frame('k', {1, 2}, std::string(1, '\7'))),
              Contains("replyRequested is 7, expected 0 or 1"));
 }

@@ -1,0 +1,123 @@
+// Bad input stops the agent with a non-zero exit and one error line that
+// says what to fix — never a crash, a hang or silent loss.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <fstream>
+#include <regex>
+
+#include "harness.h"
+
+using namespace tombsync::it;
+
+namespace {
+
+// The error lines of the log (text format: "<ts> error ...").
+std::vector<std::string> error_lines(const std::string& log) {
+  std::vector<std::string> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(" error ") != std::string::npos || line.rfind("tombsync:", 0) == 0) out.push_back(line);
+  return out;
+}
+
+void expect_refusal(Agent& agent, int expected_code, const std::vector<std::string>& must_contain) {
+  int code = agent.run_to_exit();
+  auto log = agent.log();
+  INFO("log:\n" << log);
+  CHECK(code == expected_code);
+  auto errors = error_lines(log);
+  REQUIRE(errors.size() == 1);
+  WARN("refused with: " << errors[0]);
+  for (const auto& s : must_contain) CHECK(errors[0].find(s) != std::string::npos);
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int rc = pclose(p);
+  INFO(cmd << "\n" << out);
+  REQUIRE(rc == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a wrong password is refused with a hint about source.dsn", "[integration][bad-input]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("badpw");
+  auto dsn = std::regex_replace(env.pg_dsn, std::regex("password=\\S+"), "password=wrong");
+  Agent agent({.name = n, .tables = {"public.whatever"}, .dsn = dsn});
+  expect_refusal(agent, 1, {"password authentication failed", "check the user and password in source.dsn"});
+}
+
+TEST_CASE("a missing table is refused by name", "[integration][bad-input]") {
+  std::string n = unique_name("missing");
+  Agent agent({.name = n, .tables = {"public." + n + "_nope"}});
+  expect_refusal(agent, 1, {"public." + n + "_nope", "does not exist"});
+}
+
+TEST_CASE("a keyless table is refused with the fixes, and accepted when allowed", "[integration][bad-input]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("keyless");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (a int, b text)");
+  {
+    Agent agent({.name = n, .tables = {"public." + n}});
+    expect_refusal(agent, 1, {"public." + n, "no primary key", "ADD PRIMARY KEY", "REPLICA IDENTITY USING INDEX",
+                              "key_columns", "allow_keyless"});
+  }
+  sql.exec("ALTER TABLE " + n + " REPLICA IDENTITY FULL");
+  Agent allowed({.name = n, .table_yaml = "    - name: public." + n + "\n      allow_keyless: true\n      deletes: flag\n"});
+  allowed.start();
+  allowed.wait_streaming();
+  sql.exec("INSERT INTO " + n + " VALUES (1, 'x')");
+  sql.exec("DELETE FROM " + n);
+  auto rs = read_topic(allowed.topic("public." + n), 2);
+  REQUIRE(rs.size() == 2);  // keyless: the flagged delete, and no tombstone (nothing to name)
+  CHECK_FALSE(rs[1].key.has_value());
+  CHECK(rs[1].json()["is_deleted"] == true);
+  CHECK(allowed.stop(SIGTERM) == 0);
+  drop_replication_objects(n);
+}
+
+TEST_CASE("malformed YAML is refused with its position", "[integration][bad-input]") {
+  std::string n = unique_name("yaml");
+  Agent agent({.name = n, .tables = {"public.x"}, .extra_yaml = "kafka: [unclosed\n"});
+  expect_refusal(agent, 2, {"config", "line"});
+}
+
+TEST_CASE("wal_level=replica is refused with the setting to change", "[integration][bad-input]") {
+  std::string dir = (std::filesystem::temp_directory_path() / unique_name("walreplica")).string();
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0755);
+  std::string services = std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/";
+  std::string prefix = "TOMBSYNC_SERVICES_DIR=" + dir + " TOMBSYNC_PG_PREFERRED_PORT=55439 ";
+  // Stops the extra cluster even when an assertion below fails.
+  struct Down {
+    std::string cmd, dir;
+    ~Down() {
+      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "pg-down failed: %s\n", cmd.c_str());
+      std::filesystem::remove_all(dir);
+    }
+  } down{prefix + services + "pg-down >/dev/null 2>&1", dir};
+  auto up = run_capture(prefix + services + "pg-up 2>&1");
+  std::smatch m;
+  REQUIRE(std::regex_search(up, m, std::regex("TOMBSYNC_PG_PORT=(\\d+)")));
+  std::string port = m[1];
+  run_capture(prefix + services + "pg-restart -c wal_level=replica 2>&1");
+  std::string dsn = "host=127.0.0.1 port=" + port + " dbname=app user=tombsync password=tombsync";
+  {
+    Sql sql(dsn);
+    sql.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  }
+  Agent agent({.name = unique_name("walrep"), .tables = {"public.t"}, .dsn = dsn});
+  expect_refusal(agent, 1, {"wal_level is 'replica'", "wal_level = logical", "restart"});
+}

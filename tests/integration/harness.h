@@ -1,0 +1,112 @@
+// Helpers for tests against the real services started by tests/services/up:
+// SQL on the throwaway Postgres, a Kafka reader over a real broker, and the
+// tombsync binary run as a child process with a generated config.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pg_connection.h"
+
+namespace tombsync::it {
+
+struct ServiceEnv {
+  std::string pg_dsn;             // as the tombsync role
+  std::string pg_superuser_dsn;
+  std::string kafka_brokers;
+  std::string pg_port;
+  static const ServiceEnv& get();  // FAILs the test when the services are not up
+};
+
+// A name unique to this test process and call, for tables, slots and topics.
+std::string unique_name(const std::string& stem);
+
+class Sql {
+ public:
+  explicit Sql(const std::string& dsn);
+  void exec(const std::string& sql);
+  std::vector<std::vector<std::optional<std::string>>> query(const std::string& sql);
+  std::optional<std::string> scalar(const std::string& sql);
+
+ private:
+  pg::PgConnection conn_;
+};
+
+struct KafkaRecord {
+  int partition = 0;
+  int64_t offset = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::map<std::string, std::string> headers;
+  nlohmann::json json() const { return nlohmann::json::parse(value.value()); }
+  nlohmann::json key_json() const { return nlohmann::json::parse(key.value()); }
+};
+
+// Reads a topic from the beginning of every partition. Records are returned
+// per partition in offset order, partitions concatenated in ascending order.
+std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+struct AgentOptions {
+  std::string name;                       // slot, publication and topic prefix
+  std::vector<std::string> tables;        // "public.x" (short form)
+  std::string extra_yaml;                 // appended to the config verbatim
+  std::string table_yaml;                 // replaces the tables list when set (long form entries)
+  std::string dsn;                        // default: the tombsync role's
+  std::string format = "json";
+  std::string deletes = "both";
+  std::string state_dir;                  // default: a fresh temp dir
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+  void start();
+  // Waits until the log shows the agent streaming (or it exits: then FAILs with the log).
+  void wait_streaming(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Sends a signal and waits for the exit; returns the exit status (128+sig if killed).
+  int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Runs to completion (for configs that must fail); returns the exit code.
+  int run_to_exit(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  std::string log() const;
+  const std::string& config_path() const { return config_path_; }
+  const std::string& state_dir() const { return options_.state_dir; }
+  std::string topic(const std::string& table) const { return options_.name + "." + table; }
+
+ private:
+  void write_config();
+  AgentOptions options_;
+  std::string dir_;
+  std::string config_path_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// The slot's confirmed_flush_lsn as a number (0 when absent).
+uint64_t confirmed_flush(Sql& sql, const std::string& slot);
+// Drops the slot and publication a test created (best effort).
+void drop_replication_objects(const std::string& name);
+
+// Waits until `pred` holds, polling every 100 ms; returns false on timeout.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    struct timespec ts {0, 100'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  return pred();
+}
+
+}  // namespace tombsync::it
