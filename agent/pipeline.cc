@@ -12,8 +12,11 @@
 #include "error.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "murmur2.h"
+#include "partition_tail.h"
 #include "pgoutput_decoder.h"
 #include "record_builder.h"
+#include "redelivery_filter.h"
 #include "replication_stream.h"
 #include "source_catalog.h"
 #include "stream_stats.h"
@@ -62,6 +65,36 @@ KafkaSinkOptions sink_options(const Config& config) {
 }
 
 Format encoder_format(OutputFormat f) { return f == OutputFormat::kProtobuf ? Format::kProtobuf : Format::kJson; }
+
+// After an unclean stop, reads the last record of every partition of every
+// table topic, so records Kafka already holds are not written again.
+RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start) {
+  RedeliveryFilter filter;
+  for (const auto& table : config.source.tables) {
+    auto topic = config.topic_for(table);
+    for (const auto& tail : read_partition_tails(sink_options(config), topic)) {
+      auto pos = position_from_headers(tail.headers);
+      // Tails from before the cursor belong to transactions that are skipped anyway.
+      if (pos && pos->commit_lsn >= start) filter.add_tail(topic, tail.partition, *pos);
+    }
+  }
+  return filter;
+}
+
+// Whether every partition the record goes to already holds it.
+bool already_in_kafka(const RedeliveryFilter& filter, KafkaSink& sink, const Record& r) {
+  auto pos = position_from_headers(r.headers);
+  if (!pos) return false;
+  int partitions = sink.partitions(r.topic);
+  if (r.all_partitions) {
+    for (int p = 0; p < partitions; ++p)
+      if (!filter.already_written(r.topic, p, *pos)) return false;
+    return true;
+  }
+  if (r.partition) return filter.already_written(r.topic, *r.partition, *pos);
+  if (!r.key) return false;
+  return filter.already_written(r.topic, murmur2_partition(*r.key, partitions), *pos);
+}
 
 }  // namespace
 
@@ -115,6 +148,15 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
               slot, slot_pos.str(), start.str());
   start = std::max(start, slot_pos);
 
+  RedeliveryFilter redelivered;
+  if (store->load_confirmed(slot)) {
+    redelivered = load_redelivery_filter(config, start);
+    if (redelivered.active())
+      log::info("restart after {}: {} partitions hold records past the cursor; those records will not be "
+                "written again", start.str(), redelivered.tails());
+  }
+  uint64_t redelivered_skipped = 0;
+
   stream.start(slot, config.source.publication, start);
   log::info("streaming slot {} publication {} from {} ({} tables, format {}, deletes {})", slot,
             config.source.publication, start.str(), config.source.tables.size(),
@@ -128,8 +170,8 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
   StreamStats stats;
   std::optional<std::string> delivery_bug;
   sink.on_delivered = [&](const Delivery& d) {
-    if (!tracker.on_delivered(d.end_lsn) && !delivery_bug)
-      delivery_bug = "delivery report for transaction " + d.end_lsn.str() + ", which is not pending";
+    if (!tracker.on_delivered(d.commit_lsn) && !delivery_bug)
+      delivery_bug = "delivery report for transaction " + d.commit_lsn.str() + ", which is not pending";
   };
   sink.on_warning = [](const std::string& w) { log::warn("kafka: {}", w); };
 
@@ -168,13 +210,25 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
           for (const auto& e : events) {
             out.clear();
             records.build(e, out);
-            for (const auto& r : out) tracker.on_sent(sink.send(r));
+            for (const auto& r : out) {
+              if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
+                ++redelivered_skipped;
+                continue;
+              }
+              tracker.on_sent(sink.send(r));
+            }
             stats.count(e, out);
           }
         }
         events.clear();
         if (step.commit) {
           if (!skipping) tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+          if (redelivered.active()) {
+            redelivered.observe_commit(step.commit->commit_lsn);
+            if (!redelivered.active())
+              log::info("caught up with Kafka after the restart: {} records were already there and not "
+                        "written again", redelivered_skipped);
+          }
           else stats.skipped_transactions++;
           skipping = false;
         }

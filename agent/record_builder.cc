@@ -21,9 +21,10 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
 Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) const {
   Record rec;
   rec.topic = r.topic;
-  rec.end_lsn = e.source.commit_lsn;
+  rec.commit_lsn = e.source.commit_lsn;
   rec.headers = {{"tombsync.op", op},
                  {"tombsync.lsn", e.source.lsn.str()},
+                 {"tombsync.commit_lsn", e.source.commit_lsn.str()},
                  {"tombsync.xid", std::to_string(e.source.xid)},
                  {"tombsync.commit_ts", format_utc_micros(e.source.commit_ts_us)},
                  {"tombsync.table", e.table->qualified()}};
@@ -42,9 +43,13 @@ void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
   }
   std::optional<std::string> key;
   if (keyed) key = encoder_.key(e);
+  // A keyless table has no key to spread it over partitions; one partition keeps its order.
+  std::optional<int32_t> partition;
+  if (!keyed) partition = 0;
   if (e.op != Op::kDelete) {
     Record rec = base(e, r, to_string(e.op));
     rec.key = key;
+    rec.partition = partition;
     rec.value = encoder_.value(e);
     out.push_back(std::move(rec));
     return;
@@ -53,6 +58,7 @@ void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
   if (r.deletes != DeletePolicy::kTombstone || !keyed) {
     Record rec = base(e, r, "delete");
     rec.key = key;
+    rec.partition = partition;
     rec.value = encoder_.value(e);
     out.push_back(std::move(rec));
   }

@@ -1,7 +1,8 @@
 // Applies the per-table output policy to change events: topic routing, the
 // delete policy (flagged event, tombstone, or both), encoding and headers.
 // Every record, tombstones included, carries the headers tombsync.op,
-// tombsync.lsn, tombsync.xid, tombsync.commit_ts and tombsync.table.
+// tombsync.lsn, tombsync.commit_lsn, tombsync.xid, tombsync.commit_ts and
+// tombsync.table (the first three also order records for RedeliveryFilter).
 #pragma once
 
 #include <memory>

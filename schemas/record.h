@@ -1,6 +1,7 @@
 // A Kafka record ready to send: encoded key and value plus headers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,8 +16,9 @@ struct Record {
   std::optional<std::string> key;    // nullopt only for events without a key (truncate)
   std::optional<std::string> value;  // nullopt = tombstone
   std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<int32_t> partition;  // set for keyless tables (partition 0), so their records stay in order
   bool all_partitions = false;  // truncate: one copy per partition, so every key's consumer sees it in order
-  Lsn end_lsn;                  // the transaction this record belongs to (drives the cursor)
+  Lsn commit_lsn;               // its transaction's commit LSN: tags deliveries for the cursor
 };
 
 }  // namespace tombsync

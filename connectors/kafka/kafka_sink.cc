@@ -24,8 +24,12 @@ constexpr int kServeSliceMs = 100;
 
 // The end LSN travels as the per-message opaque pointer's value: no allocation per message.
 static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "the LSN is carried in a pointer value");
-void* lsn_to_opaque(Lsn lsn) { return reinterpret_cast<void*>(static_cast<uintptr_t>(lsn.value())); }
-Lsn lsn_from_opaque(void* p) { return Lsn(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p))); }
+void* lsn_to_opaque(Lsn lsn) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(lsn.value()));
+}
+Lsn lsn_from_opaque(void* p) {
+  return Lsn(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)));
+}
 
 // Applied before KafkaSinkOptions::properties.
 constexpr std::array<std::pair<const char*, const char*>, 13> kDefaults = {{
@@ -59,6 +63,10 @@ const char* refusal(const std::string& key) {
   }
   if (key == "bootstrap.servers" || key == "metadata.broker.list") {
     return "set kafka.brokers instead";
+  }
+  if (key == "delivery.report.only.error") {
+    return "tombsync confirms a WAL position only after a delivery report for every record at or "
+           "before it";
   }
   return nullptr;
 }
@@ -124,7 +132,8 @@ KafkaSink::KafkaSink(KafkaSinkOptions options) : options_(std::move(options)) {
   for (const auto& [key, value] : options_.properties) {
     if (const char* why = refusal(key)) {
       rd_kafka_conf_destroy(conf);
-      throw Error(ErrorKind::kConfig, fmt::format("kafka property '{}' cannot be set: {}", key, why));
+      throw Error(ErrorKind::kConfig,
+                  fmt::format("kafka property '{}' cannot be set: {}", key, why));
     }
     set(key, value);
   }
@@ -191,6 +200,7 @@ int KafkaSink::partitions(const std::string& name) {
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, t.handle, &raw, remaining_ms(deadline));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       MetadataPtr md(raw);
+      err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;  // unless the answer lists it
       for (int i = 0; i < md->topic_cnt; ++i) {
         const rd_kafka_metadata_topic_t& mt = md->topics[i];
         if (name != mt.topic) continue;
@@ -202,8 +212,9 @@ int KafkaSink::partitions(const std::string& name) {
       // Just auto-created (no leader yet), or absent: ask again. Anything else is a refusal.
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
           err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        throw Error(ErrorKind::kSink, fmt::format("cannot read the partitions of Kafka topic '{}': {}",
-                                                  name, rd_kafka_err2str(err)));
+        throw Error(ErrorKind::kSink,
+                    fmt::format("cannot read the partitions of Kafka topic '{}': {}", name,
+                                rd_kafka_err2str(err)));
       }
       last = err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
                  ? "the topic does not exist and the broker did not create it (create it, or "
@@ -214,8 +225,8 @@ int KafkaSink::partitions(const std::string& name) {
     }
     if (Clock::now() >= deadline) {
       throw Error(ErrorKind::kSink,
-                  fmt::format("cannot read the partitions of Kafka topic '{}' within {} s: {}", name,
-                              seconds(options_.connect_timeout_ms), last));
+                  fmt::format("cannot read the partitions of Kafka topic '{}' within {} s: {}",
+                              name, seconds(options_.connect_timeout_ms), last));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(
         std::min(kServeSliceMs, std::max(1, remaining_ms(deadline)))));
@@ -225,6 +236,7 @@ int KafkaSink::partitions(const std::string& name) {
 size_t KafkaSink::send(const Record& r) {
   throw_if_failed();
   Topic& t = topic(r.topic);
+  if (r.partition) return produce(t, *r.partition, r) ? 1 : 0;
   if (!r.all_partitions) return produce(t, RD_KAFKA_PARTITION_UA, r) ? 1 : 0;
   const int n = partitions(r.topic);
   size_t sent = 0;
@@ -263,7 +275,7 @@ bool KafkaSink::produce(Topic& t, int32_t partition, const Record& r) {
   vu[n].u.mem.ptr = r.value ? const_cast<char*>(r.value->data()) : nullptr;
   vu[n++].u.mem.size = r.value ? r.value->size() : 0;
   vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
-  vu[n++].u.ptr = lsn_to_opaque(r.end_lsn);
+  vu[n++].u.ptr = lsn_to_opaque(r.commit_lsn);
   if (headers) {
     vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
     vu[n++].u.headers = headers.get();
@@ -288,7 +300,7 @@ bool KafkaSink::produce(Topic& t, int32_t partition, const Record& r) {
       continue;
     }
     fail(fmt::format("cannot produce record for {} (end LSN {}): {}",
-                     where(r.topic, partition), r.end_lsn.str(),
+                     where(r.topic, partition), r.commit_lsn.str(),
                      err == RD_KAFKA_RESP_ERR__FATAL ? fatal_reason(rk_) : text));
     throw_if_failed();
   }
@@ -335,11 +347,25 @@ void KafkaSink::fail(std::string message) {
   if (!failure_) failure_ = std::move(message);
 }
 
-void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t offset, Lsn end_lsn) {
+// A template so that no std::function is built per delivery report.
+template <typename Fn>
+void KafkaSink::run_callback(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    callback_error_ = std::current_exception();
+    fail(fmt::format("Kafka sink stopped after its callback failed: {}", e.what()));
+  } catch (...) {
+    callback_error_ = std::current_exception();
+    fail("Kafka sink stopped after its callback failed");
+  }
+}
+
+void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t offset, Lsn commit_lsn) {
   --in_flight_;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     fail(fmt::format("record for {} (end LSN {}) failed: {}", where(topic, partition),
-                     end_lsn.str(),
+                     commit_lsn.str(),
                      err == RD_KAFKA_RESP_ERR__FATAL
                          ? fatal_reason(rk_)
                          : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err))));
@@ -347,7 +373,7 @@ void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t of
   }
   // After a failure nothing more is confirmed: the failed record's LSN stays unacknowledged.
   if (failure_ || !on_delivered) return;
-  run_callback([&] { on_delivered(Delivery{end_lsn, partition, offset}); });
+  run_callback([&] { on_delivered(Delivery{commit_lsn, partition, offset}); });
 }
 
 void KafkaSink::warn(int err, const char* reason) {
@@ -364,18 +390,6 @@ void KafkaSink::warn(int err, const char* reason) {
   }
   if (!on_warning || failure_) return;
   run_callback([&] { on_warning(last_warning_); });
-}
-
-void KafkaSink::run_callback(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    callback_error_ = std::current_exception();
-    fail(fmt::format("Kafka sink stopped after its callback failed: {}", e.what()));
-  } catch (...) {
-    callback_error_ = std::current_exception();
-    fail("Kafka sink stopped after its callback failed");
-  }
 }
 
 }  // namespace tombsync

@@ -20,9 +20,9 @@
 // Threading: every method except interrupt() is called from one thread (the pipeline thread).
 // librdkafka invokes our callbacks only from inside send(), poll(), flush() and
 // check_reachable() on that thread, so on_delivered and on_warning run there too and the state
-// below needs no lock. on_delivered/on_warning may throw: the exception is carried across
-// librdkafka's C frames and rethrown from the call that served the callback, and the sink is
-// failed from then on.
+// below needs no lock. on_delivered/on_warning may throw: the exception is caught before it
+// reaches librdkafka's C frames, rethrown as is from the call that served the callback, and the
+// sink is failed from then on.
 #pragma once
 
 #include <atomic>
@@ -46,9 +46,11 @@ namespace tombsync {
 struct KafkaSinkOptions {
   std::string brokers;  // bootstrap.servers, e.g. "kafka-1:9092,kafka-2:9092"
   // Passed through to librdkafka (SASL/SSL, tuning) after tombsync's defaults. Refused, with an
-  // error naming the key: enable.idempotence, acks (and its alias request.required.acks) and
-  // partitioner, which the contract depends on, and bootstrap.servers / metadata.broker.list,
-  // which come from `brokers`.
+  // error naming the key: enable.idempotence, acks (and its alias request.required.acks),
+  // partitioner and delivery.report.only.error, which the contract depends on, and
+  // bootstrap.servers / metadata.broker.list, which come from `brokers`. Anything else is
+  // librdkafka's to judge (e.g. a finite message.timeout.ms is allowed: a message that times
+  // out fails the sink, it is not lost).
   std::map<std::string, std::string> properties;
   // Bounds check_reachable() and partitions(); never bounds delivery (see message.timeout.ms).
   int connect_timeout_ms = 10000;
@@ -56,7 +58,7 @@ struct KafkaSinkOptions {
 
 // One Kafka message acknowledged by the brokers (acks=all).
 struct Delivery {
-  Lsn end_lsn;             // Record::end_lsn of the record the message came from
+  Lsn commit_lsn;             // Record::commit_lsn of the record the message came from
   int32_t partition = -1;  // where it landed
   int64_t offset = -1;     // its offset in that partition
 };
@@ -83,8 +85,9 @@ class KafkaSink {
   int partitions(const std::string& topic);
 
   // Enqueues `r` and returns how many Kafka messages it became: 1, or partitions(r.topic) when
-  // r.all_partitions (one copy to each partition, explicitly). A keyed record goes to the
-  // partition murmur2_partition(key) picks; a keyless one to a random partition. Every header is
+  // r.all_partitions (one copy to each partition, explicitly). r.partition, when set, is used as
+  // given; otherwise a keyed record goes to the partition murmur2_partition(key) picks, a keyless
+  // one to a random partition. Every header is
   // sent, tombstones (value nullopt -> null value) included.
   // Back-pressure: while the producer queue is full it serves delivery reports and retries,
   // blocking as long as that takes (as long as Kafka is unavailable); it never drops a record.
@@ -136,9 +139,11 @@ class KafkaSink {
   void serve(int timeout_ms);
   void throw_if_failed();
   void fail(std::string message);  // first failure wins; later ones are consequences
-  void report(int err, const char* topic, int32_t partition, int64_t offset, Lsn end_lsn);
+  void report(int err, const char* topic, int32_t partition, int64_t offset, Lsn commit_lsn);
   void warn(int err, const char* reason);
-  void run_callback(const std::function<void()>& fn);
+  // Runs a user callback, turning an exception into the sink's failure (defined in the .cc).
+  template <typename Fn>
+  void run_callback(Fn&& fn);
 
   KafkaSinkOptions options_;
   rd_kafka_s* rk_ = nullptr;

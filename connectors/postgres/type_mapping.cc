@@ -66,7 +66,6 @@ class Cursor {
 
   bool done() const { return pos_ == text_.size(); }
   size_t pos() const { return pos_; }
-  std::string_view rest() const { return text_.substr(pos_); }
 
   bool eat(char c) {
     if (pos_ < text_.size() && text_[pos_] == c) {
@@ -82,10 +81,18 @@ class Cursor {
     }
     return false;
   }
+  // Skips a run of digits; false if there is none.
+  bool skip_digits() {
+    const size_t start = pos_;
+    while (pos_ < text_.size() && is_digit(text_[pos_])) ++pos_;
+    return pos_ > start;
+  }
   // Exactly `count` digits.
   std::optional<int64_t> fixed_digits(size_t count) { return digits(count, count); }
-  // Between min and max digits (as many as there are, up to max).
+  // Between min and max digits (as many as there are, up to max); max <= 18 so
+  // the value always fits.
   std::optional<int64_t> digits(size_t min, size_t max) {
+    if (max > 18) max = 18;
     size_t n = 0;
     int64_t v = 0;
     while (n < max && pos_ + n < text_.size() && is_digit(text_[pos_ + n])) {
@@ -146,8 +153,8 @@ Datum decode_numeric(std::string_view text) {
   if (text != "NaN" && text != "Infinity" && text != "-Infinity") {
     Cursor c(text);
     c.eat('-');
-    bool ok = c.digits(1, text.size()).has_value();
-    if (ok && c.eat('.')) ok = c.digits(1, text.size()).has_value();
+    bool ok = c.skip_digits();
+    if (ok && c.eat('.')) ok = c.skip_digits();
     if (!ok || !c.done()) invalid(ColumnType::kNumeric, text);
   }
   Datum d = present();

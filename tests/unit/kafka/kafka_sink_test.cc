@@ -49,7 +49,7 @@ Record keyed(std::string topic, std::string key, std::string value, uint64_t lsn
   r.key = std::move(key);
   r.value = std::move(value);
   r.headers = {{"op", "u"}, {"lsn", Lsn(lsn).str()}};
-  r.end_lsn = Lsn(lsn);
+  r.commit_lsn = Lsn(lsn);
   return r;
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("every acknowledged message reports its record's end LSN", "[kafka][si
   std::set<uint64_t> seen;
   std::map<int32_t, uint64_t> last_per_partition;
   for (const Delivery& d : deliveries) {
-    const uint64_t i = d.end_lsn.value() - kFirst;
+    const uint64_t i = d.commit_lsn.value() - kFirst;
     REQUIRE(i < kCount);
     CHECK(seen.insert(i).second);  // each exactly once
     // The partition librdkafka chose is the Java client's choice for that key.
@@ -136,7 +136,7 @@ TEST_CASE("keys land on the partition the Java client's default partitioner pick
   REQUIRE(sink->flush(5000));
   REQUIRE(deliveries.size() == keys.size());
   for (const Delivery& d : deliveries) {
-    const std::string& key = keys[d.end_lsn.value() - 1];
+    const std::string& key = keys[d.commit_lsn.value() - 1];
     CHECK(d.partition == tombsync::murmur2_partition(key, 3));
   }
 }
@@ -181,14 +181,14 @@ TEST_CASE("all_partitions sends one copy to each partition", "[kafka][sink]") {
   truncate.value = "{\"__op\":\"t\"}";
   truncate.headers = {{"op", "t"}};
   truncate.all_partitions = true;
-  truncate.end_lsn = Lsn(42);
+  truncate.commit_lsn = Lsn(42);
   REQUIRE(sink->send(truncate) == 4);
   CHECK(sink->in_flight() == 4);
   REQUIRE(sink->flush(5000));
 
   std::set<int32_t> partitions;
   for (const Delivery& d : deliveries) {
-    CHECK(d.end_lsn == Lsn(42));
+    CHECK(d.commit_lsn == Lsn(42));
     partitions.insert(d.partition);
   }
   CHECK(deliveries.size() == 4);
@@ -236,7 +236,7 @@ TEST_CASE("retriable broker errors are retried; each record lands once, in order
 
   REQUIRE(deliveries.size() == kCount);
   for (int i = 0; i < kCount; ++i) {
-    CHECK(deliveries[i].end_lsn == Lsn(1000 + i));
+    CHECK(deliveries[i].commit_lsn == Lsn(1000 + i));
     CHECK(deliveries[i].offset == i);
   }
   int64_t end_offset = -1;
@@ -301,7 +301,7 @@ TEST_CASE("a full queue makes send() wait for acknowledgements, never fail",
   CHECK(delivered_inside_send > 0);  // send() served reports to make room
   REQUIRE(sink->flush(10000));
   REQUIRE(deliveries.size() == kCount);
-  for (int i = 0; i < kCount; ++i) CHECK(deliveries[i].end_lsn == Lsn(i + 1));
+  for (int i = 0; i < kCount; ++i) CHECK(deliveries[i].commit_lsn == Lsn(i + 1));
 }
 
 TEST_CASE("interrupt() releases a send() blocked while Kafka is unavailable", "[kafka][sink]") {
@@ -397,9 +397,12 @@ TEST_CASE("properties tombsync depends on cannot be overridden", "[kafka][sink][
     return "";
   };
   CHECK_THAT(error_for({{"acks", "1"}}), Catch::Contains("'acks'"));
-  CHECK_THAT(error_for({{"request.required.acks", "1"}}), Catch::Contains("'request.required.acks'"));
+  CHECK_THAT(error_for({{"request.required.acks", "1"}}),
+             Catch::Contains("'request.required.acks'"));
   CHECK_THAT(error_for({{"enable.idempotence", "false"}}), Catch::Contains("'enable.idempotence'"));
   CHECK_THAT(error_for({{"partitioner", "consistent"}}), Catch::Contains("'partitioner'"));
+  CHECK_THAT(error_for({{"delivery.report.only.error", "true"}}),
+             Catch::Contains("'delivery.report.only.error'"));
   CHECK_THAT(error_for({{"bootstrap.servers", "x:1"}}), Catch::Contains("kafka.brokers"));
   CHECK_THAT(error_for({{"no.such.property", "1"}}), Catch::Contains("'no.such.property'"));
   CHECK_THAT(error_for({{"linger.ms", "soon"}}), Catch::Contains("'linger.ms'"));
