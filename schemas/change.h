@@ -83,7 +83,6 @@ char op_code(Op op);           // 'c', 'u', 'd', 't', 'r' (the Debezium letters)
 struct SourcePosition {
   Lsn lsn;              // WAL position of this change's record (the XLogData start)
   Lsn commit_lsn;       // the transaction's commit record
-  Lsn end_lsn;          // end of the transaction: what is confirmed once it is delivered
   uint32_t xid = 0;
   int64_t commit_ts_us = 0;  // Unix epoch microseconds, UTC
 };

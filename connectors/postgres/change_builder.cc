@@ -68,10 +68,9 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
             auto row = to_row(rel, m.new_tuple, false, wal_start);
             if (m.old_kind != 0) {
               auto old = to_row(rel, m.old_tuple, m.old_kind == 'K', wal_start);
-              // An unchanged TOAST value in the new image is known from a full old image.
-              if (m.old_kind == 'O')
-                for (size_t i = 0; i < row.size(); ++i)
-                  if (row[i].state == Datum::State::kUnchanged && old[i].present()) row[i] = old[i];
+              // An unchanged TOAST value in the new image is known when the old image carries it.
+              for (size_t i = 0; i < row.size(); ++i)
+                if (row[i].state == Datum::State::kUnchanged && old[i].present()) row[i] = old[i];
               if (!rel.schema->key_indexes.empty() && !same_key(*rel.schema, old, row)) {
                 auto del = event(Op::kDelete, rel, std::move(old), wal_start);
                 del.is_deleted = true;

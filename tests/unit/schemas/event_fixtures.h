@@ -86,7 +86,6 @@ inline ChangeEvent make_event(Op op, std::shared_ptr<const TableSchema> table,
   e.row = std::move(row);
   e.source.lsn = Lsn(0x16B3748);
   e.source.commit_lsn = Lsn(0x16B3800);
-  e.source.end_lsn = Lsn(0x16B3830);
   e.source.xid = 731;
   e.source.commit_ts_us = kCommitTs;
   if (op == Op::kDelete) {
