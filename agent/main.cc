@@ -12,12 +12,9 @@
 #include "error.h"
 #include "log.h"
 #include "pipeline.h"
+#include "stop_signal.h"
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int) { g_stop.store(true); }
 
 constexpr const char* kUsage =
     "usage: tombsync <command> [options]\n"
@@ -78,14 +75,10 @@ int main(int argc, char** argv) {
     auto config = tombsync::load_config_file(config_path);
     tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
                              log_format.empty() ? config.log.format : log_format);
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    tombsync::StopSignal stop(std::chrono::seconds(5));
     tombsync::log::info("tombsync {} starting (config {})", TOMBSYNC_VERSION, config_path);
-    tombsync::run_pipeline(config, g_stop);
+    tombsync::run_pipeline(config, stop);
     return 0;
   } catch (const tombsync::Error& e) {
     tombsync::log::error("{} error: {}", tombsync::to_string(e.kind()), e.what());

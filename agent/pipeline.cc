@@ -98,7 +98,7 @@ bool already_in_kafka(const RedeliveryFilter& filter, KafkaSink& sink, const Rec
 
 }  // namespace
 
-void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
+void run_pipeline(const Config& config, StopSignal& stop) {
   const auto& slot = config.source.slot;
   std::error_code ec;
   std::filesystem::create_directories(config.state_dir, ec);
@@ -108,6 +108,12 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
   PreparedSource source = prepare_source(config);
 
   KafkaSink sink(sink_options(config));
+  stop.set_interrupter([&sink] { sink.interrupt(); });
+  // Runs before the sink is destroyed (declared after it), so the signal thread never sees a dead sink.
+  struct ClearInterrupter {
+    StopSignal& s;
+    ~ClearInterrupter() { s.clear_interrupter(); }
+  } clear_interrupter{stop};
   sink.check_reachable();
   log::info("kafka reachable at {}", config.kafka.brokers);
 
@@ -196,7 +202,8 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
 
   // On stop, finish the transaction being read: a half-sent transaction would
   // be sent again whole after the restart, duplicating its first records.
-  while (!stop.load(std::memory_order_relaxed) || builder.in_transaction()) {
+  const auto& stopping = stop.flag();
+  while (!stopping.load(std::memory_order_relaxed) || (builder.in_transaction() && !sink.interrupted())) {
     auto frame = stream.read(std::chrono::milliseconds(50));
     if (frame) {
       if (auto* x = std::get_if<pg::XLogData>(&*frame)) {
@@ -249,8 +256,11 @@ void run_pipeline(const Config& config, const std::atomic<bool>& stop) {
     }
   }
 
+  if (sink.interrupted())
+    log::warn("stop interrupted: Kafka did not take the records in hand within the grace period; what it "
+              "did not acknowledge is not confirmed and will be streamed again after the restart");
   log::info("stopping: stopped reading; waiting for Kafka to acknowledge {} in-flight messages", sink.in_flight());
-  if (!sink.flush(10000))
+  if (!sink.flush(sink.interrupted() ? 1000 : 10000))
     log::warn("Kafka did not acknowledge {} messages within 10 s; they are not confirmed and will be sent "
               "again on restart", sink.in_flight());
   confirm(false);

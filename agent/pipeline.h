@@ -8,14 +8,16 @@
 // send(), so the replication socket is not read and Postgres keeps the WAL.
 #pragma once
 
-#include <atomic>
-
 #include "config.h"
+#include "stop_signal.h"
 
 namespace tombsync {
 
-// Runs until `stop` becomes true (then drains the producer, confirms what
-// Kafka acknowledged and returns) or a fatal error (thrown as tombsync::Error).
-void run_pipeline(const Config& config, const std::atomic<bool>& stop);
+// Runs until `stop` is requested (then finishes the transaction in hand,
+// drains the producer, confirms what Kafka acknowledged and returns) or a
+// fatal error (thrown as tombsync::Error). If the stop is interrupted (Kafka
+// unreachable past the grace period), it returns without finishing: what was
+// not acknowledged is not confirmed, and is sent again after the restart.
+void run_pipeline(const Config& config, StopSignal& stop);
 
 }  // namespace tombsync

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "error.h"
 
@@ -75,7 +76,13 @@ std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options,
   std::vector<PartitionTail> tails;
   for (int p = 0; p < partitions; ++p) {
     int64_t low = 0, high = 0;
-    auto werr = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, timeout);
+    // Leadership moves (a broker restarting) answer NOT_LEADER for a while: retry until the timeout.
+    auto retry_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+    rd_kafka_resp_err_t werr;
+    while ((werr = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, timeout)) !=
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           std::chrono::steady_clock::now() < retry_until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (werr != RD_KAFKA_RESP_ERR_NO_ERROR)
       throw Error(ErrorKind::kSink, "reading offsets of " + topic + " [" + std::to_string(p) +
                                         "]: " + rd_kafka_err2str(werr));
