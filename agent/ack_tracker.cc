@@ -25,6 +25,14 @@ void AckTracker::on_commit(Lsn commit_lsn, Lsn end_lsn) {
     throw Error(ErrorKind::kInternal, "Commit for " + commit_lsn.str() + " without its Begin");
   txns_.back().end_lsn = end_lsn;
   txns_.back().committed = true;
+  // A transaction with nothing outstanding behind one still in flight folds
+  // into it, so transactions of unpublished tables cannot grow the queue.
+  if (txns_.size() > 1 && txns_.back().outstanding == 0) {
+    Lsn folded = end_lsn;
+    txns_.pop_back();
+    txns_.back().end_lsn = std::max(txns_.back().end_lsn, folded);
+    if (!txns_.back().committed) throw Error(ErrorKind::kInternal, "open transaction before a committed one");
+  }
   advance();
 }
 

@@ -68,12 +68,12 @@ Format encoder_format(OutputFormat f) { return f == OutputFormat::kProtobuf ? Fo
 
 // After an unclean stop, reads the last record of every partition of every
 // table topic, so records Kafka already holds are not written again.
-RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start) {
+RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start, const std::string& source) {
   RedeliveryFilter filter;
   for (const auto& table : config.source.tables) {
     auto topic = config.topic_for(table);
     for (const auto& tail : read_partition_tails(sink_options(config), topic)) {
-      auto pos = position_from_headers(tail.headers);
+      auto pos = position_from_headers(tail.headers, source);
       // Tails from before the cursor belong to transactions that are skipped anyway.
       if (pos && pos->commit_lsn >= start) filter.add_tail(topic, tail.partition, *pos);
     }
@@ -83,17 +83,16 @@ RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start) {
 
 // Whether every partition the record goes to already holds it.
 bool already_in_kafka(const RedeliveryFilter& filter, KafkaSink& sink, const Record& r) {
-  auto pos = position_from_headers(r.headers);
-  if (!pos) return false;
+  StreamPosition pos{r.commit_lsn, r.seq};
   int partitions = sink.partitions(r.topic);
   if (r.all_partitions) {
     for (int p = 0; p < partitions; ++p)
-      if (!filter.already_written(r.topic, p, *pos)) return false;
+      if (!filter.already_written(r.topic, p, pos)) return false;
     return true;
   }
-  if (r.partition) return filter.already_written(r.topic, *r.partition, *pos);
+  if (r.partition) return filter.already_written(r.topic, *r.partition, pos);
   if (!r.key) return false;
-  return filter.already_written(r.topic, murmur2_partition(*r.key, partitions), *pos);
+  return filter.already_written(r.topic, murmur2_partition(*r.key, partitions), pos);
 }
 
 }  // namespace
@@ -125,6 +124,17 @@ void run_pipeline(const Config& config, StopSignal& stop) {
                                        " for source " + *known + ", not " + source_identity +
                                        "; use a fresh state_dir for a different database");
 
+  std::optional<Lsn> cursor = store->load_confirmed(slot);
+  if (cursor && *cursor > identity.xlog_pos)
+    throw Error(ErrorKind::kState, "the stored cursor of slot " + slot + " (" + cursor->str() +
+                                       ") is ahead of the server's WAL (" + identity.xlog_pos.str() +
+                                       "): the database was restored or failed over; streaming from here "
+                                       "could skip changes. Re-sync the tables and start with a fresh state_dir");
+  if (!source.slot && cursor)
+    throw Error(ErrorKind::kSource, "replication slot " + slot + " is gone but state_dir has its cursor " +
+                                        cursor->str() + ": changes since then are lost to this slot (dropped, "
+                                        "or a failover to a server without it). Re-sync the tables and start "
+                                        "with a fresh state_dir");
   if (!source.slot) {
     if (!config.source.create_slot)
       throw Error(ErrorKind::kSource, "replication slot " + slot + " does not exist; create it with "
@@ -146,7 +156,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   }
   store->save_source_identity(slot, source_identity);
 
-  Lsn start = store->load_confirmed(slot).value_or(Lsn());
+  Lsn start = cursor.value_or(Lsn());
   Lsn slot_pos = source.slot && source.slot->confirmed_flush ? *source.slot->confirmed_flush : Lsn();
   if (!start.is_zero() && slot_pos > start)
     log::warn("slot {} confirmed {} but the stored cursor is {}: the state was reset or restored from an "
@@ -154,9 +164,10 @@ void run_pipeline(const Config& config, StopSignal& stop) {
               slot, slot_pos.str(), start.str());
   start = std::max(start, slot_pos);
 
+  const std::string record_source = source_identity + "/" + slot;
   RedeliveryFilter redelivered;
-  if (store->load_confirmed(slot)) {
-    redelivered = load_redelivery_filter(config, start);
+  if (cursor) {
+    redelivered = load_redelivery_filter(config, start, record_source);
     if (redelivered.active())
       log::info("restart after {}: {} partitions hold records past the cursor; those records will not be "
                 "written again", start.str(), redelivered.tails());
@@ -170,7 +181,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
             config.deletes == DeletePolicy::kBoth ? "both" : config.deletes == DeletePolicy::kFlag ? "flag" : "tombstone");
 
   auto encoder = make_encoder(encoder_format(config.format));
-  RecordBuilder records(config, *encoder);
+  RecordBuilder records(config, *encoder, record_source);
   pg::ChangeBuilder builder(source.tables, std::move(source.type_names));
   AckTracker tracker(start);
   StreamStats stats;
@@ -183,7 +194,8 @@ void run_pipeline(const Config& config, StopSignal& stop) {
 
   Lsn stored = start;
   Lsn server_end = start;
-  bool skipping = false;  // a transaction the stored cursor says is already delivered
+  bool skipping = false;   // a transaction the stored cursor says is already delivered
+  bool abandoned = false;  // the stop was interrupted mid-transaction: send nothing more of it
   auto status_every = std::chrono::milliseconds(config.source.status_interval_ms);
   auto next_status = Clock::now() + status_every;
   auto next_report = Clock::now() + std::chrono::seconds(10);
@@ -200,10 +212,17 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     next_status = Clock::now() + status_every;
   };
 
+  // While a full producer queue blocks send(), keep answering the walsender,
+  // or it ends the connection after wal_sender_timeout.
+  sink.while_blocked = [&] {
+    if (Clock::now() >= next_status) confirm(false);
+  };
+
   // On stop, finish the transaction being read: a half-sent transaction would
   // be sent again whole after the restart, duplicating its first records.
   const auto& stopping = stop.flag();
-  while (!stopping.load(std::memory_order_relaxed) || (builder.in_transaction() && !sink.interrupted())) {
+  while (!stopping.load(std::memory_order_relaxed) ||
+         (builder.in_transaction() && !sink.interrupted() && !abandoned)) {
     auto frame = stream.read(std::chrono::milliseconds(50));
     if (frame) {
       if (auto* x = std::get_if<pg::XLogData>(&*frame)) {
@@ -211,32 +230,43 @@ void run_pipeline(const Config& config, StopSignal& stop) {
         auto step = builder.apply(pg::decode_pgoutput(x->payload, x->wal_start), x->wal_start, events);
         if (step.begin) {
           skipping = step.begin->commit_lsn < start;
-          if (!skipping) tracker.on_begin(step.begin->commit_lsn);
-        }
-        if (!skipping) {
-          for (const auto& e : events) {
-            out.clear();
-            records.build(e, out);
-            for (const auto& r : out) {
-              if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
-                ++redelivered_skipped;
-                continue;
-              }
-              tracker.on_sent(sink.send(r));
-            }
-            stats.count(e, out);
+          abandoned = false;
+          if (!skipping) {
+            tracker.on_begin(step.begin->commit_lsn);
+            records.begin_transaction();
           }
+        }
+        for (const auto& e : events) {
+          if (skipping || abandoned) break;
+          out.clear();
+          records.build(e, out);
+          for (const auto& r : out) {
+            if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
+              ++redelivered_skipped;
+              continue;
+            }
+            size_t needed = r.all_partitions ? static_cast<size_t>(sink.partitions(r.topic)) : 1;
+            size_t sent = sink.send(r);
+            tracker.on_sent(sent);
+            // Only an interrupted stop hands over less. Nothing after a missing record may be
+            // written: the restart's RedeliveryFilter would take it as proof the gap was written.
+            if (sent < needed) {
+              abandoned = true;
+              break;
+            }
+          }
+          stats.count(e, out);
         }
         events.clear();
         if (step.commit) {
-          if (!skipping) tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+          if (skipping) ++stats.skipped_transactions;
+          else if (!abandoned) tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
           if (redelivered.active()) {
             redelivered.observe_commit(step.commit->commit_lsn);
             if (!redelivered.active())
               log::info("caught up with Kafka after the restart: {} records were already there and not "
                         "written again", redelivered_skipped);
           }
-          else stats.skipped_transactions++;
           skipping = false;
         }
         if (step.notice) log::warn("{}", *step.notice);

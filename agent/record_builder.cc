@@ -5,8 +5,8 @@
 
 namespace tombsync {
 
-RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder)
-    : config_(config), encoder_(encoder) {}
+RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::string source)
+    : config_(config), encoder_(encoder), source_(std::move(source)) {}
 
 const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   auto name = table.qualified();
@@ -18,16 +18,19 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   return routes_.emplace(name, std::move(r)).first->second;
 }
 
-Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) const {
+Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) {
   Record rec;
   rec.topic = r.topic;
   rec.commit_lsn = e.source.commit_lsn;
+  rec.seq = seq_++;
   rec.headers = {{"tombsync.op", op},
                  {"tombsync.lsn", e.source.lsn.str()},
                  {"tombsync.commit_lsn", e.source.commit_lsn.str()},
+                 {"tombsync.seq", std::to_string(rec.seq)},
                  {"tombsync.xid", std::to_string(e.source.xid)},
                  {"tombsync.commit_ts", format_utc_micros(e.source.commit_ts_us)},
-                 {"tombsync.table", e.table->qualified()}};
+                 {"tombsync.table", e.table->qualified()},
+                 {"tombsync.source", source_}};
   return rec;
 }
 

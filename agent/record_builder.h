@@ -1,8 +1,9 @@
 // Applies the per-table output policy to change events: topic routing, the
 // delete policy (flagged event, tombstone, or both), encoding and headers.
 // Every record, tombstones included, carries the headers tombsync.op,
-// tombsync.lsn, tombsync.commit_lsn, tombsync.xid, tombsync.commit_ts and
-// tombsync.table (the first three also order records for RedeliveryFilter).
+// tombsync.lsn, tombsync.commit_lsn, tombsync.seq, tombsync.xid,
+// tombsync.commit_ts, tombsync.table and tombsync.source (commit_lsn, seq and
+// source let RedeliveryFilter recognise records already in Kafka).
 #pragma once
 
 #include <memory>
@@ -19,7 +20,10 @@ namespace tombsync {
 
 class RecordBuilder {
  public:
-  RecordBuilder(const Config& config, const Encoder& encoder);
+  // `source` names the database and slot ("<system id>/<database>/<slot>").
+  RecordBuilder(const Config& config, const Encoder& encoder, std::string source);
+  // Restarts the per-transaction record ordinal; call at each Begin.
+  void begin_transaction() { seq_ = 0; }
   // Appends the records for `event` to `out`, in the order they must reach Kafka.
   void build(const ChangeEvent& event, std::vector<Record>& out);
 
@@ -29,10 +33,12 @@ class RecordBuilder {
     DeletePolicy deletes;
   };
   const Route& route(const TableSchema& table);
-  Record base(const ChangeEvent& e, const Route& r, const char* op) const;
+  Record base(const ChangeEvent& e, const Route& r, const char* op);
 
   const Config& config_;
   const Encoder& encoder_;
+  std::string source_;
+  uint32_t seq_ = 0;
   std::unordered_map<std::string, Route> routes_;  // by "schema.table"
 };
 

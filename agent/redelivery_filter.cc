@@ -1,35 +1,24 @@
 #include "redelivery_filter.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace tombsync {
-namespace {
-
-template <class Headers>
-std::optional<StreamPosition> parse(const Headers& headers) {
-  const std::string *commit = nullptr, *lsn = nullptr, *op = nullptr;
-  for (const auto& [k, v] : headers) {
-    if (k == "tombsync.commit_lsn") commit = &v;
-    else if (k == "tombsync.lsn") lsn = &v;
-    else if (k == "tombsync.op") op = &v;
-  }
-  if (!commit || !lsn || !op) return std::nullopt;
+std::optional<StreamPosition> position_from_headers(const std::map<std::string, std::string>& headers,
+                                                    const std::string& source) {
+  auto get = [&](const char* name) -> const std::string* {
+    auto it = headers.find(name);
+    return it == headers.end() ? nullptr : &it->second;
+  };
+  auto* from = get("tombsync.source");
+  auto* commit = get("tombsync.commit_lsn");
+  auto* seq = get("tombsync.seq");
+  if (!from || *from != source || !commit || !seq) return std::nullopt;
   auto c = Lsn::parse(*commit);
-  auto l = Lsn::parse(*lsn);
-  if (!c || !l) return std::nullopt;
-  int rank = *op == "delete" ? 0 : *op == "tombstone" ? 1 : 2;
-  return StreamPosition{*c, *l, rank};
-}
-
-}  // namespace
-
-std::optional<StreamPosition> position_from_headers(
-    const std::vector<std::pair<std::string, std::string>>& headers) {
-  return parse(headers);
-}
-
-std::optional<StreamPosition> position_from_headers(const std::map<std::string, std::string>& headers) {
-  return parse(headers);
+  uint32_t n = 0;
+  auto [ptr, ec] = std::from_chars(seq->data(), seq->data() + seq->size(), n);
+  if (!c || ec != std::errc() || ptr != seq->data() + seq->size()) return std::nullopt;
+  return StreamPosition{*c, n};
 }
 
 void RedeliveryFilter::add_tail(const std::string& topic, int partition, StreamPosition last) {

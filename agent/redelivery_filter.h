@@ -1,20 +1,23 @@
 // After an unclean stop (kill -9, OOM, power loss), Kafka may hold records
 // whose transaction was never confirmed: the restart streams them again.
 // This filter recognises them. Each record's stream position is
-//   (commit LSN, change LSN, rank)   rank: delete 0, tombstone 1, other 2
-// which strictly increases along the stream, and the idempotent producer
+//   (commit LSN of its transaction, its ordinal within the transaction)
+// which strictly increases along the stream (a change LSN would not do: one
+// multi-insert WAL record carries many rows), and the idempotent producer
 // keeps each partition in that order with no gaps. So a record whose position
 // is at or below the position of its partition's last record (read once at
-// start) is already in Kafka and is not written again.
+// start) is already in Kafka and is not written again. Only tails written by
+// this source and slot count (header tombsync.source), so records of another
+// database or another tombsync sharing a topic never hide ours.
 // Single-threaded (the pipeline thread).
 #pragma once
 
 #include <compare>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "lsn.h"
 
@@ -22,15 +25,14 @@ namespace tombsync {
 
 struct StreamPosition {
   Lsn commit_lsn;
-  Lsn lsn;
-  int rank = 2;
+  uint32_t seq = 0;
   auto operator<=>(const StreamPosition&) const = default;
 };
 
-// From tombsync's record headers; nullopt when they are missing or malformed
-// (a record some other producer wrote).
-std::optional<StreamPosition> position_from_headers(const std::vector<std::pair<std::string, std::string>>& headers);
-std::optional<StreamPosition> position_from_headers(const std::map<std::string, std::string>& headers);
+// From a record's headers; nullopt when they are missing or malformed, or
+// when tombsync.source is not `source` (a record someone else wrote).
+std::optional<StreamPosition> position_from_headers(const std::map<std::string, std::string>& headers,
+                                                    const std::string& source);
 
 class RedeliveryFilter {
  public:

@@ -19,6 +19,7 @@ struct Record {
   std::optional<int32_t> partition;  // set for keyless tables (partition 0), so their records stay in order
   bool all_partitions = false;  // truncate: one copy per partition, so every key's consumer sees it in order
   Lsn commit_lsn;               // its transaction's commit LSN: tags deliveries for the cursor
+  uint32_t seq = 0;             // its ordinal among the records of its transaction, from 0
 };
 
 }  // namespace tombsync

@@ -297,6 +297,7 @@ bool KafkaSink::produce(Topic& t, int32_t partition, const Record& r) {
       if (interrupted()) return false;
       serve(kServeSliceMs);
       if (interrupted()) return false;
+      if (while_blocked) while_blocked();  // our own frame, not librdkafka's: may throw
       continue;
     }
     fail(fmt::format("cannot produce record for {} (end LSN {}): {}",

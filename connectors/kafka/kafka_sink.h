@@ -122,6 +122,9 @@ class KafkaSink {
 
   std::function<void(const Delivery&)> on_delivered;
   std::function<void(const std::string&)> on_warning;
+  // Called (on the caller's thread) each time send() waits for room in a full queue, so the
+  // caller can keep other connections alive meanwhile (e.g. standby status updates).
+  std::function<void()> while_blocked;
 
  private:
   struct Callbacks;  // librdkafka's C callbacks (kafka_sink.cc)

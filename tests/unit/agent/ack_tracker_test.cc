@@ -63,3 +63,18 @@ TEST_CASE("a delivery for an unknown transaction is reported, not counted", "[ac
   CHECK_FALSE(t.on_delivered(Lsn(11)));
   CHECK(t.in_flight_messages() == 1);
 }
+
+TEST_CASE("empty transactions behind one in flight fold into it instead of queueing", "[ack]") {
+  AckTracker t(Lsn(0));
+  t.on_begin(Lsn(10));
+  t.on_sent(1);
+  t.on_commit(Lsn(10), Lsn(15));
+  for (uint64_t i = 0; i < 1000; ++i) {
+    t.on_begin(Lsn(100 + 10 * i));
+    t.on_commit(Lsn(100 + 10 * i), Lsn(105 + 10 * i));
+  }
+  CHECK(t.pending_transactions() == 1);
+  CHECK(t.acked() == Lsn(0));
+  CHECK(t.on_delivered(Lsn(10)));
+  CHECK(t.acked() == Lsn(105 + 10 * 999));
+}
