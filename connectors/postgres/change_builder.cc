@@ -25,7 +25,7 @@ bool datum_equal(const Datum& a, const Datum& b) {
 ChangeBuilder::ChangeBuilder(const std::vector<ResolvedTable>& tables,
                              std::unordered_map<uint32_t, std::string> type_names)
     : type_names_(std::move(type_names)) {
-  for (const auto& t : tables) keys_by_table_[t.qualified()] = t.key_columns;
+  for (const auto& t : tables) configured_[t.oid] = Configured{t.qualified(), t.key_columns};
 }
 
 BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::vector<ChangeEvent>& out) {
@@ -107,8 +107,11 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
 
 BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
   std::string name = m.nspname + "." + m.relname;
-  auto configured = keys_by_table_.find(name);
-  if (configured == keys_by_table_.end()) {
+  auto configured = configured_.find(m.relid);
+  if (configured != configured_.end() && configured->second.name != name)
+    throw Error(ErrorKind::kSource, "table " + configured->second.name + " was renamed to " + name +
+                                        " (ALTER TABLE ... RENAME); update source.tables and restart tombsync");
+  if (configured == configured_.end()) {
     bool first = !ignored_.count(m.relid);
     ignored_[m.relid] = true;
     relations_.erase(m.relid);
@@ -132,7 +135,7 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
     schema->columns.push_back(std::move(spec));
     rel.in_identity.push_back(c.in_identity());
   }
-  for (const auto& key : configured->second) {
+  for (const auto& key : configured->second.key_columns) {
     auto it = std::find_if(schema->columns.begin(), schema->columns.end(),
                            [&](const ColumnSpec& c) { return c.name == key; });
     if (it == schema->columns.end())

@@ -62,7 +62,11 @@ class ChangeBuilder {
   bool same_key(const TableSchema& t, const std::vector<Datum>& a, const std::vector<Datum>& b) const;
   std::string type_name(uint32_t oid) const;
 
-  std::unordered_map<std::string, std::vector<std::string>> keys_by_table_;  // "schema.table" -> key columns
+  struct Configured {
+    std::string name;                      // "schema.table" as configured
+    std::vector<std::string> key_columns;
+  };
+  std::unordered_map<uint32_t, Configured> configured_;  // by table OID
   std::unordered_map<uint32_t, std::string> type_names_;
   std::unordered_map<uint32_t, Relation> relations_;
   std::unordered_map<uint32_t, bool> ignored_;  // relids published but not configured

@@ -71,6 +71,7 @@ std::vector<ResolvedTable> SourceCatalog::resolve_tables(const std::vector<Table
     t.table = req.table;
     t.oid = static_cast<uint32_t>(std::stoul(value_at(r.get(), 0, 0).value_or("0")));
     t.replica_identity = value_at(r.get(), 0, 1).value_or("d").at(0);
+    t.partitioned = kind == "p";
 
     auto cols = conn_.exec_params(
         "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 "
@@ -136,7 +137,7 @@ std::vector<std::string> SourceCatalog::ensure_publication(const std::string& na
                                                            bool create) {
   std::vector<std::string> actions;
   auto pub = conn_.exec_params(
-      "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication "
+      "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot FROM pg_publication "
       "WHERE pubname = $1",
       {name}, "looking up publication " + name);
   std::vector<std::string> table_sql;
@@ -146,7 +147,9 @@ std::vector<std::string> SourceCatalog::ensure_publication(const std::string& na
       refuse("publication " + name + " (source.publication) does not exist; create it: CREATE PUBLICATION " +
              quote_ident(name) + " FOR TABLE " + join(table_sql, ", ") +
              ", or set source.create_publication: true");
-    conn_.exec("CREATE PUBLICATION " + quote_ident(name) + " FOR TABLE " + join(table_sql, ", "),
+    // Via the root: a partitioned table's changes arrive under its own name, not its partitions'.
+    conn_.exec("CREATE PUBLICATION " + quote_ident(name) + " FOR TABLE " + join(table_sql, ", ") +
+                   " WITH (publish_via_partition_root = true)",
                "creating publication " + name + " (the role must own the tables, or use a superuser)");
     actions.push_back("created publication " + name + " for " + std::to_string(tables.size()) + " tables");
     return actions;
@@ -156,6 +159,29 @@ std::vector<std::string> SourceCatalog::ensure_publication(const std::string& na
       refuse("publication " + name + " does not publish every operation (insert, update, delete, "
              "truncate); run ALTER PUBLICATION " + quote_ident(name) +
              " SET (publish = 'insert, update, delete, truncate')");
+  bool via_root = value_at(pub.get(), 0, 5).value_or("f") == "t";
+  for (const auto& t : tables)
+    if (t.partitioned && !via_root)
+      refuse("publication " + name + " publishes the partitions of " + t.qualified() +
+             " under their own names; run ALTER PUBLICATION " + quote_ident(name) +
+             " SET (publish_via_partition_root = true)");
+  // PG15 column lists and row filters narrow what is sent: a column list without the key, or a
+  // filter that hides deletes, would lose changes without a trace.
+  auto narrowed = conn_.exec_params(
+      "SELECT n.nspname || '.' || c.relname, pr.prattrs IS NOT NULL, pr.prqual IS NOT NULL "
+      "FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid "
+      "JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE p.pubname = $1 AND (pr.prattrs IS NOT NULL OR pr.prqual IS NOT NULL)",
+      {name}, "reading publication " + name + " column lists and row filters");
+  for (int i = 0; i < PQntuples(narrowed.get()); ++i) {
+    auto table = value_at(narrowed.get(), i, 0).value_or("?");
+    for (const auto& t : tables)
+      if (t.qualified() == table)
+        refuse("publication " + name + " has a " +
+               (value_at(narrowed.get(), i, 1) == "t" ? std::string("column list") : std::string("row filter")) +
+               " on " + table + ", which would hide changes tombsync must stream; publish the whole table "
+               "(ALTER PUBLICATION " + quote_ident(name) + " SET TABLE ...) or use a publication of its own");
+  }
   if (value_at(pub.get(), 0, 0).value_or("f") == "t") return actions;  // FOR ALL TABLES covers them
 
   auto present = conn_.exec_params("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1",

@@ -27,6 +27,7 @@ struct ResolvedTable {
   std::string table;
   uint32_t oid = 0;
   char replica_identity = 'd';            // d default, f full, i index, n nothing
+  bool partitioned = false;               // a partitioned table: published through its root
   std::vector<std::string> key_columns;   // empty only for an allowed keyless table
   std::string key_source;                 // "primary key", "replica identity index", "key_columns", "none"
   std::string qualified() const { return schema + "." + table; }

@@ -191,3 +191,46 @@ TEST_CASE("every listed type round-trips as JSON and protobuf", "[integration][t
   drop_replication_objects(n);
   drop_replication_objects(n + "_pb");
 }
+
+TEST_CASE("a partitioned table streams under its own name, whatever partition a row is in",
+          "[integration][edge]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("parted");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int, region text, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
+  sql.exec("CREATE TABLE " + n + "_eu PARTITION OF " + n + " FOR VALUES IN ('eu')");
+  sql.exec("CREATE TABLE " + n + "_us PARTITION OF " + n + " FOR VALUES IN ('us')");
+  Agent agent({.name = n, .tables = {"public." + n}});
+  agent.start();
+  agent.wait_streaming();
+  sql.exec("INSERT INTO " + n + " VALUES (1, 'eu', 'a'), (2, 'us', 'b')");
+  sql.exec("DELETE FROM " + n + " WHERE id = 2");
+  auto rs = read_topic(agent.topic("public." + n), 4);
+  REQUIRE(rs.size() == 4);
+  for (const auto& r : rs) CHECK(r.headers.at("tombsync.table") == "public." + n);
+  auto deletes = with_op(rs, "delete");
+  REQUIRE(deletes.size() == 1);
+  CHECK(deletes[0].key_json() == json{{"id", 2}, {"region", "us"}});
+  CHECK(agent.stop(SIGTERM) == 0);
+  drop_replication_objects(n);
+}
+
+TEST_CASE("renaming a streamed table stops the agent with the fix, never silently", "[integration][edge]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("rename");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY)");
+  Agent agent({.name = n, .tables = {"public." + n}});
+  agent.start();
+  agent.wait_streaming();
+  sql.exec("INSERT INTO " + n + " VALUES (1)");
+  REQUIRE(read_topic(agent.topic("public." + n), 1).size() == 1);
+  sql.exec("ALTER TABLE " + n + " RENAME TO " + n + "_new");
+  sql.exec("INSERT INTO " + n + "_new VALUES (2)");
+  int code = agent.wait_exit(std::chrono::seconds(30));
+  INFO(agent.log());
+  CHECK(code == 1);
+  CHECK(agent.log().find("was renamed to public." + n + "_new") != std::string::npos);
+  sql.exec("DROP TABLE " + n + "_new");
+  drop_replication_objects(n);
+}

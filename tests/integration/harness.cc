@@ -236,6 +236,11 @@ int Agent::stop(int sig, std::chrono::milliseconds timeout) {
 
 int Agent::run_to_exit(std::chrono::milliseconds timeout) {
   start();
+  return wait_exit(timeout);
+}
+
+int Agent::wait_exit(std::chrono::milliseconds timeout) {
+  REQUIRE(pid_ > 0);
   int status = 0;
   bool done = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (!done) {

@@ -76,6 +76,8 @@ class Agent {
   void wait_streaming(std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Sends a signal and waits for the exit; returns the exit status (128+sig if killed).
   int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Waits for a started agent to exit by itself; FAILs after the timeout.
+  int wait_exit(std::chrono::milliseconds timeout);
   // Runs to completion (for configs that must fail); returns the exit code.
   int run_to_exit(std::chrono::milliseconds timeout = std::chrono::seconds(60));
   std::string log() const;
