@@ -37,9 +37,13 @@ std::string one_line(std::string s) {
 }  // namespace
 
 PgConnection::PgConnection(const std::string& dsn, Mode mode) {
-  // Later keywords override what the DSN says (expand_dbname parses it first).
-  std::vector<const char*> keys = {"dbname", "options", "application_name", "connect_timeout"};
-  std::vector<const char*> values = {dsn.c_str(), kSessionOptions, "tombsync", "10"};
+  // Keywords before "dbname" are defaults the DSN may override; those after it
+  // override the DSN (libpq applies them in order, expanding the DSN in place).
+  // TCP keepalives turn a half-open connection into an error in about 35 s
+  // instead of a silent stall.
+  std::vector<const char*> keys = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                                   "keepalives_count", "dbname", "options", "application_name"};
+  std::vector<const char*> values = {"10", "1", "20", "5", "3", dsn.c_str(), kSessionOptions, "tombsync"};
   if (mode == Mode::kReplication) {
     keys.push_back("replication");
     values.push_back("database");
