@@ -127,3 +127,35 @@ TEST_CASE("wal_level=replica is refused with the setting to change", "[integrati
   Agent agent({.name = unique_name("walrep"), .tables = {"public.t"}, .dsn = dsn});
   expect_refusal(agent, 1, {"wal_level is 'replica'", "wal_level = logical", "restart"});
 }
+
+TEST_CASE("an unreachable Kafka is refused with the brokers to check", "[integration][bad-input]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("nokafka");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY)");
+  Agent agent({.name = n, .tables = {"public." + n}, .brokers = "127.0.0.1:1"});
+  expect_refusal(agent, 1, {"cannot reach Kafka at 127.0.0.1:1", "check kafka.brokers"});
+  drop_replication_objects(n);
+}
+
+TEST_CASE("a role without REPLICATION is refused with the GRANT to run", "[integration][bad-input]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("norepl");
+  Sql super(env.pg_superuser_dsn);
+  super.exec("CREATE ROLE " + n + " LOGIN PASSWORD 'pw'");
+  auto dsn = std::regex_replace(env.pg_dsn, std::regex("user=\\S+"), "user=" + n);
+  dsn = std::regex_replace(dsn, std::regex("password=\\S+"), "password=pw");
+  Agent agent({.name = n, .tables = {"public.whatever"}, .dsn = dsn});
+  expect_refusal(agent, 1, {"role " + n + " may not replicate", "ALTER ROLE"});
+  super.exec("DROP ROLE " + n);
+}
+
+TEST_CASE("a missing publication that tombsync may not create is refused with the statement",
+          "[integration][bad-input]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("nopub");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY)");
+  Agent agent({.name = n, .tables = {"public." + n}, .source_yaml = "  create_publication: false\n"});
+  expect_refusal(agent, 1, {"publication " + n + " (source.publication) does not exist", "CREATE PUBLICATION"});
+}

@@ -147,6 +147,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {
   dir_ = make_temp_dir(options_.name);
   if (options_.state_dir.empty()) options_.state_dir = dir_ + "/state";
   if (options_.dsn.empty()) options_.dsn = ServiceEnv::get().pg_dsn;
+  if (options_.brokers.empty()) options_.brokers = ServiceEnv::get().kafka_brokers;
   config_path_ = dir_ + "/tombsync.yaml";
   log_path_ = dir_ + "/agent.log";
   write_config();
@@ -167,11 +168,13 @@ void Agent::write_config() {
     << "  slot: " << options_.name << "\n"
     << "  publication: " << options_.name << "\n"
     << "  status_interval_ms: 200\n"
+    << options_.source_yaml
     << "  tables:\n";
   if (!options_.table_yaml.empty()) f << options_.table_yaml;
   for (const auto& t : options_.tables) f << "    - " << t << "\n";
   f << "kafka:\n"
-    << "  brokers: \"" << ServiceEnv::get().kafka_brokers << "\"\n"
+    << "  brokers: \"" << options_.brokers << "\"\n"
+    << "  connect_timeout_ms: 3000\n"
     << "  topic_prefix: " << options_.name << "\n"
     << "format: " << options_.format << "\n"
     << "deletes: " << options_.deletes << "\n"

@@ -65,6 +65,8 @@ struct AgentOptions {
   std::string format = "json";
   std::string deletes = "both";
   std::string state_dir;                  // default: a fresh temp dir
+  std::string brokers;                    // default: the test broker
+  std::string source_yaml;                // appended to the source: section verbatim
 };
 
 class Agent {
