@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <map>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -1137,11 +1139,20 @@ void Parser::parse_log(const Value& at, Config::Log& log) {
 // Checks that need more than one key: the derived topic (prefix + names) and
 // the delete policy of keyless tables.
 void Parser::check_tables(const Config& config) const {
+  std::map<std::string, size_t> topics;  // topic -> first table index using it
   for (size_t i = 0; i < config.source.tables.size(); ++i) {
     const TableConfig& t = config.source.tables[i];
     const Value& node = table_nodes_[i];
     const std::string path = "source.tables[" + std::to_string(i) + "]";
     const std::string topic = config.topic_for(t);
+    // One table per topic: keys of two tables could collide, and a restart tells records
+    // already in Kafka apart by partition order, which two tables would interleave.
+    if (auto [it, added] = topics.emplace(topic, i); !added) {
+      fail(node, path, "the topic " + quote(topic) + " is also the topic of source.tables[" +
+                           std::to_string(it->second) + "] (" +
+                           config.source.tables[it->second].name.qualified() +
+                           "); each table needs its own topic: set topic: for one of them");
+    }
     if (!t.topic && !valid_topic(topic)) {
       fail(node, path, "the topic " + quote(topic) + " derived from kafka.topic_prefix and the " +
                            "table name is not a valid Kafka topic name (" +

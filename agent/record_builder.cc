@@ -9,13 +9,13 @@ RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::
     : config_(config), encoder_(encoder), source_(std::move(source)) {}
 
 const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
-  auto name = table.qualified();
-  auto it = routes_.find(name);
+  // By relation OID: two configured names can print alike ("a.b".c and a."b.c").
+  auto it = routes_.find(table.relid);
   if (it != routes_.end()) return it->second;
   const TableConfig* tc = config_.find_table(table.schema, table.table);
-  if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + name);
+  if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
   Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes)};
-  return routes_.emplace(name, std::move(r)).first->second;
+  return routes_.emplace(table.relid, std::move(r)).first->second;
 }
 
 Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) {

@@ -39,7 +39,7 @@ class RecordBuilder {
   const Encoder& encoder_;
   std::string source_;
   uint32_t seq_ = 0;
-  std::unordered_map<std::string, Route> routes_;  // by "schema.table"
+  std::unordered_map<uint32_t, Route> routes_;  // by relation OID
 };
 
 }  // namespace tombsync

@@ -117,7 +117,9 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
     relations_.erase(m.relid);
     BuildStep step;
     if (first)
-      step.notice = "publication sends " + name + ", which is not in source.tables; its changes are not streamed";
+      step.notice = "publication sends " + name + " (relation " + std::to_string(m.relid) +
+                    "), which is not one of the tables in source.tables; its changes are not streamed (a "
+                    "configured table dropped and re-created is picked up at the next start)";
     return step;
   }
   auto schema = std::make_shared<TableSchema>();

@@ -648,3 +648,18 @@ TEST_CASE("enum names print as the config spells them", "[config]") {
   CHECK(std::string(to_string(OutputFormat::kJson)) == "json");
   CHECK(std::string(to_string(OutputFormat::kProtobuf)) == "protobuf");
 }
+
+TEST_CASE("two tables routed to one topic are refused, naming both", "[config]") {
+  const std::string yaml =
+      "source:\n  dsn: \"host=x\"\n  tables:\n    - public.a\n    - name: public.b\n      topic: app.public.a\n"
+      "kafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
+  try {
+    tombsync::parse_config(yaml, "test.yaml");
+    FAIL("accepted two tables on one topic");
+  } catch (const tombsync::Error& e) {
+    std::string what = e.what();
+    CHECK(what.find("source.tables[1]") != std::string::npos);
+    CHECK(what.find("source.tables[0] (public.a)") != std::string::npos);
+    CHECK(what.find("set topic:") != std::string::npos);
+  }
+}

@@ -1,8 +1,9 @@
 // RecordBuilder: ChangeEvent -> Kafka records, with a real config
 // (parse_config) and the real JSON encoder. Covers topic routing, the delete
 // policy (both | flag | tombstone, global default and per-table override),
-// the headers every record carries (tombstones included), truncate and
-// keyless tables (docs/event-format.md, "Records" and "Headers").
+// the headers every record carries (tombstones included) with the
+// per-transaction ordinal tombsync.seq, truncate and keyless tables
+// (docs/event-format.md, "Records" and "Headers").
 #include "record_builder.h"
 
 #include <catch2/catch.hpp>
@@ -29,6 +30,7 @@ constexpr int64_t kCommitTs = 1'714'557'600'123'456;  // 2024-05-01T10:00:00.123
 const Lsn kLsn{0x16B3748};
 const Lsn kCommitLsn{0x16B3800};
 constexpr uint32_t kXid = 731;
+const std::string kSource = "7301234567890123456/app/tombsync";  // system id / database / slot
 
 // Four tables: users (short form, global policy), orders (flag, key
 // order_id), events (tombstone, own topic), log (keyless).
@@ -61,7 +63,11 @@ struct Col {
 std::shared_ptr<const TableSchema> make_table(const std::string& table, const std::vector<Col>& cols,
                                               const std::string& schema = "public") {
   auto t = std::make_shared<TableSchema>();
-  t->relid = 16384;
+  // A distinct relation OID per schema-qualified name, as Postgres would have.
+  static std::map<std::pair<std::string, std::string>, uint32_t> oids;
+  auto [it, added] = oids.emplace(std::make_pair(schema, table), 16384 + static_cast<uint32_t>(oids.size()));
+  (void)added;
+  t->relid = it->second;
   t->schema = schema;
   t->table = table;
   for (const Col& c : cols) {
@@ -122,11 +128,15 @@ std::map<std::string, std::string> headers_of(const Record& r) {
   return m;
 }
 
-// The six headers, exactly, for an event made by make_event.
-void check_headers(const Record& r, const std::string& op, const std::string& table) {
+// The eight headers, exactly, for an event made by make_event; `seq` is the
+// record's ordinal in its transaction.
+void check_headers(const Record& r, const std::string& op, const std::string& table, uint32_t seq) {
   auto h = headers_of(r);
-  CHECK(h.size() == 6);
+  CHECK(h.size() == 8);
   CHECK(h["tombsync.op"] == op);
+  CHECK(h["tombsync.seq"] == std::to_string(seq));
+  CHECK(r.seq == seq);
+  CHECK(h["tombsync.source"] == kSource);
   CHECK(h["tombsync.lsn"] == "0/16B3748");
   CHECK(h["tombsync.commit_lsn"] == "0/16B3800");
   CHECK(h["tombsync.xid"] == "731");
@@ -137,7 +147,7 @@ void check_headers(const Record& r, const std::string& op, const std::string& ta
 struct Fixture {
   Config config = parse_config(kYaml, "test");
   std::unique_ptr<Encoder> encoder = make_encoder(Format::kJson);
-  RecordBuilder builder{config, *encoder};
+  RecordBuilder builder{config, *encoder, kSource};
   std::vector<Record> out;
 
   void build(const ChangeEvent& e) { builder.build(e, out); }
@@ -164,7 +174,7 @@ TEST_CASE("Insert gives one record with the JSON key and the row value", "[recor
   CHECK_FALSE(r.partition.has_value());
   CHECK_FALSE(r.all_partitions);
   CHECK(r.commit_lsn == kCommitLsn);
-  check_headers(r, "insert", "public.users");
+  check_headers(r, "insert", "public.users", 0);
 }
 
 TEST_CASE("Update gives one record with op update", "[record_builder]") {
@@ -176,7 +186,16 @@ TEST_CASE("Update gives one record with op update", "[record_builder]") {
   CHECK(v["__op"] == "update");
   CHECK(v["name"] == "Ann B");
   CHECK(v["is_deleted"] == false);
-  check_headers(f.out[0], "update", "public.users");
+  check_headers(f.out[0], "update", "public.users", 0);
+}
+
+TEST_CASE("Snapshot row (read) gives one record with op read", "[record_builder]") {
+  Fixture f;
+  f.build(row_event(Op::kRead, keyed_table("users"), 3, "Cy"));
+  REQUIRE(f.out.size() == 1);
+  CHECK(*f.out[0].key == R"({"id":3})");
+  CHECK(nlohmann::json::parse(*f.out[0].value)["__op"] == "read");
+  check_headers(f.out[0], "read", "public.users", 0);
 }
 
 TEST_CASE("Delete with policy both: delete event, then a tombstone with the same key bytes",
@@ -197,7 +216,7 @@ TEST_CASE("Delete with policy both: delete event, then a tombstone with the same
   CHECK(v["is_deleted"] == true);
   CHECK(v["deleted_at"] == "2024-05-01T10:00:00.123456Z");
   CHECK(v["__op"] == "delete");
-  check_headers(del, "delete", "public.users");
+  check_headers(del, "delete", "public.users", 0);
 
   CHECK(tomb.topic == del.topic);
   REQUIRE(tomb.key.has_value());
@@ -205,7 +224,7 @@ TEST_CASE("Delete with policy both: delete event, then a tombstone with the same
   CHECK_FALSE(tomb.value.has_value());
   CHECK(tomb.partition == del.partition);
   CHECK_FALSE(tomb.all_partitions);
-  check_headers(tomb, "tombstone", "public.users");
+  check_headers(tomb, "tombstone", "public.users", 1);
   CHECK(headers_of(tomb)["tombsync.lsn"] == headers_of(del)["tombsync.lsn"]);
   CHECK(tomb.commit_lsn == kCommitLsn);
   CHECK(del.commit_lsn == kCommitLsn);
@@ -220,7 +239,7 @@ TEST_CASE("Delete with policy flag: only the delete event", "[record_builder]") 
   CHECK(*f.out[0].key == R"({"order_id":42})");
   REQUIRE(f.out[0].value.has_value());
   CHECK(nlohmann::json::parse(*f.out[0].value)["is_deleted"] == true);
-  check_headers(f.out[0], "delete", "public.orders");
+  check_headers(f.out[0], "delete", "public.orders", 0);
 }
 
 TEST_CASE("Delete with policy tombstone: only the tombstone, on the table's own topic", "[record_builder]") {
@@ -233,7 +252,7 @@ TEST_CASE("Delete with policy tombstone: only the tombstone, on the table's own 
   CHECK(*tomb.key == R"({"id":9})");
   CHECK_FALSE(tomb.value.has_value());
   CHECK(tomb.commit_lsn == kCommitLsn);
-  check_headers(tomb, "tombstone", "public.events");
+  check_headers(tomb, "tombstone", "public.events", 0);
 }
 
 TEST_CASE("A per-table delete policy beats the global one, the global applies to the others",
@@ -254,13 +273,13 @@ state_dir: /tmp/tombsync
 )";
   Config config = parse_config(yaml, "test");
   auto encoder = make_encoder(Format::kJson);
-  RecordBuilder builder(config, *encoder);
+  RecordBuilder builder(config, *encoder, kSource);
 
   std::vector<Record> users;
   builder.build(make_event(Op::kDelete, keyed_table("users"), {int_value(1), Datum::absent()}), users);
   REQUIRE(users.size() == 1);  // global: tombstone
   CHECK_FALSE(users[0].value.has_value());
-  check_headers(users[0], "tombstone", "public.users");
+  check_headers(users[0], "tombstone", "public.users", 0);
 
   std::vector<Record> orders;
   builder.build(make_event(Op::kDelete, keyed_table("orders"), {int_value(1), Datum::absent()}), orders);
@@ -272,7 +291,7 @@ state_dir: /tmp/tombsync
   builder.build(make_event(Op::kDelete, keyed_table("events"), {int_value(1), Datum::absent()}), events);
   REQUIRE(events.size() == 1);  // override: flag
   CHECK(events[0].value.has_value());
-  check_headers(events[0], "delete", "public.events");
+  check_headers(events[0], "delete", "public.events", 3);
 }
 
 TEST_CASE("Topic is prefix.schema.table unless the table sets topic:", "[record_builder]") {
@@ -288,7 +307,7 @@ TEST_CASE("Topic is prefix.schema.table unless the table sets topic:", "[record_
   CHECK(f.out[2].topic == "events.v1");
 }
 
-TEST_CASE("Every record carries all six headers with exact values, tombstones included", "[record_builder]") {
+TEST_CASE("Every record carries all eight headers with exact values, tombstones included", "[record_builder]") {
   Fixture f;
   ChangeEvent e = make_event(Op::kDelete, keyed_table("users"), {int_value(1), text_value("x")});
   e.source.lsn = Lsn{0x1'0000ABCD};
@@ -300,8 +319,10 @@ TEST_CASE("Every record carries all six headers with exact values, tombstones in
   REQUIRE(f.out.size() == 3);
   for (size_t i = 0; i < 2; ++i) {
     auto h = headers_of(f.out[i]);
-    CHECK(h.size() == 6);
+    CHECK(h.size() == 8);
     CHECK(h["tombsync.op"] == (i == 0 ? "delete" : "tombstone"));
+    CHECK(h["tombsync.seq"] == std::to_string(i));
+    CHECK(h["tombsync.source"] == kSource);
     CHECK(h["tombsync.lsn"] == "1/ABCD");
     CHECK(h["tombsync.commit_lsn"] == "1/FF00");
     CHECK(h["tombsync.xid"] == "4000000000");
@@ -309,7 +330,27 @@ TEST_CASE("Every record carries all six headers with exact values, tombstones in
     CHECK(h["tombsync.table"] == "public.users");
     CHECK(f.out[i].commit_lsn == Lsn{0x1'0000FF00});
   }
-  check_headers(f.out[2], "insert", "public.users");
+  check_headers(f.out[2], "insert", "public.users", 2);
+}
+
+TEST_CASE("seq numbers a transaction's records from 0, tombstones included, and restarts at each Begin",
+          "[record_builder]") {
+  Fixture f;
+  f.builder.begin_transaction();
+  f.build(row_event(Op::kInsert, keyed_table("users"), 1, "a"));
+  f.build(make_event(Op::kDelete, keyed_table("users"), {int_value(1), Datum::absent()}));  // 2 records
+  f.build(make_event(Op::kTruncate, keyed_table("users"), {}));
+  REQUIRE(f.out.size() == 4);
+  for (uint32_t i = 0; i < 4; ++i) {
+    CHECK(f.out[i].seq == i);
+    CHECK(headers_of(f.out[i])["tombsync.seq"] == std::to_string(i));
+  }
+  f.out.clear();
+  f.builder.begin_transaction();
+  f.build(row_event(Op::kUpdate, keyed_table("users"), 1, "b"));
+  REQUIRE(f.out.size() == 1);
+  CHECK(f.out[0].seq == 0);
+  check_headers(f.out[0], "update", "public.users", 0);
 }
 
 TEST_CASE("Truncate goes to all partitions with no key and op truncate", "[record_builder]") {
@@ -327,7 +368,7 @@ TEST_CASE("Truncate goes to all partitions with no key and op truncate", "[recor
   CHECK(v["is_deleted"] == false);
   CHECK_FALSE(v.contains("id"));
   CHECK(r.commit_lsn == kCommitLsn);
-  check_headers(r, "truncate", "public.users");
+  check_headers(r, "truncate", "public.users", 0);
 }
 
 TEST_CASE("Keyless table: partition 0, no key, and a delete is a flagged event with no tombstone",
@@ -349,7 +390,7 @@ TEST_CASE("Keyless table: partition 0, no key, and a delete is a flagged event w
     CHECK(*r.partition == 0);
     REQUIRE(r.value.has_value());  // never a tombstone
     CHECK(nlohmann::json::parse(*r.value)["__op"] == ops[i]);
-    check_headers(r, ops[i], "public.log");
+    check_headers(r, ops[i], "public.log", static_cast<uint32_t>(i));
   }
   CHECK(nlohmann::json::parse(*f.out[2].value)["is_deleted"] == true);
 }
@@ -380,15 +421,10 @@ TEST_CASE("An event of an unconfigured table is an internal error", "[record_bui
   CHECK(f.out.empty());
 }
 
-// BUG: RecordBuilder caches routes by the string "schema.table"
-// (agent/record_builder.cc, route(): routes_ keyed by table.qualified()).
-// Quoted names may contain a dot, and the config accepts both '"a.b".c' and
-// 'a."b.c"' as distinct tables, so both collapse to the key "a.b.c": whichever
-// table is built first fixes the topic and delete policy of the other.
-// Expected: a."b.c" -> topic "second" with policy flag (one record);
-// actual: it reuses "a.b".c's route -> topic "first", policy both (two records).
+// Quoted names may contain a dot: '"a.b".c' and 'a."b.c"' are distinct tables
+// that print alike, so routes must not be looked up by the printed name.
 TEST_CASE("Tables whose quoted names contain dots keep their own topic and delete policy",
-          "[record_builder][!mayfail]") {
+          "[record_builder]") {
   const std::string yaml = R"(source:
   dsn: "host=db dbname=app user=tombsync"
   tables:
@@ -407,7 +443,7 @@ state_dir: /tmp/tombsync
   REQUIRE(config.find_table("a.b", "c") != nullptr);
   REQUIRE(config.find_table("a", "b.c") != nullptr);
   auto encoder = make_encoder(Format::kJson);
-  RecordBuilder builder(config, *encoder);
+  RecordBuilder builder(config, *encoder, kSource);
 
   std::vector<Record> first;
   builder.build(make_event(Op::kDelete, keyed_table("c", "a.b"), {int_value(1), Datum::absent()}), first);
