@@ -61,6 +61,11 @@ KafkaSinkOptions sink_options(const Config& config) {
   o.brokers = config.kafka.brokers;
   o.properties = config.kafka.properties;
   o.connect_timeout_ms = config.kafka.connect_timeout_ms;
+  // librdkafka's errors reach the agent through the sink's error path; its own lines are detail.
+  o.log = [](int level, const std::string& facility, const std::string& message) {
+    if (level <= 4) log::warn("librdkafka {}: {}", facility, message);
+    else log::debug("librdkafka {}: {}", facility, message);
+  };
   return o;
 }
 

@@ -112,6 +112,11 @@ struct KafkaSink::Callbacks {
   static void error(rd_kafka_t*, int err, const char* reason, void* opaque) {
     static_cast<KafkaSink*>(opaque)->warn(err, reason);
   }
+  // Any librdkafka thread; options_.log is documented as thread-safe and never changes.
+  static void log(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+    auto* sink = static_cast<KafkaSink*>(rd_kafka_opaque(rk));
+    if (sink != nullptr && sink->options_.log) sink->options_.log(level, facility, message);
+  }
 };
 
 KafkaSink::KafkaSink(KafkaSinkOptions options) : options_(std::move(options)) {
@@ -140,6 +145,7 @@ KafkaSink::KafkaSink(KafkaSinkOptions options) : options_(std::move(options)) {
   rd_kafka_conf_set_dr_msg_cb(conf, &Callbacks::delivery);
   rd_kafka_conf_set_error_cb(conf, &Callbacks::error);
   rd_kafka_conf_set_opaque(conf, this);
+  if (options_.log) rd_kafka_conf_set_log_cb(conf, &Callbacks::log);
 
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (rk_ == nullptr) {  // on failure the conf is still ours

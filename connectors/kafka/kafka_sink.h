@@ -54,6 +54,9 @@ struct KafkaSinkOptions {
   std::map<std::string, std::string> properties;
   // Bounds check_reachable() and partitions(); never bounds delivery (see message.timeout.ms).
   int connect_timeout_ms = 10000;
+  // librdkafka's own log lines (syslog level 0-7, facility, message). Called from librdkafka's
+  // threads, so it must be thread-safe. Unset: librdkafka prints them to stderr itself.
+  std::function<void(int level, const std::string& facility, const std::string& message)> log;
 };
 
 // One Kafka message acknowledged by the brokers (acks=all).

@@ -50,6 +50,14 @@ Consumer make_consumer(const KafkaSinkOptions& options) {
   set("enable.auto.commit", "false");
   set("enable.auto.offset.store", "false");
   set("client.id", "tombsync-tail-reader");
+  if (options.log) {
+    // Failures surface as return codes below; the consumer's own lines are for debugging.
+    rd_kafka_conf_set_opaque(conf, const_cast<KafkaSinkOptions*>(&options));
+    rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int, const char* facility, const char* message) {
+      auto* o = static_cast<const KafkaSinkOptions*>(rd_kafka_opaque(rk));
+      o->log(7, facility, message);
+    });
+  }
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);
