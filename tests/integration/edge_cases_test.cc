@@ -2,9 +2,12 @@
 // mapping, end to end through a real Postgres and Kafka.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "harness.h"
+#include "lsn.h"
 #include "tombsync/v1/change_event.pb.h"
 
 using namespace tombsync::it;
@@ -232,5 +235,34 @@ TEST_CASE("renaming a streamed table stops the agent with the fix, never silentl
   CHECK(code == 1);
   CHECK(agent.log().find("was renamed to public." + n + "_new") != std::string::npos);
   sql.exec("DROP TABLE " + n + "_new");
+  drop_replication_objects(n);
+}
+
+TEST_CASE("the relation cache follows ALTER TABLE: added and dropped columns", "[integration][edge]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("alter");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, a text)");
+  Agent agent({.name = n, .tables = {"public." + n}});
+  agent.start();
+  agent.wait_streaming();
+  sql.exec("INSERT INTO " + n + " VALUES (1, 'x')");
+  sql.exec("ALTER TABLE " + n + " ADD COLUMN b numeric DEFAULT 2.5");
+  sql.exec("INSERT INTO " + n + " VALUES (2, 'y', 3.75)");
+  sql.exec("ALTER TABLE " + n + " DROP COLUMN a");
+  sql.exec("UPDATE " + n + " SET b = 1 WHERE id = 1");
+  auto rs = read_topic(agent.topic("public." + n), 3);
+  REQUIRE(rs.size() == 3);
+  std::vector<json> values;
+  for (const auto& r : rs) values.push_back(r.json());
+  auto commit_of = [](const json& v) { return tombsync::Lsn::parse(v["__commit_lsn"].get<std::string>()).value(); };
+  std::sort(values.begin(), values.end(), [&](const json& x, const json& y) { return commit_of(x) < commit_of(y); });
+  CHECK(values[0].contains("a"));
+  CHECK_FALSE(values[0].contains("b"));
+  CHECK(values[1]["b"] == "3.75");
+  CHECK(values[1]["a"] == "y");
+  CHECK_FALSE(values[2].contains("a"));
+  CHECK(values[2]["b"] == "1");
+  CHECK(agent.stop(SIGTERM) == 0);
   drop_replication_objects(n);
 }
