@@ -224,17 +224,7 @@ void Agent::wait_streaming(std::chrono::milliseconds timeout) {
 int Agent::stop(int sig, std::chrono::milliseconds timeout) {
   REQUIRE(pid_ > 0);
   ::kill(pid_, sig);
-  int status = 0;
-  bool done = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
-  if (!done) {
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    FAIL("tombsync did not exit within the timeout after signal " << sig << ":\n" << log());
-  }
-  pid_ = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  return wait_exit(timeout);
 }
 
 int Agent::run_to_exit(std::chrono::milliseconds timeout) {
@@ -250,7 +240,7 @@ int Agent::wait_exit(std::chrono::milliseconds timeout) {
     ::kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
-    FAIL("tombsync kept running; expected it to exit:\n" << log());
+    FAIL("tombsync did not exit within the timeout:\n" << log());
   }
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
