@@ -14,7 +14,7 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   if (it != routes_.end()) return it->second;
   const TableConfig* tc = config_.find_table(table.schema, table.table);
   if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
-  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes)};
+  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified()};
   return routes_.emplace(table.relid, std::move(r)).first->second;
 }
 
@@ -23,14 +23,22 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
   rec.topic = r.topic;
   rec.commit_lsn = e.source.commit_lsn;
   rec.seq = seq_++;
-  rec.headers = {{"tombsync.op", op},
-                 {"tombsync.lsn", e.source.lsn.str()},
-                 {"tombsync.commit_lsn", e.source.commit_lsn.str()},
-                 {"tombsync.seq", std::to_string(rec.seq)},
-                 {"tombsync.xid", std::to_string(e.source.xid)},
-                 {"tombsync.commit_ts", format_utc_micros(e.source.commit_ts_us)},
-                 {"tombsync.table", e.table->qualified()},
-                 {"tombsync.source", source_}};
+  if (txn_.commit_lsn != e.source.commit_lsn || txn_.text_commit_lsn.empty()) {
+    // The transaction's headers are formatted once, not per record: this is the hot path.
+    txn_.commit_lsn = e.source.commit_lsn;
+    txn_.text_commit_lsn = e.source.commit_lsn.str();
+    txn_.xid = std::to_string(e.source.xid);
+    txn_.commit_ts = format_utc_micros(e.source.commit_ts_us);
+  }
+  rec.headers.reserve(8);
+  rec.headers.emplace_back("tombsync.op", op);
+  rec.headers.emplace_back("tombsync.lsn", e.source.lsn.str());
+  rec.headers.emplace_back("tombsync.commit_lsn", txn_.text_commit_lsn);
+  rec.headers.emplace_back("tombsync.seq", std::to_string(rec.seq));
+  rec.headers.emplace_back("tombsync.xid", txn_.xid);
+  rec.headers.emplace_back("tombsync.commit_ts", txn_.commit_ts);
+  rec.headers.emplace_back("tombsync.table", r.table);
+  rec.headers.emplace_back("tombsync.source", source_);
   return rec;
 }
 

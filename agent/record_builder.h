@@ -31,6 +31,11 @@ class RecordBuilder {
   struct Route {
     std::string topic;
     DeletePolicy deletes;
+    std::string table;  // "schema.table", for the header
+  };
+  struct TxnHeaders {
+    Lsn commit_lsn;
+    std::string text_commit_lsn, xid, commit_ts;
   };
   const Route& route(const TableSchema& table);
   Record base(const ChangeEvent& e, const Route& r, const char* op);
@@ -39,6 +44,7 @@ class RecordBuilder {
   const Encoder& encoder_;
   std::string source_;
   uint32_t seq_ = 0;
+  TxnHeaders txn_;
   std::unordered_map<uint32_t, Route> routes_;  // by relation OID
 };
 
