@@ -63,6 +63,11 @@ std::string Config::topic_for(const TableConfig& table) const {
   return kafka.topic_prefix + "." + table.name.schema + "." + table.name.table;
 }
 
+SnapshotMode Config::snapshot_for(const TableConfig& table) const {
+  if (snapshot == SnapshotMode::kNever) return SnapshotMode::kNever;
+  return table.snapshot.value_or(snapshot);
+}
+
 DeletePolicy Config::deletes_for(const TableConfig& table) const {
   return table.deletes.value_or(deletes);
 }
@@ -71,16 +76,17 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> kRootKeys = {"source", "kafka", "format", "deletes",
-                                                       "state_dir", "log"};
+constexpr std::array<std::string_view, 8> kRootKeys = {"source", "kafka", "format", "deletes",
+                                                       "state_dir", "log", "snapshot",
+                                                       "snapshot_chunk_rows"};
 constexpr std::array<std::string_view, 7> kSourceKeys = {
     "dsn", "slot", "publication", "create_publication", "create_slot", "tables",
     "status_interval_ms"};
 constexpr std::array<std::string_view, 4> kKafkaKeys = {"brokers", "topic_prefix", "properties",
                                                         "connect_timeout_ms"};
 constexpr std::array<std::string_view, 2> kLogKeys = {"level", "format"};
-constexpr std::array<std::string_view, 5> kTableKeys = {"name", "deletes", "key_columns",
-                                                        "allow_keyless", "topic"};
+constexpr std::array<std::string_view, 6> kTableKeys = {"name", "deletes", "key_columns",
+                                                        "allow_keyless", "topic", "snapshot"};
 
 // The sections whose keys can be suggested for a key written in the wrong
 // place ("brokers" at the top level -> "kafka.brokers").
@@ -843,6 +849,13 @@ Config Parser::parse(const std::string& text) {
     missing_.push_back("state_dir");
   }
   if (const Value* n = find(top, "log")) parse_log(*n, config.log);
+  if (const Value* n = find(top, "snapshot")) {
+    static constexpr std::array<std::string_view, 3> kNames = {"initial", "never", "initial_only"};
+    config.snapshot = static_cast<SnapshotMode>(one_of(*n, "snapshot", kNames));
+  }
+  if (const Value* n = find(top, "snapshot_chunk_rows")) {
+    config.snapshot_chunk_rows = integer(*n, "snapshot_chunk_rows", 100, 1000000, "rows per snapshot chunk");
+  }
 
   if (missing_.size() == 1) fail("missing required key " + required_list(missing_));
   if (!missing_.empty()) fail("missing required keys: " + required_list(missing_));
@@ -1029,6 +1042,10 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
       if (const Value* v = find(e, "allow_keyless")) {
         table.allow_keyless = boolean(*v, path + ".allow_keyless");
       }
+      if (const Value* v = find(e, "snapshot")) {
+        static constexpr std::array<std::string_view, 2> kNames = {"initial", "never"};
+        table.snapshot = one_of(*v, path + ".snapshot", kNames) == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
+      }
       if (const Value* v = find(e, "topic")) table.topic = topic(*v, path + ".topic");
       if (table.allow_keyless && !table.key_columns.empty()) {
         fail(item, path, "allow_keyless: true and key_columns contradict each other; key_columns "
@@ -1157,6 +1174,11 @@ void Parser::check_tables(const Config& config) const {
       fail(node, path, "the topic " + quote(topic) + " derived from kafka.topic_prefix and the " +
                            "table name is not a valid Kafka topic name (" +
                            std::string(kTopicForm) + "); set topic: for this table");
+    }
+    if (t.allow_keyless && config.snapshot_for(t) != SnapshotMode::kNever) {
+      fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true), and a snapshot needs a " +
+                           "key to page by and to reconcile with the stream; set snapshot: never on this " +
+                           "table (its existing rows are then not sent, only its changes)");
     }
     if (t.allow_keyless && config.deletes_for(t) != DeletePolicy::kFlag) {
       fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true) and its delete " +

@@ -19,6 +19,7 @@ namespace tombsync {
 // is_deleted = true, a tombstone (null value), or the event then the tombstone.
 enum class DeletePolicy { kBoth, kFlag, kTombstone };
 enum class OutputFormat { kJson, kProtobuf };
+enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // order = YAML names
 
 // The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf".
 const char* to_string(DeletePolicy policy);
@@ -50,6 +51,7 @@ struct TableConfig {
   // deletes nothing) and that key_columns is empty.
   bool allow_keyless = false;
   std::optional<std::string> topic;  // overrides <prefix>.<schema>.<table>
+  std::optional<SnapshotMode> snapshot;  // initial | never; unset: the global mode applies
 };
 
 struct Config {
@@ -73,6 +75,10 @@ struct Config {
   OutputFormat format = OutputFormat::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
   std::string state_dir;  // RocksDB cursor store directory (required)
+  // initial: a table without finished snapshot progress is read whole, then streamed;
+  // never: only changes; initial_only: snapshot, then exit once it is confirmed.
+  SnapshotMode snapshot = SnapshotMode::kInitial;
+  int snapshot_chunk_rows = 10000;  // 100..1000000
   struct Log {
     std::string level = "info";   // debug | info | warn | error
     std::string format = "text";  // text | json
@@ -86,6 +92,8 @@ struct Config {
   std::string topic_for(const TableConfig& table) const;
   // The table's override, else the global policy.
   DeletePolicy deletes_for(const TableConfig& table) const;
+  // kNever globally wins; otherwise the table's override, else the global mode.
+  SnapshotMode snapshot_for(const TableConfig& table) const;
 };
 
 // Reads and validates the file; a missing or unreadable file is a kConfig error.

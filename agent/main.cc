@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "error.h"
 #include "log.h"
 #include "pipeline.h"
+#include "preflight.h"
+#include "status_report.h"
 #include "stop_signal.h"
 
 namespace {
@@ -21,11 +24,14 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  run --config FILE     stream the configured tables to Kafka until SIGTERM/SIGINT\n"
+    "  check --config FILE   pre-flight: check everything run needs, one PASS/FAIL/SKIP line per item;\n"
+    "                        creates nothing; exit 0 only when every item passes\n"
+    "  status --config FILE  the stored cursor, the slot's positions and lag, the publication and tables\n"
     "  version               print the version\n"
-    "  check, status         not implemented yet (planned: pre-flight report, cursor and slot lag)\n"
     "\n"
     "options:\n"
     "  --config FILE         the YAML config (see docs/configuration.md)\n"
+    "  --json                check, status: print one JSON object instead of text\n"
     "  --log-level LEVEL     debug | info | warn | error (overrides log.level)\n"
     "  --log-format FORMAT   text | json (overrides log.format)\n";
 
@@ -48,6 +54,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string config_path, log_level, log_format;
+  bool json = false;
   for (size_t i = 1; i < args.size(); ++i) {
     auto take = [&](std::string& into) {
       if (i + 1 >= args.size()) return false;
@@ -60,22 +67,49 @@ int main(int argc, char** argv) {
       if (!take(log_level)) return usage_error("--log-level needs a level");
     } else if (args[i] == "--log-format") {
       if (!take(log_format)) return usage_error("--log-format needs a format");
+    } else if (args[i] == "--json") {
+      json = true;
     } else {
       return usage_error("unknown option " + args[i]);
     }
   }
-  if (command == "check" || command == "status") {
-    std::fprintf(stderr, "tombsync: error: '%s' is not implemented yet in this version\n", command.c_str());
-    return 2;
-  }
-  if (command != "run") return usage_error("unknown command " + command);
-  if (config_path.empty()) return usage_error("run needs --config FILE");
+  if (command != "run" && command != "check" && command != "status")
+    return usage_error("unknown command " + command);
+  if (config_path.empty()) return usage_error(command + " needs --config FILE");
+  if (json && command == "run") return usage_error("--json applies to check and status");
 
+  if (command == "check") {
+    // A config that does not load is a failed item too, reported like the others (exit 2).
+    std::optional<tombsync::Config> config;
+    try {
+      config = tombsync::load_config_file(config_path);
+      tombsync::log::configure(log_level.empty() ? config->log.level : log_level,
+                               log_format.empty() ? config->log.format : log_format);
+    } catch (const tombsync::Error& e) {
+      auto report = tombsync::config_refused(e.what());
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return 2;
+    }
+    try {
+      std::signal(SIGPIPE, SIG_IGN);
+      auto report = tombsync::run_preflight(config_path, *config);
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return report.ok() ? 0 : 1;
+    } catch (const std::exception& e) {
+      tombsync::log::error("internal error: {}", e.what());
+      return 1;
+    }
+  }
   try {
     auto config = tombsync::load_config_file(config_path);
     tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
                              log_format.empty() ? config.log.format : log_format);
     std::signal(SIGPIPE, SIG_IGN);
+    if (command == "status") {
+      auto report = tombsync::collect_status(config_path, config);
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return report.ok() ? 0 : 1;
+    }
     tombsync::StopSignal stop(std::chrono::seconds(5));
     tombsync::log::info("tombsync {} starting (config {})", TOMBSYNC_VERSION, config_path);
     tombsync::run_pipeline(config, stop);

@@ -18,6 +18,7 @@
 #include "record_builder.h"
 #include "redelivery_filter.h"
 #include "replication_stream.h"
+#include "snapshotter.h"
 #include "source_catalog.h"
 #include "stream_stats.h"
 
@@ -25,6 +26,8 @@ namespace tombsync {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Messages in flight above which no new snapshot chunk starts (the stream goes first).
+constexpr size_t kSnapshotMaxInFlight = 50000;
 
 struct PreparedSource {
   std::vector<pg::ResolvedTable> tables;
@@ -187,6 +190,21 @@ void run_pipeline(const Config& config, StopSignal& stop) {
 
   auto encoder = make_encoder(encoder_format(config.format));
   RecordBuilder records(config, *encoder, record_source);
+  std::unique_ptr<Snapshotter> snapshot;
+  if (config.snapshot != SnapshotMode::kNever) {
+    snapshot = std::make_unique<Snapshotter>(config, slot, *store, source.tables, source.type_names);
+    if (snapshot->finished()) {
+      snapshot.reset();
+      log::info("snapshot: every table's snapshot was done before; streaming only");
+    }
+  } else {
+    log::info("snapshot: never; streaming only");
+  }
+  if (config.snapshot == SnapshotMode::kInitialOnly && !snapshot) {
+    log::info("snapshot: initial_only and every table's snapshot is done; nothing to do");
+    stream.finish();
+    return;
+  }
   pg::ChangeBuilder builder(source.tables, std::move(source.type_names));
   AckTracker tracker(start);
   StreamStats stats;
@@ -210,6 +228,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
 
   auto confirm = [&](bool reply_requested) {
     Lsn acked = tracker.acked();
+    if (snapshot) snapshot->on_acknowledged(acked);  // chunk progress before the cursor passes it
     if (acked > stored) {
       store->save_confirmed(slot, acked);  // durable before Postgres may discard the WAL
       stored = acked;
@@ -226,8 +245,36 @@ void run_pipeline(const Config& config, StopSignal& stop) {
 
   // On stop, finish the transaction being read: a half-sent transaction would
   // be sent again whole after the restart, duplicating its first records.
+  // Sends the records of `batch` (stream changes, or a snapshot chunk's rows).
+  auto produce = [&](const std::vector<ChangeEvent>& batch) {
+    for (const auto& e : batch) {
+      if (skipping || abandoned) return;
+      out.clear();
+      records.build(e, out);
+      for (const auto& r : out) {
+        if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
+          ++redelivered_skipped;
+          continue;
+        }
+        size_t needed = r.all_partitions ? static_cast<size_t>(sink.partitions(r.topic)) : 1;
+        size_t sent = sink.send(r);
+        tracker.on_sent(sent);
+        // Only an interrupted stop hands over less. Nothing after a missing record may be
+        // written: the restart's RedeliveryFilter would take it as proof the gap was written.
+        if (sent < needed) {
+          abandoned = true;
+          return;
+        }
+      }
+      stats.count(e, out);
+    }
+  };
+  std::optional<pg::TxnBegin> txn;
+  std::vector<ChangeEvent> snapshot_rows;
+  bool snapshot_complete = false;  // initial_only: every table read and acknowledged
+
   const auto& stopping = stop.flag();
-  while (!stopping.load(std::memory_order_relaxed) ||
+  while ((!stopping.load(std::memory_order_relaxed) && !snapshot_complete) ||
          (builder.in_transaction() && !sink.interrupted() && !abandoned)) {
     auto frame = stream.read(std::chrono::milliseconds(50));
     if (frame) {
@@ -235,6 +282,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
         server_end = std::max(server_end, x->wal_end);
         auto step = builder.apply(pg::decode_pgoutput(x->payload, x->wal_start), x->wal_start, events);
         if (step.begin) {
+          txn = step.begin;
           skipping = step.begin->commit_lsn < start;
           abandoned = false;
           if (!skipping) {
@@ -242,31 +290,21 @@ void run_pipeline(const Config& config, StopSignal& stop) {
             records.begin_transaction();
           }
         }
-        for (const auto& e : events) {
-          if (skipping || abandoned) break;
-          out.clear();
-          records.build(e, out);
-          for (const auto& r : out) {
-            if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
-              ++redelivered_skipped;
-              continue;
-            }
-            size_t needed = r.all_partitions ? static_cast<size_t>(sink.partitions(r.topic)) : 1;
-            size_t sent = sink.send(r);
-            tracker.on_sent(sent);
-            // Only an interrupted stop hands over less. Nothing after a missing record may be
-            // written: the restart's RedeliveryFilter would take it as proof the gap was written.
-            if (sent < needed) {
-              abandoned = true;
-              break;
-            }
-          }
-          stats.count(e, out);
-        }
+        if (snapshot)
+          for (const auto& e : events) snapshot->on_change(e);
+        produce(events);
         events.clear();
+        if (step.message && snapshot && txn && !skipping) {
+          snapshot->on_message(*step.message, *txn, x->wal_start, snapshot_rows);
+          produce(snapshot_rows);
+          snapshot_rows.clear();
+        }
         if (step.commit) {
           if (skipping) ++stats.skipped_transactions;
-          else if (!abandoned) tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+          else if (!abandoned) {
+            if (snapshot) snapshot->on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+            tracker.on_commit(step.commit->commit_lsn, step.commit->end_lsn);
+          }
           if (redelivered.active()) {
             redelivered.observe_commit(step.commit->commit_lsn);
             if (!redelivered.active())
@@ -294,6 +332,23 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     if (now >= next_report) {
       log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
       next_report = now + std::chrono::seconds(10);
+    }
+    if (snapshot) {
+      // A chunk starts between transactions, and only while the producer keeps up: the
+      // chunk's rows wait in memory until its high watermark comes back through the stream.
+      if (!stopping.load() && !builder.in_transaction() && snapshot->wants_chunk() &&
+          sink.in_flight() < kSnapshotMaxInFlight)
+        snapshot->start_chunk();
+      for (const auto& line : snapshot->progress_lines()) log::info("{}", line);
+      if (snapshot->finished()) {
+        log::info("snapshot: every table's snapshot is done and acknowledged");
+        if (config.snapshot == SnapshotMode::kInitialOnly) {
+          log::info("snapshot: initial_only, so stopping");
+          snapshot_complete = true;
+        } else {
+          snapshot.reset();
+        }
+      }
     }
   }
 

@@ -19,7 +19,7 @@ void StreamStats::count(const ChangeEvent& e, const std::vector<Record>& out) {
     case Op::kUpdate: ++updates; break;
     case Op::kDelete: ++deletes; break;
     case Op::kTruncate: ++truncates; break;
-    case Op::kRead: break;
+    case Op::kRead: ++reads; break;
   }
   for (const auto& r : out)
     if (!r.value) ++tombstones;
@@ -42,8 +42,8 @@ std::string StreamStats::report(Lsn confirmed, Lsn server_end, size_t in_flight)
 }
 
 std::string StreamStats::totals() const {
-  return fmt::format("ins {} upd {} del {} trunc {} tombstones {} records {}", inserts, updates, deletes,
-                     truncates, tombstones, records);
+  return fmt::format("ins {} upd {} del {} trunc {} snapshot rows {} tombstones {} records {}", inserts, updates,
+                     deletes, truncates, reads, tombstones, records);
 }
 
 }  // namespace tombsync

@@ -12,7 +12,7 @@
 namespace tombsync {
 
 struct StreamStats {
-  uint64_t inserts = 0, updates = 0, deletes = 0, truncates = 0, tombstones = 0, records = 0;
+  uint64_t inserts = 0, updates = 0, deletes = 0, truncates = 0, reads = 0, tombstones = 0, records = 0;
   uint64_t skipped_transactions = 0;  // already delivered before a restart
   uint64_t window_events = 0;         // since the last report
   int64_t window_start_us = 0;

@@ -7,10 +7,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lsn.h"
 
 namespace tombsync {
+
+// How far the snapshot of one table got. `last_key` holds the key column
+// values, in Postgres text form, of the last row whose chunk Kafka
+// acknowledged; the next chunk starts after it.
+struct SnapshotProgress {
+  bool done = false;
+  std::optional<std::vector<std::string>> last_key;
+  uint64_t rows = 0;
+};
 
 class CursorStore {
  public:
@@ -23,6 +33,10 @@ class CursorStore {
   // to, so a state dir reused against another database is refused, not trusted.
   virtual std::optional<std::string> load_source_identity(const std::string& slot) = 0;
   virtual void save_source_identity(const std::string& slot, const std::string& identity) = 0;
+  // Per table ("schema.table") of a slot; synced like the cursor.
+  virtual std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) = 0;
+  virtual void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) = 0;
+  virtual void clear_snapshot(const std::string& slot, const std::string& table) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

@@ -1,6 +1,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cursor_store.h"
 #include "error.h"
 
@@ -9,6 +11,9 @@ namespace {
 
 std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
 std::string identity_key(const std::string& slot) { return "source/" + slot; }
+std::string snapshot_key(const std::string& slot, const std::string& table) {
+  return "snapshot/" + slot + "/" + table;
+}
 
 std::string encode_u64(uint64_t v) {
   std::string out(8, '\0');
@@ -40,6 +45,38 @@ class RocksCursorStore final : public CursorStore {
 
   void save_source_identity(const std::string& slot, const std::string& identity) override {
     put(identity_key(slot), identity);
+  }
+
+  std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) override {
+    auto v = get(snapshot_key(slot, table));
+    if (!v) return std::nullopt;
+    try {
+      auto j = nlohmann::json::parse(*v);
+      SnapshotProgress p;
+      p.done = j.at("done").get<bool>();
+      p.rows = j.at("rows").get<uint64_t>();
+      if (!j.at("last_key").is_null()) p.last_key = j.at("last_key").get<std::vector<std::string>>();
+      return p;
+    } catch (const std::exception& e) {
+      fail("snapshot progress of " + table + " is corrupt: " + e.what());
+    }
+  }
+
+  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) override {
+    nlohmann::json j = {{"done", p.done}, {"rows", p.rows}, {"last_key", nullptr}};
+    if (p.last_key) j["last_key"] = *p.last_key;
+    put(snapshot_key(slot, table), j.dump());
+  }
+
+  void clear_snapshot(const std::string& slot, const std::string& table) override {
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    auto s = db_->Delete(wo, snapshot_key(slot, table));
+    if (!s.ok()) {
+      failed_ = true;
+      fail("synced delete of the snapshot progress of " + table + " failed: " + s.ToString());
+    }
   }
 
  private:

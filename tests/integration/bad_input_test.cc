@@ -75,7 +75,7 @@ TEST_CASE("a keyless table is refused with the fixes, and accepted when allowed"
                               "key_columns", "allow_keyless"});
   }
   sql.exec("ALTER TABLE " + n + " REPLICA IDENTITY FULL");
-  Agent allowed({.name = n, .table_yaml = "    - name: public." + n + "\n      allow_keyless: true\n      deletes: flag\n"});
+  Agent allowed({.name = n, .table_yaml = "    - name: public." + n + "\n      allow_keyless: true\n      deletes: flag\n      snapshot: never\n"});
   allowed.start();
   allowed.wait_streaming();
   sql.exec("INSERT INTO " + n + " VALUES (1, 'x')");

@@ -114,25 +114,36 @@ TEST_CASE("every listed type round-trips as JSON and protobuf", "[integration][t
            "c_float4 float4, c_float8 float8, c_nan float8, c_numeric numeric, c_text text, c_varchar varchar(10), "
            "c_char char(3), c_uuid uuid, c_date date, c_time time, c_ts timestamp, c_tstz timestamptz, "
            "c_interval interval, c_json json, c_jsonb jsonb, c_bytea bytea, c_arr int[], c_inet inet)");
-  sql.exec("INSERT INTO " + n + " (id) VALUES (0)");  // an all-NULL row first
+  // The same values are read twice: by the initial snapshot (row 1, existing before the agent
+  // starts, read with SELECT) and by the stream (row 2, inserted after): both paths must agree.
+  const std::string values = "32767, -2147483648, 9223372036854775807, true, 1.5, "
+      "0.1, 'NaN', 12345678901234567890.123456789, E'h\\u00e9llo \"q\" \\\\ \\n', 'vc', 'ab', "
+      "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29', '13:14:15.5', '2024-05-01 10:00:00.123456', "
+      "'2024-05-01 12:00:00+02', '1 year 2 months 3 days 04:05:06', '{\"a\": [1, 2]}', '{\"b\": null}', "
+      "'\\x00ff10', '{1,2,3}', '10.0.0.1/8'";
+  sql.exec("SET TIME ZONE 'Europe/Paris'");
+  sql.exec("INSERT INTO " + n + " (id) VALUES (0)");  // an all-NULL row
+  sql.exec("INSERT INTO " + n + " VALUES (1, " + values + ")");
   Agent json_agent({.name = n, .tables = {"public." + n}});
   Agent pb_agent({.name = n + "_pb", .tables = {"public." + n}, .format = "protobuf"});
   json_agent.start();
   pb_agent.start();
   json_agent.wait_streaming();
   pb_agent.wait_streaming();
-  sql.exec("SET TIME ZONE 'Europe/Paris'");
-  sql.exec("INSERT INTO " + n + " VALUES (1, 32767, -2147483648, 9223372036854775807, true, 1.5, "
-           "0.1, 'NaN', 12345678901234567890.123456789, E'h\\u00e9llo \"q\" \\\\ \\n', 'vc', 'ab', "
-           "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29', '13:14:15.5', '2024-05-01 10:00:00.123456', "
-           "'2024-05-01 12:00:00+02', '1 year 2 months 3 days 04:05:06', '{\"a\": [1, 2]}', '{\"b\": null}', "
-           "'\\x00ff10', '{1,2,3}', '10.0.0.1/8')");
-  sql.exec("UPDATE " + n + " SET c_text = NULL WHERE id = 0");
+  sql.exec("INSERT INTO " + n + " VALUES (2, " + values + ")");
 
-  auto rs = read_topic(json_agent.topic("public." + n), 2);
-  REQUIRE(rs.size() == 2);
-  json v, nulls;
-  for (const auto& r : rs) (r.json()["id"] == 1 ? v : nulls) = r.json();
+  auto rs = read_topic(json_agent.topic("public." + n), 3);
+  REQUIRE(rs.size() == 3);
+  json v, nulls, streamed;
+  for (const auto& r : rs) {
+    auto j = r.json();
+    (j["id"] == 0 ? nulls : j["id"] == 1 ? v : streamed) = j;
+  }
+  CHECK(v["__op"] == "read");
+  CHECK(nulls["__op"] == "read");
+  CHECK(streamed["__op"] == "insert");
+  for (auto& [column, value] : v.items())
+    if (column != "id" && column.rfind("__", 0) != 0) CHECK(streamed[column] == value);
   CHECK(v["c_int2"] == 32767);
   CHECK(v["c_int4"] == -2147483648LL);
   CHECK(v["c_int8"] == 9223372036854775807LL);
@@ -160,8 +171,8 @@ TEST_CASE("every listed type round-trips as JSON and protobuf", "[integration][t
     CHECK(nulls[c].is_null());
   }
 
-  auto pbs = read_topic(pb_agent.topic("public." + n), 2);
-  REQUIRE(pbs.size() == 2);
+  auto pbs = read_topic(pb_agent.topic("public." + n), 3);
+  REQUIRE(pbs.size() == 3);
   tombsync::v1::ChangeEvent ev;
   const KafkaRecord* row1 = nullptr;
   for (const auto& r : pbs) {
@@ -171,7 +182,7 @@ TEST_CASE("every listed type round-trips as JSON and protobuf", "[integration][t
   }
   REQUIRE(row1 != nullptr);
   REQUIRE(ev.ParseFromString(row1->value.value()));
-  CHECK(ev.op() == tombsync::v1::OP_INSERT);
+  CHECK(ev.op() == tombsync::v1::OP_READ);
   CHECK(ev.table() == n);
   std::map<std::string, tombsync::v1::Column> cols;
   for (const auto& c : ev.columns()) cols[c.name()] = c;

@@ -215,7 +215,11 @@ void Agent::wait_streaming(std::chrono::milliseconds timeout) {
             FAIL("tombsync exited before streaming:\n" << log());
           }
         }
-        return log().find("streaming slot") != std::string::npos;
+        // Streaming, and any initial snapshot done, so the test's own changes come after it.
+        auto text = log();
+        return text.find("streaming slot") != std::string::npos &&
+               (text.find("snapshot: every table") != std::string::npos ||
+                text.find("snapshot: never") != std::string::npos);
       },
       timeout);
   if (!ok) FAIL("tombsync did not start streaming in time:\n" << log());

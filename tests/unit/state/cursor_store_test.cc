@@ -64,3 +64,27 @@ TEST_CASE("lsn prints and parses as Postgres does", "[state][lsn]") {
   CHECK_FALSE(Lsn::parse("1/G").has_value());
   CHECK_FALSE(Lsn::parse("100000000/0").has_value());
 }
+
+TEST_CASE("snapshot progress survives reopening, and can be cleared", "[state][snapshot]") {
+  auto dir = temp_dir();
+  {
+    auto store = open_rocksdb_cursor_store(dir);
+    CHECK_FALSE(store->load_snapshot("s1", "public.users").has_value());
+    store->save_snapshot("s1", "public.users", SnapshotProgress{false, std::vector<std::string>{"eu", "42"}, 2000});
+    store->save_snapshot("s1", "public.orders", SnapshotProgress{true, std::nullopt, 0});
+  }
+  auto store = open_rocksdb_cursor_store(dir);
+  auto users = store->load_snapshot("s1", "public.users");
+  REQUIRE(users.has_value());
+  CHECK_FALSE(users->done);
+  CHECK(users->rows == 2000);
+  CHECK(users->last_key == std::optional<std::vector<std::string>>(std::vector<std::string>{"eu", "42"}));
+  auto orders = store->load_snapshot("s1", "public.orders");
+  REQUIRE(orders.has_value());
+  CHECK(orders->done);
+  CHECK_FALSE(orders->last_key.has_value());
+  CHECK_FALSE(store->load_snapshot("s2", "public.users").has_value());
+  store->clear_snapshot("s1", "public.users");
+  CHECK_FALSE(store->load_snapshot("s1", "public.users").has_value());
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,86 @@
+// Initial snapshots and backfills that run while the stream keeps flowing,
+// with the watermark technique of Netflix's DBLog (also Debezium's
+// incremental snapshots): per chunk of rows, in key order,
+//   1. a low watermark is written to the WAL (pg_logical_emit_message),
+//   2. the chunk is read: SELECT ... WHERE key > last ORDER BY key LIMIT n,
+//   3. a high watermark is written.
+// Reading the stream on, every row the stream changes between the two
+// watermarks is dropped from the chunk (the stream's newer value wins), and at
+// the high watermark the rest is emitted as op=read events, in the stream's
+// order. So nothing is lost or applied twice at the hand-off, and no
+// exported snapshot is needed: a crash resumes after the last chunk Kafka
+// acknowledged (progress in RocksDB), re-reading at most one chunk.
+// Single-threaded: the pipeline thread calls everything.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "change.h"
+#include "change_builder.h"
+#include "config.h"
+#include "cursor_store.h"
+#include "pg_connection.h"
+#include "source_catalog.h"
+
+namespace tombsync {
+
+class Snapshotter {
+ public:
+  // Tables whose progress is missing or unfinished are snapshotted, in config
+  // order. Throws Error(kSource) for a table that cannot be paged (no key).
+  Snapshotter(const Config& config, const std::string& slot, CursorStore& store,
+              const std::vector<pg::ResolvedTable>& tables,
+              const std::unordered_map<uint32_t, std::string>& type_names);
+  ~Snapshotter();
+
+  // A chunk may start: tables remain and none is between its watermarks.
+  bool wants_chunk() const;
+  // Writes the low watermark, reads the next chunk, writes the high watermark.
+  void start_chunk();
+
+  // Stream side, in stream order.
+  void on_change(const ChangeEvent& e);
+  // At the chunk's high watermark, appends its surviving rows to `out` as read events.
+  void on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start, std::vector<ChangeEvent>& out);
+  void on_commit(Lsn commit_lsn, Lsn end_lsn);
+  // Kafka acknowledged everything up to `acked`: persists the progress of the
+  // chunks that position covers. Called before the cursor itself is saved.
+  void on_acknowledged(Lsn acked);
+
+  // Every table done and its last chunk acknowledged.
+  bool finished() const;
+  // A line per table in progress, at most every few seconds; empty otherwise.
+  std::vector<std::string> progress_lines();
+
+ private:
+  struct Table;
+  struct Chunk;
+  struct Confirmation {
+    Lsn end_lsn;
+    size_t table;
+    SnapshotProgress progress;
+  };
+
+  Table* next_table();
+  void emit_watermark(const std::string& kind);
+
+  const Config& config_;
+  std::string slot_;
+  CursorStore& store_;
+  std::unique_ptr<pg::PgConnection> conn_;
+  std::vector<Table> tables_;
+  std::unique_ptr<Chunk> chunk_;  // between its low watermark and its high watermark's commit
+  std::deque<Confirmation> confirmations_;
+  uint64_t nonce_;
+  uint64_t next_chunk_id_ = 0;
+  std::chrono::steady_clock::time_point next_progress_;
+};
+
+}  // namespace tombsync
