@@ -328,7 +328,8 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     }
     if (delivery_bug) throw Error(ErrorKind::kInternal, *delivery_bug);
     auto now = Clock::now();
-    if (now >= next_status) confirm(false);
+    // A snapshot chunk's progress is saved as soon as Kafka has it, so the next chunk can start.
+    if (now >= next_status || (snapshot && snapshot->confirmable(tracker.acked()))) confirm(false);
     if (now >= next_report) {
       log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
       next_report = now + std::chrono::seconds(10);

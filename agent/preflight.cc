@@ -516,7 +516,7 @@ class Preflight {
     };
     for (const auto& [k, v] : c_.kafka.properties) {
       if (k == "allow.auto.create.topics") {
-        producer_auto_create = v == "true";
+        producer_auto_create = !(v == "false" || v == "0");
         continue;
       }
       set(k, v);  // KafkaSink accepted them already

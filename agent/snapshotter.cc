@@ -154,7 +154,7 @@ Snapshotter::Table* Snapshotter::next_table() {
 }
 
 bool Snapshotter::wants_chunk() const {
-  if (chunk_) return false;
+  if (chunk_ || !confirmations_.empty()) return false;
   return std::any_of(tables_.begin(), tables_.end(), [](const Table& t) { return !t.read_all; });
 }
 

@@ -40,8 +40,14 @@ class Snapshotter {
               const std::unordered_map<uint32_t, std::string>& type_names);
   ~Snapshotter();
 
-  // A chunk may start: tables remain and none is between its watermarks.
+  // A chunk may start: tables remain, none is between its watermarks, and the
+  // last one's progress is saved. One chunk at a time keeps what a crash can
+  // send twice to a single chunk.
   bool wants_chunk() const;
+  // A chunk's rows are all acknowledged at `acked` but its progress is not saved yet.
+  bool confirmable(Lsn acked) const {
+    return !confirmations_.empty() && confirmations_.front().end_lsn <= acked;
+  }
   // Writes the low watermark, reads the next chunk, writes the high watermark.
   void start_chunk();
 

@@ -90,6 +90,13 @@ void read_postgres(const Config& config, StatusReport& r) {
                          " (this database): it belongs to another database");
   }
 
+  if (r.cursor.lsn && !r.slot.exists)
+    r.errors.push_back("replication slot " + config.source.slot + " is gone but state_dir has its cursor " +
+                       r.cursor.lsn->str() + ": run refuses to start (changes since then are lost to this slot)");
+  if (r.cursor.lsn && r.source.current_wal_lsn && *r.cursor.lsn > *r.source.current_wal_lsn)
+    r.errors.push_back("the stored cursor " + r.cursor.lsn->str() + " is ahead of the server's WAL (" +
+                       r.source.current_wal_lsn->str() + "): the database was restored or failed over");
+
   auto p = conn.exec_params("SELECT puballtables FROM pg_publication WHERE pubname = $1", {config.source.publication},
                             "looking up publication " + config.source.publication);
   r.publication.exists = PQntuples(p.get()) == 1;

@@ -143,6 +143,30 @@ std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
   return out;
 }
 
+uint64_t topic_end_offsets(const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", ServiceEnv::get().kafka_brokers.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) FAIL(err);
+  uint64_t total = 0;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+          total += static_cast<uint64_t>(hi);
+      }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(t);
+  rd_kafka_destroy(rk);
+  return total;
+}
+
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {
   dir_ = make_temp_dir(options_.name);
   if (options_.state_dir.empty()) options_.state_dir = dir_ + "/state";

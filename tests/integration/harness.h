@@ -56,6 +56,9 @@ struct KafkaRecord {
 std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Sum of the end offsets of a topic's partitions (0 while it does not exist).
+uint64_t topic_end_offsets(const std::string& topic);
+
 struct AgentOptions {
   std::string name;                       // slot, publication and topic prefix
   std::vector<std::string> tables;        // "public.x" (short form)
