@@ -1175,15 +1175,15 @@ void Parser::check_tables(const Config& config) const {
                            "table name is not a valid Kafka topic name (" +
                            std::string(kTopicForm) + "); set topic: for this table");
     }
-    if (t.allow_keyless && config.snapshot_for(t) != SnapshotMode::kNever) {
-      fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true), and a snapshot needs a " +
-                           "key to page by and to reconcile with the stream; set snapshot: never on this " +
-                           "table (its existing rows are then not sent, only its changes)");
-    }
     if (t.allow_keyless && config.deletes_for(t) != DeletePolicy::kFlag) {
       fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true) and its delete " +
                            "policy is " + to_string(config.deletes_for(t)) + ", but a " +
                            "tombstone needs a key; set deletes: flag on this table");
+    }
+    if (t.allow_keyless && config.snapshot_for(t) != SnapshotMode::kNever) {
+      fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true), and a snapshot needs a " +
+                           "key to page by and to reconcile with the stream; set snapshot: never on this " +
+                           "table (its existing rows are then not sent, only its changes)");
     }
   }
 }

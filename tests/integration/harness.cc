@@ -183,6 +183,8 @@ Agent::~Agent() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  // Also when the test failed half way: a leaked slot pins WAL and uses up max_replication_slots.
+  drop_replication_objects(options_.name);
 }
 
 void Agent::write_config() {

@@ -178,6 +178,7 @@ source:
     - name: audit.events
       allow_keyless: true
       deletes: flag
+      snapshot: never
 kafka:
   brokers: " kafka-1:9092 , SSL://kafka-2:9093,[::1]:9094"
   topic_prefix: prod.app_1
@@ -268,7 +269,7 @@ TEST_CASE("an empty file names the required keys", "[config][errors]") {
   }
   CHECK_THAT(error_of("- a\n- b\n"),
              Contains("line 1: expected a mapping of keys (source, kafka, format, deletes, "
-                      "state_dir, log) at the top level, got a list"));
+                      "state_dir, log, snapshot, snapshot_chunk_rows) at the top level, got a list"));
 }
 
 TEST_CASE("missing required keys are named with their form", "[config][errors]") {
@@ -422,7 +423,8 @@ TEST_CASE("checks across keys point at the table", "[config][errors]") {
         "and its delete policy is both, but a tombstone needs a key; set deletes: flag on this "
         "table");
   const Config flag = parse_config(
-      with_tables("    - name: public.log\n      allow_keyless: true\n") + "deletes: flag\n",
+      with_tables("    - name: public.log\n      allow_keyless: true\n      snapshot: never\n") +
+          "deletes: flag\n",
       "test.yaml");
   CHECK(flag.deletes_for(flag.source.tables[0]) == DeletePolicy::kFlag);
   // A quoted name can hold characters a topic cannot: then a topic must be set.
@@ -662,4 +664,25 @@ TEST_CASE("two tables routed to one topic are refused, naming both", "[config]")
     CHECK(what.find("source.tables[0] (public.a)") != std::string::npos);
     CHECK(what.find("set topic:") != std::string::npos);
   }
+}
+
+TEST_CASE("snapshot modes parse globally and per table, and keyless tables must not be snapshotted", "[config]") {
+  const std::string base = "source:\n  dsn: \"host=x\"\n  tables:\n    - public.a\n    - name: public.b\n      snapshot: never\n"
+                           "kafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
+  auto c = tombsync::parse_config(base + "snapshot: initial_only\nsnapshot_chunk_rows: 500\n", "test.yaml");
+  CHECK(c.snapshot == tombsync::SnapshotMode::kInitialOnly);
+  CHECK(c.snapshot_chunk_rows == 500);
+  CHECK(c.snapshot_for(c.source.tables[0]) == tombsync::SnapshotMode::kInitialOnly);
+  CHECK(c.snapshot_for(c.source.tables[1]) == tombsync::SnapshotMode::kNever);
+  auto d = tombsync::parse_config(base, "test.yaml");
+  CHECK(d.snapshot == tombsync::SnapshotMode::kInitial);
+  CHECK(d.snapshot_chunk_rows == 10000);
+  CHECK_THROWS_WITH(tombsync::parse_config(base + "snapshot: sometimes\n", "test.yaml"),
+                    Catch::Contains("snapshot") && Catch::Contains("initial_only"));
+  CHECK_THROWS_WITH(tombsync::parse_config(base + "snapshot_chunk_rows: 5\n", "test.yaml"),
+                    Catch::Contains("snapshot_chunk_rows"));
+  const std::string keyless = "source:\n  dsn: \"host=x\"\n  tables:\n    - name: public.k\n      allow_keyless: true\n"
+                              "      deletes: flag\nkafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
+  CHECK_THROWS_WITH(tombsync::parse_config(keyless, "test.yaml"), Catch::Contains("snapshot: never"));
+  CHECK_NOTHROW(tombsync::parse_config(keyless + "snapshot: never\n", "test.yaml"));
 }

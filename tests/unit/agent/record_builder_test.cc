@@ -47,6 +47,7 @@ const std::string kYaml = R"(source:
     - name: public.log
       allow_keyless: true
       deletes: flag
+      snapshot: never
 kafka:
   brokers: kafka:9092
   topic_prefix: app
