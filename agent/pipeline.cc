@@ -276,7 +276,8 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   const auto& stopping = stop.flag();
   while ((!stopping.load(std::memory_order_relaxed) && !snapshot_complete) ||
          (builder.in_transaction() && !sink.interrupted() && !abandoned)) {
-    auto frame = stream.read(std::chrono::milliseconds(50));
+    // A running snapshot waits on Kafka's acknowledgements between chunks, not on the stream.
+    auto frame = stream.read(std::chrono::milliseconds(snapshot ? 1 : 50));
     if (frame) {
       if (auto* x = std::get_if<pg::XLogData>(&*frame)) {
         server_end = std::max(server_end, x->wal_end);
