@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -79,6 +80,7 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
     buffer_ = nullptr;
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool polled = false;
   for (;;) {
     int n = PQgetCopyData(conn_.raw(), &buffer_, /*async=*/1);
     if (n > 0)
@@ -102,9 +104,12 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
+    // However short the timeout, the socket is looked at once: data already
+    // there must not wait for a caller that only ever asks briefly.
+    if (left.count() <= 0 && polled) return std::nullopt;
+    polled = true;
     pollfd pfd{PQsocket(conn_.raw()), POLLIN, 0};
-    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    int rc = ::poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
     if (rc < 0) {
       if (errno == EINTR) return std::nullopt;  // a signal: let the caller look at it
       throw Error(ErrorKind::kSource, std::string("poll on replication socket: ") + std::strerror(errno));
