@@ -36,17 +36,6 @@ void expect_refusal(Agent& agent, int expected_code, const std::vector<std::stri
   for (const auto& s : must_contain) CHECK(errors[0].find(s) != std::string::npos);
 }
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int rc = pclose(p);
-  INFO(cmd << "\n" << out);
-  REQUIRE(rc == 0);
-  return out;
-}
 
 }  // namespace
 
@@ -101,25 +90,8 @@ TEST_CASE("malformed YAML is refused with its position", "[integration][bad-inpu
 }
 
 TEST_CASE("wal_level=replica is refused with the setting to change", "[integration][bad-input]") {
-  std::string dir = (std::filesystem::temp_directory_path() / unique_name("walreplica")).string();
-  std::filesystem::create_directories(dir);
-  chmod(dir.c_str(), 0755);
-  std::string services = std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/";
-  std::string prefix = "TOMBSYNC_SERVICES_DIR=" + dir + " TOMBSYNC_PG_PREFERRED_PORT=55439 ";
-  // Stops the extra cluster even when an assertion below fails.
-  struct Down {
-    std::string cmd, dir;
-    ~Down() {
-      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "pg-down failed: %s\n", cmd.c_str());
-      std::filesystem::remove_all(dir);
-    }
-  } down{prefix + services + "pg-down >/dev/null 2>&1", dir};
-  auto up = run_capture(prefix + services + "pg-up 2>&1");
-  std::smatch m;
-  REQUIRE(std::regex_search(up, m, std::regex("TOMBSYNC_PG_PORT=(\\d+)")));
-  std::string port = m[1];
-  run_capture(prefix + services + "pg-restart -c wal_level=replica 2>&1");
-  std::string dsn = "host=127.0.0.1 port=" + port + " dbname=app user=tombsync password=tombsync";
+  ScratchCluster cluster("walreplica", {"wal_level=replica"});
+  const std::string& dsn = cluster.dsn;
   {
     Sql sql(dsn);
     sql.exec("CREATE TABLE t (id int PRIMARY KEY)");

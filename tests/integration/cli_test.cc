@@ -294,36 +294,8 @@ TEST_CASE("check names a publication the role may not create, and the statement"
 }
 
 TEST_CASE("check on a server with wal_level=replica fails that item with the fix", "[integration][cli]") {
-  std::string dir = (std::filesystem::temp_directory_path() / unique_name("chkwal")).string();
-  std::filesystem::create_directories(dir);
-  chmod(dir.c_str(), 0755);
-  std::string services = std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/";
-  std::string prefix = "TOMBSYNC_SERVICES_DIR=" + dir + " TOMBSYNC_PG_PREFERRED_PORT=55449 ";
-  // Stops the extra cluster even when an assertion below fails.
-  struct Down {
-    std::string cmd, dir;
-    ~Down() {
-      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "pg-down failed: %s\n", cmd.c_str());
-      std::filesystem::remove_all(dir);
-    }
-  } down{prefix + services + "pg-down >/dev/null 2>&1", dir};
-  auto sh = [](const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    while (size_t k = fread(buf, 1, sizeof buf, p)) out.append(buf, k);
-    int rc = pclose(p);
-    INFO(cmd << "\n" << out);
-    REQUIRE(rc == 0);
-    return out;
-  };
-  auto up = sh(prefix + services + "pg-up 2>&1");
-  std::smatch m;
-  REQUIRE(std::regex_search(up, m, std::regex("TOMBSYNC_PG_PORT=(\\d+)")));
-  std::string port = m[1];
-  sh(prefix + services + "pg-restart -c wal_level=replica 2>&1");
-  std::string dsn = "host=127.0.0.1 port=" + port + " dbname=app user=tombsync password=tombsync";
+  ScratchCluster cluster("chkwal", {"wal_level=replica"});
+  const std::string& dsn = cluster.dsn;
   {
     Sql sql(dsn);
     sql.exec("CREATE TABLE t (id int PRIMARY KEY)");

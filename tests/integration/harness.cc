@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sys/stat.h>
 #include <sstream>
 
 namespace tombsync::it {
@@ -274,6 +276,39 @@ int Agent::wait_exit(std::chrono::milliseconds timeout) {
   }
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int rc = pclose(p);
+  INFO(cmd << "\n" << out);
+  REQUIRE(rc == 0);
+  return out;
+}
+
+ScratchCluster::ScratchCluster(const std::string& stem, const std::vector<std::string>& settings) {
+  dir_ = (std::filesystem::temp_directory_path() / unique_name(stem)).string();
+  std::filesystem::create_directories(dir_);
+  chmod(dir_.c_str(), 0755);  // the postgres OS user must reach it
+  std::string services = std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/";
+  prefix_ = "TOMBSYNC_SERVICES_DIR=" + dir_ + " TOMBSYNC_PG_PREFERRED_PORT=55439 " + services;
+  auto up = run_capture(prefix_ + "pg-up 2>&1");
+  std::smatch m;
+  REQUIRE(std::regex_search(up, m, std::regex("TOMBSYNC_PG_PORT=(\\d+)")));
+  std::string restart = prefix_ + "pg-restart";
+  for (const auto& setting : settings) restart += " -c " + setting;
+  if (!settings.empty()) run_capture(restart + " 2>&1");
+  dsn = "host=127.0.0.1 port=" + m[1].str() + " dbname=app user=tombsync password=tombsync";
+}
+
+ScratchCluster::~ScratchCluster() {
+  if (std::system((prefix_ + "pg-down >/dev/null 2>&1").c_str()) != 0)
+    std::fprintf(stderr, "pg-down failed for %s\n", dir_.c_str());
+  std::filesystem::remove_all(dir_);
 }
 
 uint64_t confirmed_flush(Sql& sql, const std::string& slot) {

@@ -99,6 +99,25 @@ class Agent {
   pid_t pid_ = -1;
 };
 
+// A throwaway Postgres of its own (tests/services/pg-up in a temp dir), for
+// tests that must misconfigure the server; stopped and removed on destruction,
+// even when an assertion fails. Its `dsn` connects as the tombsync role.
+class ScratchCluster {
+ public:
+  // `settings` are `-c name=value` overrides applied with a restart (e.g. wal_level=replica).
+  ScratchCluster(const std::string& stem, const std::vector<std::string>& settings);
+  ~ScratchCluster();
+  ScratchCluster(const ScratchCluster&) = delete;
+  ScratchCluster& operator=(const ScratchCluster&) = delete;
+  std::string dsn;
+
+ private:
+  std::string dir_, prefix_;
+};
+
+// Runs a shell command, REQUIREs exit 0, returns its output (stdout and whatever the command redirects).
+std::string run_capture(const std::string& cmd);
+
 // The slot's confirmed_flush_lsn as a number (0 when absent).
 uint64_t confirmed_flush(Sql& sql, const std::string& slot);
 // Drops the slot and publication a test created (best effort).
