@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "preflight.h"
+#include "snapshot_request.h"
 #include "status_report.h"
 #include "stop_signal.h"
 
@@ -27,6 +28,9 @@ constexpr const char* kUsage =
     "  check --config FILE   pre-flight: check everything run needs, one PASS/FAIL/SKIP line per item;\n"
     "                        creates nothing; exit 0 only when every item passes\n"
     "  status --config FILE  the stored cursor, the slot's positions and lag, the publication and tables\n"
+    "  snapshot --config FILE --table SCHEMA.TABLE\n"
+    "                        read a configured table again (a backfill): the running agent starts it\n"
+    "                        within a second, while streaming goes on; else the next run does\n"
     "  version               print the version\n"
     "\n"
     "options:\n"
@@ -53,7 +57,7 @@ int main(int argc, char** argv) {
     std::printf("tombsync %s\n", TOMBSYNC_VERSION);
     return 0;
   }
-  std::string config_path, log_level, log_format;
+  std::string config_path, log_level, log_format, table;
   bool json = false;
   for (size_t i = 1; i < args.size(); ++i) {
     auto take = [&](std::string& into) {
@@ -67,16 +71,20 @@ int main(int argc, char** argv) {
       if (!take(log_level)) return usage_error("--log-level needs a level");
     } else if (args[i] == "--log-format") {
       if (!take(log_format)) return usage_error("--log-format needs a format");
+    } else if (args[i] == "--table") {
+      if (!take(table)) return usage_error("--table needs schema.table");
     } else if (args[i] == "--json") {
       json = true;
     } else {
       return usage_error("unknown option " + args[i]);
     }
   }
-  if (command != "run" && command != "check" && command != "status")
+  if (command != "run" && command != "check" && command != "status" && command != "snapshot")
     return usage_error("unknown command " + command);
   if (config_path.empty()) return usage_error(command + " needs --config FILE");
   if (json && command == "run") return usage_error("--json applies to check and status");
+  if (command == "snapshot" && table.empty()) return usage_error("snapshot needs --table SCHEMA.TABLE");
+  if (command != "snapshot" && !table.empty()) return usage_error("--table applies to snapshot");
 
   if (command == "check") {
     // A config that does not load is a failed item too, reported like the others (exit 2).
@@ -105,6 +113,21 @@ int main(int argc, char** argv) {
     tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
                              log_format.empty() ? config.log.format : log_format);
     std::signal(SIGPIPE, SIG_IGN);
+    if (command == "snapshot") {
+      const tombsync::TableConfig* found = nullptr;
+      for (const auto& t : config.source.tables)
+        if (t.name.qualified() == table) found = &t;
+      if (found == nullptr)
+        throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                              "--table " + table + " is not in source.tables of " + config_path);
+      if (config.snapshot_for(*found) == tombsync::SnapshotMode::kNever)
+        throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                              "the snapshot mode of " + table + " is never; set snapshot: initial to allow it");
+      tombsync::request_snapshot(config.state_dir, table);
+      std::printf("requested a snapshot of %s: a running agent starts it within a second, while streaming "
+                  "goes on; otherwise the next `tombsync run` does\n", table.c_str());
+      return 0;
+    }
     if (command == "status") {
       auto report = tombsync::collect_status(config_path, config);
       std::fputs((json ? report.json() : report.text()).c_str(), stdout);

@@ -18,6 +18,7 @@
 #include "record_builder.h"
 #include "redelivery_filter.h"
 #include "replication_stream.h"
+#include "snapshot_request.h"
 #include "snapshotter.h"
 #include "source_catalog.h"
 #include "stream_stats.h"
@@ -190,6 +191,31 @@ void run_pipeline(const Config& config, StopSignal& stop) {
 
   auto encoder = make_encoder(encoder_format(config.format));
   RecordBuilder records(config, *encoder, record_source);
+  auto find_resolved = [&](const std::string& name) -> const pg::ResolvedTable* {
+    for (const auto& t : source.tables)
+      if (t.qualified() == name) return &t;
+    return nullptr;
+  };
+  // Whether `name` may be snapshotted on request; logs why not.
+  auto snapshot_allowed = [&](const std::string& name) {
+    const pg::ResolvedTable* t = find_resolved(name);
+    const TableConfig* tc = t ? config.find_table(t->schema, t->table) : nullptr;
+    if (tc == nullptr) {
+      log::warn("snapshot of {} requested, but it is not in source.tables; ignored", name);
+      return false;
+    }
+    if (config.snapshot_for(*tc) == SnapshotMode::kNever) {
+      log::warn("snapshot of {} requested, but its snapshot mode is never; ignored", name);
+      return false;
+    }
+    return true;
+  };
+  for (const auto& name : take_snapshot_requests(config.state_dir))
+    if (snapshot_allowed(name)) {
+      store->clear_snapshot(slot, name);
+      log::info("snapshot of {} requested: it is read again from its first row", name);
+    }
+  const auto type_names = source.type_names;  // kept for snapshots requested later
   std::unique_ptr<Snapshotter> snapshot;
   if (config.snapshot != SnapshotMode::kNever) {
     snapshot = std::make_unique<Snapshotter>(config, slot, *store, source.tables, source.type_names);
@@ -220,6 +246,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   bool skipping = false;   // a transaction the stored cursor says is already delivered
   bool abandoned = false;  // the stop was interrupted mid-transaction: send nothing more of it
   int frames_since_poll = 0;
+  auto next_request_check = Clock::now() + std::chrono::seconds(1);
   auto status_every = std::chrono::milliseconds(config.source.status_interval_ms);
   auto next_status = Clock::now() + status_every;
   auto next_report = Clock::now() + std::chrono::seconds(10);
@@ -334,6 +361,25 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     if (now >= next_report) {
       log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
       next_report = now + std::chrono::seconds(10);
+    }
+    if (now >= next_request_check) {
+      next_request_check = now + std::chrono::seconds(1);
+      std::vector<std::string> later;
+      for (const auto& name : take_snapshot_requests(config.state_dir)) {
+        if (!snapshot_allowed(name)) continue;
+        const pg::ResolvedTable* t = find_resolved(name);
+        if (snapshot && snapshot->is_reading(t->oid)) {
+          log::info("snapshot of {} requested while it is being read; the running snapshot continues", name);
+        } else if (snapshot && snapshot->chunk_in_flight()) {
+          later.push_back(name);  // taken up once the chunk in flight is done
+        } else {
+          store->clear_snapshot(slot, name);
+          if (snapshot) snapshot->add_table(*t);
+          else snapshot = std::make_unique<Snapshotter>(config, slot, *store, source.tables, type_names);
+          log::info("snapshot of {} requested: reading it again while the stream goes on", name);
+        }
+      }
+      for (const auto& name : later) request_snapshot(config.state_dir, name);
     }
     if (snapshot) {
       // A chunk starts between transactions, and only while the producer keeps up: the

@@ -66,7 +66,7 @@ struct Snapshotter::Chunk {
 Snapshotter::Snapshotter(const Config& config, const std::string& slot, CursorStore& store,
                          const std::vector<pg::ResolvedTable>& tables,
                          const std::unordered_map<uint32_t, std::string>& type_names)
-    : config_(config), slot_(slot), store_(store), nonce_(std::random_device{}()) {
+    : config_(config), slot_(slot), store_(store), type_names_(type_names), nonce_(std::random_device{}()) {
   nonce_ = (nonce_ << 32) ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   for (const auto& resolved : tables) {
     const TableConfig* tc = config_.find_table(resolved.schema, resolved.table);
@@ -83,66 +83,88 @@ Snapshotter::Snapshotter(const Config& config, const std::string& slot, CursorSt
                                       "by; set snapshot: never, or give it key_columns");
     tables_.push_back(std::move(t));
   }
-  if (tables_.empty()) return;
-  conn_ = std::make_unique<pg::PgConnection>(config_.source.dsn, pg::PgConnection::Mode::kSql);
-  for (auto& t : tables_) {
-    auto& r = t.resolved;
-    auto cols = conn_->exec_params(
-        "SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-        "t.typname, n.nspname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = $1::oid AND a.attnum > 0 "
-        "AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
-        {std::to_string(r.oid)}, "reading the columns of " + r.qualified() + " for its snapshot");
-    auto schema = std::make_shared<TableSchema>();
-    schema->relid = r.oid;
-    schema->schema = r.schema;
-    schema->table = r.table;
-    std::vector<std::string> names, cast_types;
-    std::vector<bool> not_null;
-    for (int i = 0; i < PQntuples(cols.get()); ++i) {
-      ColumnSpec c;
-      c.name = pg::value_at(cols.get(), i, 0).value_or("");
-      c.type_oid = static_cast<uint32_t>(std::stoul(pg::value_at(cols.get(), i, 1).value_or("0")));
-      c.type_mod = std::stoi(pg::value_at(cols.get(), i, 2).value_or("-1"));
-      auto known = type_names.find(c.type_oid);
-      c.type_name = known != type_names.end() ? known->second
-                                              : pg::value_at(cols.get(), i, 6).value_or("") + "." +
-                                                    pg::value_at(cols.get(), i, 5).value_or("");
-      c.type = pg::column_type_for_oid(c.type_oid);
-      cast_types.push_back(pg::value_at(cols.get(), i, 3).value_or("text"));
-      not_null.push_back(pg::value_at(cols.get(), i, 4) == "t");
-      names.push_back(c.name);
-      schema->columns.push_back(std::move(c));
-    }
-    std::string key_list, params, select_list;
-    for (size_t i = 0; i < names.size(); ++i) select_list += (i ? ", " : "") + pg::quote_ident(names[i]);
-    for (const auto& key : r.key_columns) {
-      auto at = static_cast<size_t>(std::find(names.begin(), names.end(), key) - names.begin());
-      if (at == names.size())
-        throw Error(ErrorKind::kSource, "key column " + key + " of " + r.qualified() + " is not in the table");
-      if (!not_null[at])
-        throw Error(ErrorKind::kSource, "key column " + key + " of " + r.qualified() +
-                                            " allows NULL, so a snapshot paged by it would skip rows; make it "
-                                            "NOT NULL or set snapshot: never");
-      schema->columns[at].key = true;
-      schema->key_indexes.push_back(at);
-      t.key_positions.push_back(at);
-      key_list += (key_list.empty() ? "" : ", ") + pg::quote_ident(key);
-      params += (params.empty() ? "$" : ", $") + std::to_string(t.key_positions.size()) + "::" + cast_types[at];
-    }
-    t.key_count = r.key_columns.size();
-    std::string from = " FROM " + pg::quote_ident(r.schema) + "." + pg::quote_ident(r.table);
-    std::string tail = " ORDER BY " + key_list + " LIMIT " + std::to_string(config_.snapshot_chunk_rows);
-    t.select_first = "SELECT " + select_list + from + tail;
-    t.select_after = "SELECT " + select_list + from + " WHERE (" + key_list + ") > (" + params + ")" + tail;
-    t.schema = std::move(schema);
-    auto est = conn_->exec_params("SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::oid",
-                                  {std::to_string(r.oid)}, "estimating the size of " + r.qualified());
-    t.estimate = std::stod(pg::value_at(est.get(), 0, 0).value_or("0"));
-    log::info("snapshot of {} {}: about {:.0f} rows, {} rows per chunk", r.qualified(),
-              t.progress.last_key ? fmt::format("resumes after {} rows", t.progress.rows) : std::string("starts"),
-              t.estimate, config_.snapshot_chunk_rows);
+  for (auto& t : tables_) prepare(t);
+}
+
+void Snapshotter::prepare(Table& t) {
+  if (!conn_) conn_ = std::make_unique<pg::PgConnection>(config_.source.dsn, pg::PgConnection::Mode::kSql);
+  auto& r = t.resolved;
+  auto cols = conn_->exec_params(
+      "SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+      "t.typname, n.nspname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+      "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = $1::oid AND a.attnum > 0 "
+      "AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
+      {std::to_string(r.oid)}, "reading the columns of " + r.qualified() + " for its snapshot");
+  auto schema = std::make_shared<TableSchema>();
+  schema->relid = r.oid;
+  schema->schema = r.schema;
+  schema->table = r.table;
+  std::vector<std::string> names, cast_types;
+  std::vector<bool> not_null;
+  for (int i = 0; i < PQntuples(cols.get()); ++i) {
+    ColumnSpec c;
+    c.name = pg::value_at(cols.get(), i, 0).value_or("");
+    c.type_oid = static_cast<uint32_t>(std::stoul(pg::value_at(cols.get(), i, 1).value_or("0")));
+    c.type_mod = std::stoi(pg::value_at(cols.get(), i, 2).value_or("-1"));
+    auto known = type_names_.find(c.type_oid);
+    c.type_name = known != type_names_.end() ? known->second
+                                            : pg::value_at(cols.get(), i, 6).value_or("") + "." +
+                                                  pg::value_at(cols.get(), i, 5).value_or("");
+    c.type = pg::column_type_for_oid(c.type_oid);
+    cast_types.push_back(pg::value_at(cols.get(), i, 3).value_or("text"));
+    not_null.push_back(pg::value_at(cols.get(), i, 4) == "t");
+    names.push_back(c.name);
+    schema->columns.push_back(std::move(c));
   }
+  std::string key_list, params, select_list;
+  for (size_t i = 0; i < names.size(); ++i) select_list += (i ? ", " : "") + pg::quote_ident(names[i]);
+  for (const auto& key : r.key_columns) {
+    auto at = static_cast<size_t>(std::find(names.begin(), names.end(), key) - names.begin());
+    if (at == names.size())
+      throw Error(ErrorKind::kSource, "key column " + key + " of " + r.qualified() + " is not in the table");
+    if (!not_null[at])
+      throw Error(ErrorKind::kSource, "key column " + key + " of " + r.qualified() +
+                                          " allows NULL, so a snapshot paged by it would skip rows; make it "
+                                          "NOT NULL or set snapshot: never");
+    schema->columns[at].key = true;
+    schema->key_indexes.push_back(at);
+    t.key_positions.push_back(at);
+    key_list += (key_list.empty() ? "" : ", ") + pg::quote_ident(key);
+    params += (params.empty() ? "$" : ", $") + std::to_string(t.key_positions.size()) + "::" + cast_types[at];
+  }
+  t.key_count = r.key_columns.size();
+  std::string from = " FROM " + pg::quote_ident(r.schema) + "." + pg::quote_ident(r.table);
+  std::string tail = " ORDER BY " + key_list + " LIMIT " + std::to_string(config_.snapshot_chunk_rows);
+  t.select_first = "SELECT " + select_list + from + tail;
+  t.select_after = "SELECT " + select_list + from + " WHERE (" + key_list + ") > (" + params + ")" + tail;
+  t.schema = std::move(schema);
+  auto est = conn_->exec_params("SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::oid",
+                                {std::to_string(r.oid)}, "estimating the size of " + r.qualified());
+  t.estimate = std::stod(pg::value_at(est.get(), 0, 0).value_or("0"));
+  log::info("snapshot of {} {}: about {:.0f} rows, {} rows per chunk", r.qualified(),
+            t.progress.last_key ? fmt::format("resumes after {} rows", t.progress.rows) : std::string("starts"),
+            t.estimate, config_.snapshot_chunk_rows);
+}
+
+bool Snapshotter::is_reading(uint32_t relid) const {
+  return std::any_of(tables_.begin(), tables_.end(),
+                     [&](const Table& t) { return t.resolved.oid == relid && !t.progress.done; });
+}
+
+bool Snapshotter::add_table(const pg::ResolvedTable& resolved) {
+  for (auto& t : tables_)
+    if (t.resolved.oid == resolved.oid && !t.progress.done) return false;  // already being read
+  tables_.erase(std::remove_if(tables_.begin(), tables_.end(),
+                               [&](const Table& t) { return t.resolved.oid == resolved.oid; }),
+                tables_.end());
+  if (chunk_) return false;  // indexes into tables_ must not move under a chunk: retried later
+  Table t;
+  t.resolved = resolved;
+  if (resolved.key_columns.empty())
+    throw Error(ErrorKind::kSource, "keyless table " + resolved.qualified() + " cannot be snapshotted");
+  prepare(t);
+  tables_.push_back(std::move(t));
+  return true;
 }
 
 Snapshotter::~Snapshotter() = default;

@@ -60,6 +60,13 @@ class Snapshotter {
   // chunks that position covers. Called before the cursor itself is saved.
   void on_acknowledged(Lsn acked);
 
+  // Snapshots `resolved` again from its first row (an on-demand backfill): its
+  // progress must already be cleared in the store. Returns false when it is
+  // being read already, or while a chunk is in flight (ask again later).
+  bool add_table(const pg::ResolvedTable& resolved);
+  bool is_reading(uint32_t relid) const;  // a snapshot of the table is under way
+  bool chunk_in_flight() const { return chunk_ != nullptr; }
+
   // Every table done and its last chunk acknowledged.
   bool finished() const;
   // A line per table in progress, at most every few seconds; empty otherwise.
@@ -75,11 +82,13 @@ class Snapshotter {
   };
 
   Table* next_table();
+  void prepare(Table& t);  // reads the table's columns and key, builds its queries
   void emit_watermark(const std::string& kind);
 
   const Config& config_;
   std::string slot_;
   CursorStore& store_;
+  std::unordered_map<uint32_t, std::string> type_names_;
   std::unique_ptr<pg::PgConnection> conn_;
   std::vector<Table> tables_;
   std::unique_ptr<Chunk> chunk_;  // between its low watermark and its high watermark's commit

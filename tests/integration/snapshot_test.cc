@@ -222,3 +222,50 @@ TEST_CASE("snapshot: initial_only reads the tables, then exits 0", "[integration
   CHECK(materialize(read_topic(agent.topic("public." + n), 1234)).live.size() == 1234);
   drop_replication_objects(n);
 }
+
+TEST_CASE("tombsync snapshot --table reads a table again while the agent streams", "[integration][snapshot]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("ondemand");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int)");
+  sql.exec("INSERT INTO " + n + " SELECT g, 0 FROM generate_series(1, 3000) g");
+  Agent agent({.name = n, .tables = {"public." + n}, .extra_yaml = "snapshot_chunk_rows: 1000\n"});
+  agent.start();
+  agent.wait_streaming(std::chrono::seconds(120));
+  sql.exec("DELETE FROM " + n + " WHERE id > 2000");
+  sql.exec("UPDATE " + n + " SET v = 1 WHERE id <= 10");
+  std::string cmd = std::string(TOMBSYNC_BINARY) + " snapshot --config " + agent.config_path() + " --table public." + n +
+                    " 2>&1";
+  auto out = run_capture(cmd);
+  CHECK(out.find("requested a snapshot of public." + n) != std::string::npos);
+  REQUIRE(eventually([&] { return agent.log().find("requested: reading it again") != std::string::npos; },
+                     std::chrono::seconds(30)));
+  // The second snapshot is done once its "done" line appears a second time.
+  auto done_lines = [&] {
+    auto log = agent.log();
+    size_t count = 0;
+    for (size_t at = log.find("snapshot of public." + n + " done"); at != std::string::npos;
+         at = log.find("snapshot of public." + n + " done", at + 1))
+      ++count;
+    return count;
+  };
+  REQUIRE(eventually([&] { return done_lines() >= 2; }, std::chrono::seconds(60)));
+  auto m = materialize(read_topic(agent.topic("public." + n), 3000 + 2000));
+  CHECK(m.live.size() == 2000);  // deleted rows are not resurrected by the second read
+  size_t read_twice = 0;
+  for (const auto& [key, count] : m.reads)
+    if (count == 2) ++read_twice;
+  CHECK(read_twice == 2000);
+  CHECK(m.live.at(json{{"id", 5}}.dump())["v"] == 1);
+  CHECK(agent.stop(SIGTERM) == 0);
+}
+
+TEST_CASE("tombsync snapshot refuses a table that is not configured", "[integration][snapshot]") {
+  std::string n = unique_name("ondemandbad");
+  Agent agent({.name = n, .tables = {"public." + n}});
+  std::string cmd = std::string(TOMBSYNC_BINARY) + " snapshot --config " + agent.config_path() +
+                    " --table public.nope 2>&1; echo \"exit=$?\"";
+  auto out = run_capture(cmd);
+  CHECK(out.find("is not in source.tables") != std::string::npos);
+  CHECK(out.find("exit=2") != std::string::npos);
+}
