@@ -61,17 +61,19 @@ TEST_CASE("a table snapshotted while inserts, updates and deletes run materialis
   std::string n = unique_name("snapconc");
   Sql sql(env.pg_dsn);
   sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int, pad text)");
-  sql.exec("INSERT INTO " + n + " SELECT g, 0, repeat('x', 100) FROM generate_series(1, 60000) g");
-  Agent agent({.name = n, .tables = {"public." + n}, .extra_yaml = "snapshot_chunk_rows: 2000\n"});
+  // The issue's size: a million rows, while a writer keeps changing them.
+  const int table_rows = 1000000;
+  sql.exec("INSERT INTO " + n + " SELECT g, 0, repeat('x', 100) FROM generate_series(1, " + std::to_string(table_rows) + ") g");
+  Agent agent({.name = n, .tables = {"public." + n}});
   std::atomic<bool> stop_writer{false};
   std::atomic<int> writes{0};
   agent.start();
   std::thread writer([&] {
     Sql w(env.pg_dsn);
     std::mt19937 rng(42);
-    int next_id = 100000;
+    int next_id = table_rows + 1;
     while (!stop_writer.load()) {
-      int id = static_cast<int>(rng() % 60000) + 1;
+      int id = static_cast<int>(rng() % table_rows) + 1;
       switch (rng() % 3) {
         case 0: w.exec("UPDATE " + n + " SET v = v + 1 WHERE id = " + std::to_string(id)); break;
         case 1: w.exec("DELETE FROM " + n + " WHERE id = " + std::to_string(id)); break;
@@ -80,7 +82,7 @@ TEST_CASE("a table snapshotted while inserts, updates and deletes run materialis
       ++writes;
     }
   });
-  agent.wait_streaming(std::chrono::seconds(180));  // returns once the snapshot is acknowledged
+  agent.wait_streaming(std::chrono::seconds(600));  // returns once the snapshot is acknowledged
   stop_writer = true;
   writer.join();
   wait_confirmed(n);
