@@ -33,9 +33,12 @@ const char* to_string(OutputFormat format) {
   switch (format) {
     case OutputFormat::kJson: return "json";
     case OutputFormat::kProtobuf: return "protobuf";
+    case OutputFormat::kDebeziumJson: return "debezium-json";
   }
   return "unknown";
 }
+
+const char* to_string(RedactMode mode) { return mode == RedactMode::kHash ? "hash" : "drop"; }
 
 std::string TableName::qualified() const { return schema + "." + table; }
 
@@ -76,17 +79,23 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 8> kRootKeys = {"source", "kafka", "format", "deletes",
-                                                       "state_dir", "log", "snapshot",
-                                                       "snapshot_chunk_rows"};
-constexpr std::array<std::string_view, 7> kSourceKeys = {
+constexpr std::array<std::string_view, 13> kRootKeys = {
+    "source", "kafka", "format", "deletes", "state_dir", "log", "snapshot", "snapshot_chunk_rows",
+    "snapshot_max_connections", "http", "health", "heartbeat", "reconnect"};
+constexpr std::array<std::string_view, 8> kSourceKeys = {
     "dsn", "slot", "publication", "create_publication", "create_slot", "tables",
-    "status_interval_ms"};
-constexpr std::array<std::string_view, 4> kKafkaKeys = {"brokers", "topic_prefix", "properties",
-                                                        "connect_timeout_ms"};
+    "status_interval_ms", "password_file"};
+constexpr std::array<std::string_view, 5> kKafkaKeys = {"brokers", "topic_prefix", "properties",
+                                                        "connect_timeout_ms", "property_files"};
 constexpr std::array<std::string_view, 2> kLogKeys = {"level", "format"};
-constexpr std::array<std::string_view, 6> kTableKeys = {"name", "deletes", "key_columns",
-                                                        "allow_keyless", "topic", "snapshot"};
+constexpr std::array<std::string_view, 1> kHttpKeys = {"address"};
+constexpr std::array<std::string_view, 2> kHealthKeys = {"max_lag_bytes", "kafka_stall_ms"};
+constexpr std::array<std::string_view, 1> kHeartbeatKeys = {"interval"};
+constexpr std::array<std::string_view, 3> kReconnectKeys = {"initial_backoff_ms", "max_backoff_ms",
+                                                            "max_attempts"};
+constexpr std::array<std::string_view, 9> kTableKeys = {
+    "name", "deletes", "key_columns", "allow_keyless", "topic", "snapshot",
+    "soft_delete_column", "redact_on_delete", "redact_mode"};
 
 // The sections whose keys can be suggested for a key written in the wrong
 // place ("brokers" at the top level -> "kafka.brokers").
@@ -94,10 +103,14 @@ struct Section {
   std::string_view path;
   Keys keys;
 };
-constexpr std::array<Section, 4> kSections = {{{"", kRootKeys},
+constexpr std::array<Section, 8> kSections = {{{"", kRootKeys},
                                                {"source", kSourceKeys},
                                                {"kafka", kKafkaKeys},
-                                               {"log", kLogKeys}}};
+                                               {"log", kLogKeys},
+                                               {"http", kHttpKeys},
+                                               {"health", kHealthKeys},
+                                               {"heartbeat", kHeartbeatKeys},
+                                               {"reconnect", kReconnectKeys}}};
 
 // Names people reach for that edit distance would not find.
 struct Alias {
@@ -600,6 +613,11 @@ class Parser {
   void parse_kafka(const Value& at, Config::Kafka& kafka);
   void parse_properties(const Value& at, std::map<std::string, std::string>& properties);
   void parse_log(const Value& at, Config::Log& log);
+  void parse_runtime(const Entries& top, Config& config);
+  int64_t byte_size(const Value& at, const std::string& path) const;
+  int duration_ms(const Value& at, const std::string& path, int max_ms) const;
+  std::string file_content(const Value& at, const std::string& path) const;
+  std::vector<std::string> column_list(const Value& at, const std::string& path) const;
   void check_tables(const Config& config) const;
   std::string required_list(const std::vector<std::string_view>& paths) const;
 
@@ -838,9 +856,8 @@ Config Parser::parse(const std::string& text) {
     missing_.insert(missing_.end(), {"kafka.brokers", "kafka.topic_prefix"});
   }
   if (const Value* n = find(top, "format")) {
-    static constexpr std::array<std::string_view, 2> kNames = {"json", "protobuf"};
-    config.format =
-        one_of(*n, "format", kNames) == 0 ? OutputFormat::kJson : OutputFormat::kProtobuf;
+    static constexpr std::array<std::string_view, 3> kNames = {"json", "protobuf", "debezium-json"};
+    config.format = static_cast<OutputFormat>(one_of(*n, "format", kNames));
   }
   if (const Value* n = find(top, "deletes")) config.deletes = delete_policy(*n, "deletes");
   if (const Value* n = find(top, "state_dir")) {
@@ -856,6 +873,7 @@ Config Parser::parse(const std::string& text) {
   if (const Value* n = find(top, "snapshot_chunk_rows")) {
     config.snapshot_chunk_rows = integer(*n, "snapshot_chunk_rows", 100, 1000000, "rows per snapshot chunk");
   }
+  parse_runtime(top, config);
 
   if (missing_.size() == 1) fail("missing required key " + required_list(missing_));
   if (!missing_.empty()) fail("missing required keys: " + required_list(missing_));
@@ -943,6 +961,10 @@ void Parser::parse_source(const Value& at, Config::Source& source) {
   if (const Value* v = find(e, "status_interval_ms")) {
     source.status_interval_ms = integer(*v, "source.status_interval_ms", 100, 60000,
                                         "milliseconds");
+  }
+  if (const Value* v = find(e, "password_file")) {
+    source.password_file = nonempty(*v, "source.password_file", "a file path");
+    file_content(*v, "source.password_file");  // fail now, with the line, when it is unreadable
   }
 }
 
@@ -1047,6 +1069,25 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
         table.snapshot = one_of(*v, path + ".snapshot", kNames) == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
       }
       if (const Value* v = find(e, "topic")) table.topic = topic(*v, path + ".topic");
+      if (const Value* v = find(e, "soft_delete_column")) {
+        const std::vector<std::string> cols = column_list(*v, path + ".soft_delete_column");
+        if (cols.size() != 1) fail(*v, path + ".soft_delete_column", "expected one column name");
+        table.soft_delete_column = cols[0];
+      }
+      if (const Value* v = find(e, "redact_on_delete")) {
+        table.redact_on_delete = column_list(*v, path + ".redact_on_delete");
+      }
+      if (const Value* v = find(e, "redact_mode")) {
+        static constexpr std::array<std::string_view, 2> kNames = {"drop", "hash"};
+        table.redact_mode = static_cast<RedactMode>(one_of(*v, path + ".redact_mode", kNames));
+      }
+      for (const std::string& c : table.redact_on_delete) {
+        if (std::find(table.key_columns.begin(), table.key_columns.end(), c) != table.key_columns.end() ||
+            c == table.soft_delete_column) {
+          fail(item, path, "redact_on_delete lists " + quote(c) + ", which is a key column or the "
+                           "soft_delete_column; a delete event needs it, so remove it from the list");
+        }
+      }
       if (table.allow_keyless && !table.key_columns.empty()) {
         fail(item, path, "allow_keyless: true and key_columns contradict each other; key_columns "
                          "gives the table a key, so remove allow_keyless");
@@ -1114,6 +1155,22 @@ void Parser::parse_kafka(const Value& at, Config::Kafka& kafka) {
     missing_.push_back("kafka.topic_prefix");
   }
   if (const Value* v = find(e, "properties")) parse_properties(*v, kafka.properties);
+  if (const Value* v = find(e, "property_files")) {
+    if (mapping(*v, "kafka.property_files",
+                "a mapping of librdkafka property to file, e.g. { sasl.password: /secrets/kafka }")) {
+      for (const auto& [key, file] : entries(v->node, "kafka.property_files", "properties", nullptr)) {
+        const std::string path = "kafka.property_files." + key;
+        for (const OwnedProperty& owned : kOwnedProperties) {
+          if (key == owned.name) fail(file, path, "tombsync owns this librdkafka property: " + std::string(owned.why));
+        }
+        if (kafka.properties.count(key)) {
+          fail(file, path, "is also set in kafka.properties; keep one of the two");
+        }
+        kafka.property_files[key] = nonempty(file, path, "a file path");
+        kafka.properties[key] = file_content(file, path);
+      }
+    }
+  }
   if (const Value* v = find(e, "connect_timeout_ms")) {
     kafka.connect_timeout_ms = integer(*v, "kafka.connect_timeout_ms", 100, 300000,
                                        "milliseconds");
@@ -1151,6 +1208,132 @@ void Parser::parse_log(const Value& at, Config::Log& log) {
     static constexpr std::array<std::string_view, 2> kNames = {"text", "json"};
     log.format = std::string(kNames[one_of(*v, "log.format", kNames)]);
   }
+}
+
+// The daemon's own settings: HTTP endpoints, health thresholds, heartbeat,
+// reconnection and snapshot parallelism.
+void Parser::parse_runtime(const Entries& top, Config& config) {
+  if (const Value* n = find(top, "snapshot_max_connections")) {
+    config.snapshot_max_connections =
+        integer(*n, "snapshot_max_connections", 1, 16, "tables snapshotted at once");
+  }
+  auto section = [&](std::string_view name, Keys keys) -> std::optional<Entries> {
+    const Value* n = find(top, name);
+    if (!n || !mapping(*n, std::string(name), "a mapping of " + join(keys))) return std::nullopt;
+    return entries(n->node, std::string(name), name, &keys);
+  };
+  if (auto e = section("http", Keys(kHttpKeys))) {
+    if (const Value* v = find(*e, "address")) {
+      constexpr std::string_view kForm = "\"host:port\", e.g. \"0.0.0.0:9187\" (empty: no HTTP server)";
+      config.http.address = scalar(*v, "http.address", kForm);
+      const size_t colon = config.http.address.rfind(':');
+      int port = -1;
+      if (colon != std::string::npos) {
+        const std::string_view p = std::string_view(config.http.address).substr(colon + 1);
+        const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+        if (ec != std::errc() || end != p.data() + p.size()) port = -1;
+      }
+      if (!config.http.address.empty() && (port < 0 || port > 65535)) {
+        fail(*v, "http.address", quote(config.http.address) + " is not valid; expected " + std::string(kForm));
+      }
+    }
+  }
+  if (auto e = section("health", Keys(kHealthKeys))) {
+    if (const Value* v = find(*e, "max_lag_bytes")) config.health.max_lag_bytes = byte_size(*v, "health.max_lag_bytes");
+    if (const Value* v = find(*e, "kafka_stall_ms")) {
+      config.health.kafka_stall_ms = integer(*v, "health.kafka_stall_ms", 1000, 3600000, "milliseconds");
+    }
+  }
+  if (auto e = section("heartbeat", Keys(kHeartbeatKeys))) {
+    if (const Value* v = find(*e, "interval")) {
+      config.heartbeat.interval_ms = duration_ms(*v, "heartbeat.interval", 24 * 3600 * 1000);
+    }
+  }
+  if (auto e = section("reconnect", Keys(kReconnectKeys))) {
+    if (const Value* v = find(*e, "initial_backoff_ms")) {
+      config.reconnect.initial_backoff_ms = integer(*v, "reconnect.initial_backoff_ms", 10, 600000, "milliseconds");
+    }
+    if (const Value* v = find(*e, "max_backoff_ms")) {
+      config.reconnect.max_backoff_ms = integer(*v, "reconnect.max_backoff_ms", 10, 3600000, "milliseconds");
+    }
+    if (const Value* v = find(*e, "max_attempts")) {
+      config.reconnect.max_attempts = integer(*v, "reconnect.max_attempts", 0, 1000000, "0 retries forever");
+    }
+    if (config.reconnect.max_backoff_ms < config.reconnect.initial_backoff_ms) {
+      fail(find(top, "reconnect")->mark, "reconnect", "max_backoff_ms is smaller than initial_backoff_ms");
+    }
+  }
+}
+
+// "1073741824", "512MiB", "1GiB", "100MB": a byte count for lag thresholds.
+int64_t Parser::byte_size(const Value& at, const std::string& path) const {
+  constexpr std::string_view kForm = "a byte count, e.g. 1073741824, 512MiB or 1GiB";
+  const std::string s = nonempty(at, path, kForm);
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  const std::string_view unit(end, s.data() + s.size() - end);
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"", 1}, {"B", 1}, {"kB", 1000}, {"KiB", 1024}, {"MB", 1000000}, {"MiB", 1 << 20},
+      {"GB", 1000000000}, {"GiB", int64_t{1} << 30}, {"TiB", int64_t{1} << 40}};
+  if (ec == std::errc() && n > 0) {
+    for (const auto& [name, mult] : kUnits) {
+      if (unit == name && n <= (int64_t{1} << 62) / mult) return n * mult;
+    }
+  }
+  fail(at, path, quote(s) + " is not a positive byte count; expected " + std::string(kForm));
+}
+
+// "500ms", "10s", "5m", "1h"; 0 turns the feature off.
+int Parser::duration_ms(const Value& at, const std::string& path, int max_ms) const {
+  constexpr std::string_view kForm = "a duration such as 500ms, 10s, 5m or 1h, or 0 for off";
+  const std::string s = nonempty(at, path, kForm);
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  const std::string_view unit(end, s.data() + s.size() - end);
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  if (ec == std::errc() && n == 0 && unit.empty()) return 0;
+  if (ec == std::errc() && n > 0) {
+    for (const auto& [name, mult] : kUnits) {
+      if (unit == name) {
+        if (n * mult > max_ms) break;
+        if (n * mult < 100) fail(at, path, quote(s) + " is shorter than the minimum, 100ms");
+        return static_cast<int>(n * mult);
+      }
+    }
+  }
+  fail(at, path, quote(s) + " is not valid; expected " + std::string(kForm) + " up to " +
+                     std::to_string(max_ms / 1000) + "s");
+}
+
+// A secret mounted as a file (a Kubernetes Secret volume): its content without
+// the trailing newline. The content is never echoed in messages.
+std::string Parser::file_content(const Value& at, const std::string& path) const {
+  const std::string file = scalar(at, path, "a file path");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
+  if (!f) fail(at, path, "cannot open " + quote(file) + ": " + std::strerror(errno));
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  if (std::ferror(f.get())) fail(at, path, "cannot read " + quote(file) + ": " + std::strerror(errno));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) fail(at, path, quote(file) + " is empty");
+  return text;
+}
+
+// A column name or a list of them, as Postgres identifiers (unquoted ones folded).
+std::vector<std::string> Parser::column_list(const Value& at, const std::string& path) const {
+  if (at.node.IsScalar()) {
+    std::vector<std::string> parts;
+    std::string why;
+    const std::string text = nonempty(at, path, "a column name");
+    if (!parse_identifiers(text, parts, why) || parts.size() != 1) {
+      fail(at, path, quote(text) + " is not a valid column name" + (why.empty() ? "" : ": " + why));
+    }
+    return parts;
+  }
+  return key_columns(at, path);
 }
 
 // Checks that need more than one key: the derived topic (prefix + names) and

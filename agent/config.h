@@ -8,6 +8,7 @@
 // annotated example.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,12 +19,16 @@ namespace tombsync {
 // What a DELETE becomes downstream (DESIGN.md 1.2): a delete event with
 // is_deleted = true, a tombstone (null value), or the event then the tombstone.
 enum class DeletePolicy { kBoth, kFlag, kTombstone };
-enum class OutputFormat { kJson, kProtobuf };
+enum class OutputFormat { kJson, kProtobuf, kDebeziumJson };
+// What redact_on_delete does to a listed column in a delete event's row image.
+enum class RedactMode { kDrop, kHash };
 enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // order = YAML names
 
-// The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf".
+// The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf",
+// "debezium-json"; "drop", "hash".
 const char* to_string(DeletePolicy policy);
 const char* to_string(OutputFormat format);
+const char* to_string(RedactMode mode);
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
 // messages): unquoted names in the config are folded to lower case, quoted
@@ -52,6 +57,14 @@ struct TableConfig {
   bool allow_keyless = false;
   std::optional<std::string> topic;  // overrides <prefix>.<schema>.<table>
   std::optional<SnapshotMode> snapshot;  // initial | never; unset: the global mode applies
+  // A column the application sets to soft-delete a row (a timestamp, or a
+  // boolean): a row image where it is set (non-null, or true) is delivered as
+  // a delete (DESIGN.md 1.3); one where it is clear, as an upsert (a restore).
+  std::optional<std::string> soft_delete_column;
+  // Columns removed (kDrop) or replaced by their SHA-256 (kHash) in the row
+  // image of delete events, hard or soft, so the audit trail drops personal data.
+  std::vector<std::string> redact_on_delete;
+  RedactMode redact_mode = RedactMode::kDrop;
 };
 
 struct Config {
@@ -63,6 +76,9 @@ struct Config {
     bool create_slot = true;
     std::vector<TableConfig> tables;  // non-empty, unique, schema-qualified, in file order
     int status_interval_ms = 1000;    // standby status update cadence (100..60000)
+    // A file whose content (trailing newline removed) is the Postgres password:
+    // a mounted Kubernetes Secret. Wins over a password in the DSN.
+    std::string password_file;
   } source;
   struct Kafka {
     std::string brokers;       // "host:port[,host:port]" (required); whitespace removed
@@ -71,6 +87,9 @@ struct Config {
     // enable.idempotence (or their aliases): tombsync owns those.
     std::map<std::string, std::string> properties;
     int connect_timeout_ms = 10000;  // 100..300000
+    // librdkafka property -> file holding its value (sasl.password, ...); read
+    // at load time, merged into `properties`, never logged.
+    std::map<std::string, std::string> property_files;
   } kafka;
   OutputFormat format = OutputFormat::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
@@ -79,6 +98,29 @@ struct Config {
   // never: only changes; initial_only: snapshot, then exit once it is confirmed.
   SnapshotMode snapshot = SnapshotMode::kInitial;
   int snapshot_chunk_rows = 10000;  // 100..1000000
+  // Parallel snapshot reads: tables read at once, one Postgres connection each.
+  int snapshot_max_connections = 2;  // 1..16
+  struct Http {
+    std::string address;  // "host:port" for /healthz, /readyz, /metrics; empty: no server
+  } http;
+  struct Health {
+    // Replication lag (bytes of WAL not yet confirmed) above which a warning is
+    // logged once per crossing and /readyz reports not ready.
+    int64_t max_lag_bytes = int64_t{1} << 30;
+    // /readyz also fails when Kafka has not acknowledged a pending record for this long.
+    int kafka_stall_ms = 30000;
+  } health;
+  struct Heartbeat {
+    // Write a pg_logical_emit_message this often so the slot advances on a
+    // database whose published tables are idle while others write. 0: off.
+    int interval_ms = 0;
+  } heartbeat;
+  struct Reconnect {
+    // After a lost Postgres connection: exponential back-off with full jitter.
+    int initial_backoff_ms = 500;
+    int max_backoff_ms = 30000;
+    int max_attempts = 0;  // 0: retry forever
+  } reconnect;
   struct Log {
     std::string level = "info";   // debug | info | warn | error
     std::string format = "text";  // text | json

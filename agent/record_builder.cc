@@ -6,7 +6,7 @@
 namespace tombsync {
 
 RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::string source)
-    : config_(config), encoder_(encoder), source_(std::move(source)) {}
+    : config_(config), encoder_(encoder), policy_(config), source_(std::move(source)) {}
 
 const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   // By relation OID: two configured names can print alike ("a.b".c and a."b.c").
@@ -14,7 +14,8 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   if (it != routes_.end()) return it->second;
   const TableConfig* tc = config_.find_table(table.schema, table.table);
   if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
-  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified()};
+  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified(),
+          tc->soft_delete_column.has_value() || !tc->redact_on_delete.empty()};
   return routes_.emplace(table.relid, std::move(r)).first->second;
 }
 
@@ -43,6 +44,13 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
 }
 
 void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
+  if (e.op == Op::kTruncate || !route(*e.table).row_rules) return build_records(e, out);
+  ChangeEvent copy = e;  // only tables with row rules pay for the copy
+  policy_.apply(copy);
+  build_records(copy, out);
+}
+
+void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out) {
   const Route& r = route(*e.table);
   bool keyed = !e.table->key_indexes.empty();
   if (e.op == Op::kTruncate) {
@@ -57,7 +65,8 @@ void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
   // A keyless table has no key to spread it over partitions; one partition keeps its order.
   std::optional<int32_t> partition;
   if (!keyed) partition = 0;
-  if (e.op != Op::kDelete) {
+  // A hard delete, or a row image the table's soft-delete column marks deleted.
+  if (!e.is_deleted) {
     Record rec = base(e, r, to_string(e.op));
     rec.key = key;
     rec.partition = partition;
@@ -67,7 +76,7 @@ void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
   }
   // A keyless table has nothing a tombstone could name: its deletes are flagged events only.
   if (r.deletes != DeletePolicy::kTombstone || !keyed) {
-    Record rec = base(e, r, "delete");
+    Record rec = base(e, r, to_string(e.op));  // "delete", or what a soft delete was in Postgres
     rec.key = key;
     rec.partition = partition;
     rec.value = encoder_.value(e);

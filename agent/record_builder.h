@@ -15,6 +15,7 @@
 #include "config.h"
 #include "encoder.h"
 #include "record.h"
+#include "row_policy.h"
 
 namespace tombsync {
 
@@ -25,6 +26,7 @@ class RecordBuilder {
   // Restarts the per-transaction record ordinal; call at each Begin.
   void begin_transaction() { seq_ = 0; }
   // Appends the records for `event` to `out`, in the order they must reach Kafka.
+  // The table's soft-delete and redaction rules (RowPolicy) apply first.
   void build(const ChangeEvent& event, std::vector<Record>& out);
 
  private:
@@ -32,6 +34,7 @@ class RecordBuilder {
     std::string topic;
     DeletePolicy deletes;
     std::string table;  // "schema.table", for the header
+    bool row_rules;     // soft_delete_column or redact_on_delete set
   };
   struct TxnHeaders {
     Lsn commit_lsn;
@@ -39,9 +42,11 @@ class RecordBuilder {
   };
   const Route& route(const TableSchema& table);
   Record base(const ChangeEvent& e, const Route& r, const char* op);
+  void build_records(const ChangeEvent& event, std::vector<Record>& out);
 
   const Config& config_;
   const Encoder& encoder_;
+  RowPolicy policy_;
   std::string source_;
   uint32_t seq_ = 0;
   TxnHeaders txn_;

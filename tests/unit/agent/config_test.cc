@@ -269,7 +269,8 @@ TEST_CASE("an empty file names the required keys", "[config][errors]") {
   }
   CHECK_THAT(error_of("- a\n- b\n"),
              Contains("line 1: expected a mapping of keys (source, kafka, format, deletes, "
-                      "state_dir, log, snapshot, snapshot_chunk_rows) at the top level, got a list"));
+                      "state_dir, log, snapshot, snapshot_chunk_rows, snapshot_max_connections, http, "
+                      "health, heartbeat, reconnect) at the top level, got a list"));
 }
 
 TEST_CASE("missing required keys are named with their form", "[config][errors]") {
