@@ -364,14 +364,11 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     }
     if (now >= next_request_check) {
       next_request_check = now + std::chrono::seconds(1);
-      std::vector<std::string> later;
       for (const auto& name : take_snapshot_requests(config.state_dir)) {
         if (!snapshot_allowed(name)) continue;
         const pg::ResolvedTable* t = find_resolved(name);
         if (snapshot && snapshot->is_reading(t->oid)) {
           log::info("snapshot of {} requested while it is being read; the running snapshot continues", name);
-        } else if (snapshot && snapshot->chunk_in_flight()) {
-          later.push_back(name);  // taken up once the chunk in flight is done
         } else {
           store->clear_snapshot(slot, name);
           if (snapshot) snapshot->add_table(*t);
@@ -379,7 +376,6 @@ void run_pipeline(const Config& config, StopSignal& stop) {
           log::info("snapshot of {} requested: reading it again while the stream goes on", name);
         }
       }
-      for (const auto& name : later) request_snapshot(config.state_dir, name);
     }
     if (snapshot) {
       // A chunk starts between transactions, and only while the producer keeps up: the
