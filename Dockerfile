@@ -18,7 +18,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
-      libpq-dev librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler \
+      libpq-dev libssl-dev librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler \
       libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -43,7 +43,7 @@ LABEL org.opencontainers.image.title="tombsync" \
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpq5 librdkafka1 libprotobuf32 libyaml-cpp0.7 libfmt9 libjemalloc2 \
+      libpq5 libssl3 librdkafka1 libprotobuf32 libyaml-cpp0.7 libfmt9 libjemalloc2 \
       libsnappy1v5 zlib1g libbz2-1.0 liblz4-1 libzstd1 libstdc++6 libgcc-s1 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

@@ -5,18 +5,23 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config.h"
+#include "drop_slot.h"
 #include "error.h"
+#include "http_server.h"
 #include "log.h"
-#include "pipeline.h"
+#include "metrics.h"
 #include "preflight.h"
 #include "snapshot_request.h"
 #include "status_report.h"
 #include "stop_signal.h"
+#include "supervisor.h"
 
 namespace {
 
@@ -31,17 +36,58 @@ constexpr const char* kUsage =
     "  snapshot --config FILE --table SCHEMA.TABLE\n"
     "                        read a configured table again (a backfill): the running agent starts it\n"
     "                        within a second, while streaming goes on; else the next run does\n"
+    "  drop-slot --config FILE [--yes]\n"
+    "                        drop the replication slot (after typing its name, or with --yes) and forget\n"
+    "                        its cursor; refused while an agent uses it\n"
     "  version               print the version\n"
     "\n"
     "options:\n"
     "  --config FILE         the YAML config (see docs/configuration.md)\n"
     "  --json                check, status: print one JSON object instead of text\n"
+    "  --yes                 drop-slot: do not ask for confirmation\n"
     "  --log-level LEVEL     debug | info | warn | error (overrides log.level)\n"
     "  --log-format FORMAT   text | json (overrides log.format)\n";
 
 int usage_error(const std::string& what) {
   std::fprintf(stderr, "tombsync: %s\n%s", what.c_str(), kUsage);
   return 2;
+}
+
+// source.password_file: libpq reads PGPASSWORD when the DSN has no password. Set
+// before any thread starts (setenv is not thread-safe), never logged.
+void export_password(const tombsync::Config& config) {
+  if (config.source.password_file.empty()) return;
+  std::FILE* f = std::fopen(config.source.password_file.c_str(), "rb");
+  if (!f)
+    throw tombsync::Error(tombsync::ErrorKind::kConfig, "source.password_file " + config.source.password_file +
+                                                            ": " + std::strerror(errno));
+  std::string pw;
+  char buf[1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) pw.append(buf, n);
+  std::fclose(f);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  setenv("PGPASSWORD", pw.c_str(), 1);
+}
+
+// /healthz: the process answers. /readyz: streaming, Kafka acknowledging, lag under
+// health.max_lag_bytes. /metrics: Prometheus text format.
+std::unique_ptr<tombsync::HttpServer> start_http(const tombsync::Config& config, const tombsync::Metrics& metrics) {
+  if (config.http.address.empty()) return nullptr;
+  using tombsync::HttpResponse;
+  std::map<std::string, tombsync::HttpServer::Handler> routes;
+  routes["/healthz"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
+  routes["/readyz"] = [&metrics] {
+    std::string why;
+    if (metrics.ready(why)) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
+    return HttpResponse{503, "text/plain; charset=utf-8", "not ready: " + why + "\n"};
+  };
+  routes["/metrics"] = [&metrics] {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.prometheus()};
+  };
+  auto server = std::make_unique<tombsync::HttpServer>(config.http.address, std::move(routes));
+  tombsync::log::info("http: /healthz /readyz /metrics on {} (port {})", config.http.address, server->port());
+  return server;
 }
 
 }  // namespace
@@ -58,7 +104,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string config_path, log_level, log_format, table;
-  bool json = false;
+  bool json = false, yes = false;
   for (size_t i = 1; i < args.size(); ++i) {
     auto take = [&](std::string& into) {
       if (i + 1 >= args.size()) return false;
@@ -75,16 +121,20 @@ int main(int argc, char** argv) {
       if (!take(table)) return usage_error("--table needs schema.table");
     } else if (args[i] == "--json") {
       json = true;
+    } else if (args[i] == "--yes") {
+      yes = true;
     } else {
       return usage_error("unknown option " + args[i]);
     }
   }
-  if (command != "run" && command != "check" && command != "status" && command != "snapshot")
+  if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
+      command != "drop-slot")
     return usage_error("unknown command " + command);
   if (config_path.empty()) return usage_error(command + " needs --config FILE");
   if (json && command == "run") return usage_error("--json applies to check and status");
   if (command == "snapshot" && table.empty()) return usage_error("snapshot needs --table SCHEMA.TABLE");
   if (command != "snapshot" && !table.empty()) return usage_error("--table applies to snapshot");
+  if (command != "drop-slot" && yes) return usage_error("--yes applies to drop-slot");
 
   if (command == "check") {
     // A config that does not load is a failed item too, reported like the others (exit 2).
@@ -93,6 +143,7 @@ int main(int argc, char** argv) {
       config = tombsync::load_config_file(config_path);
       tombsync::log::configure(log_level.empty() ? config->log.level : log_level,
                                log_format.empty() ? config->log.format : log_format);
+      export_password(*config);
     } catch (const tombsync::Error& e) {
       auto report = tombsync::config_refused(e.what());
       std::fputs((json ? report.json() : report.text()).c_str(), stdout);
@@ -112,7 +163,9 @@ int main(int argc, char** argv) {
     auto config = tombsync::load_config_file(config_path);
     tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
                              log_format.empty() ? config.log.format : log_format);
+    export_password(config);
     std::signal(SIGPIPE, SIG_IGN);
+    if (command == "drop-slot") return tombsync::drop_slot(config, yes, stdin, stdout);
     if (command == "snapshot") {
       const tombsync::TableConfig* found = nullptr;
       for (const auto& t : config.source.tables)
@@ -135,7 +188,9 @@ int main(int argc, char** argv) {
     }
     tombsync::StopSignal stop(std::chrono::seconds(5));
     tombsync::log::info("tombsync {} starting (config {})", TOMBSYNC_VERSION, config_path);
-    tombsync::run_pipeline(config, stop);
+    tombsync::Metrics metrics(config);
+    auto http = start_http(config, metrics);
+    tombsync::supervise(config, stop, metrics);
     return 0;
   } catch (const tombsync::Error& e) {
     tombsync::log::error("{} error: {}", tombsync::to_string(e.kind()), e.what());

@@ -1,6 +1,8 @@
 #include "pipeline.h"
 
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <filesystem>
 #include <optional>
 #include <vector>
@@ -10,8 +12,10 @@
 #include "cursor_store.h"
 #include "encoder.h"
 #include "error.h"
+#include "kafka_prober.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "pg_connection.h"
 #include "murmur2.h"
 #include "partition_tail.h"
 #include "pgoutput_decoder.h"
@@ -73,6 +77,11 @@ KafkaSinkOptions sink_options(const Config& config) {
   return o;
 }
 
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Format encoder_format(OutputFormat f) { return f == OutputFormat::kProtobuf ? Format::kProtobuf : Format::kJson; }
 
 // After an unclean stop, reads the last record of every partition of every
@@ -106,7 +115,37 @@ bool already_in_kafka(const RedeliveryFilter& filter, KafkaSink& sink, const Rec
 
 }  // namespace
 
-void run_pipeline(const Config& config, StopSignal& stop) {
+// Writes a non-transactional logical message every heartbeat.interval, so the
+// walsender has WAL of this database to send and confirm even when the
+// published tables are idle. A failure is logged, never fatal: the replication
+// connection is the one whose loss matters.
+class Heartbeat {
+ public:
+  Heartbeat(const Config& config, Metrics& metrics) : config_(config), metrics_(metrics) {
+    next_ = Clock::now() + std::chrono::milliseconds(config.heartbeat.interval_ms);
+  }
+  void tick(Clock::time_point now) {
+    if (config_.heartbeat.interval_ms == 0 || now < next_) return;
+    next_ = now + std::chrono::milliseconds(config_.heartbeat.interval_ms);
+    try {
+      if (!conn_) conn_ = std::make_unique<pg::PgConnection>(config_.source.dsn, pg::PgConnection::Mode::kSql);
+      conn_->exec("SELECT pg_logical_emit_message(false, 'tombsync_heartbeat', '')", "heartbeat");
+      metrics_.heartbeats.fetch_add(1, std::memory_order_relaxed);
+    } catch (const Error& e) {
+      conn_.reset();
+      log::warn("heartbeat failed, retrying in {} ms: {}", config_.heartbeat.interval_ms, e.what());
+    }
+  }
+
+ private:
+  const Config& config_;
+  Metrics& metrics_;
+  std::unique_ptr<pg::PgConnection> conn_;
+  Clock::time_point next_;
+};
+
+void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
+  Metrics& metrics = session.metrics;
   const auto& slot = config.source.slot;
   std::error_code ec;
   std::filesystem::create_directories(config.state_dir, ec);
@@ -124,6 +163,8 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   } clear_interrupter{stop};
   sink.check_reachable();
   log::info("kafka reachable at {}", config.kafka.brokers);
+  metrics.kafka_reachable = true;
+  KafkaProber prober(sink, metrics, config.kafka.brokers);
 
   pg::ReplicationStream stream(config.source.dsn);
   auto identity = stream.identify();
@@ -184,10 +225,16 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   uint64_t redelivered_skipped = 0;
 
   stream.start(slot, config.source.publication, start);
+  struct StreamingFlag {
+    Metrics& m;
+    ~StreamingFlag() { m.streaming = false; }
+  } streaming_flag{metrics};
+  metrics.streaming = true;
+  metrics.confirmed_lsn = static_cast<int64_t>(start.value());
+  session.streamed = true;
   log::info("streaming slot {} publication {} from {} ({} tables, format {}, deletes {})", slot,
             config.source.publication, start.str(), config.source.tables.size(),
-            config.format == OutputFormat::kJson ? "json" : "protobuf",
-            config.deletes == DeletePolicy::kBoth ? "both" : config.deletes == DeletePolicy::kFlag ? "flag" : "tombstone");
+            to_string(config.format), to_string(config.deletes));
 
   auto encoder = make_encoder(encoder_format(config.format));
   RecordBuilder records(config, *encoder, record_source);
@@ -235,7 +282,9 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   AckTracker tracker(start);
   StreamStats stats;
   std::optional<std::string> delivery_bug;
+  bool delivered = false;  // a delivery report arrived since the gauges were last published
   sink.on_delivered = [&](const Delivery& d) {
+    delivered = true;
     if (!tracker.on_delivered(d.commit_lsn) && !delivery_bug)
       delivery_bug = "delivery report for transaction " + d.commit_lsn.str() + ", which is not pending";
   };
@@ -252,6 +301,38 @@ void run_pipeline(const Config& config, StopSignal& stop) {
   auto next_report = Clock::now() + std::chrono::seconds(10);
   std::vector<ChangeEvent> events;
   std::vector<Record> out;
+  std::unordered_map<uint32_t, Metrics::Table*> metric_tables;  // by relation OID
+  auto metrics_table = [&](const TableSchema& t) {
+    auto it = metric_tables.find(t.relid);
+    if (it == metric_tables.end()) it = metric_tables.emplace(t.relid, metrics.table(t.qualified())).first;
+    return it->second;
+  };
+  Heartbeat heartbeat(config, metrics);
+
+  // Gauges for /metrics and /readyz, and the lag alarm (logged once per crossing).
+  auto kafka_progress = Clock::now();
+  bool lag_alarm = false;
+  auto publish_gauges = [&] {
+    const auto now = Clock::now();
+    const size_t in_flight = sink.in_flight();
+    if (delivered || in_flight == 0) kafka_progress = now;
+    delivered = false;
+    metrics.queue_depth.store(static_cast<int64_t>(in_flight), std::memory_order_relaxed);
+    metrics.oldest_unacked_ms.store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - kafka_progress).count(), std::memory_order_relaxed);
+    metrics.server_lsn.store(static_cast<int64_t>(server_end.value()), std::memory_order_relaxed);
+    metrics.confirmed_lsn.store(static_cast<int64_t>(stored.value()), std::memory_order_relaxed);
+    const int64_t lag = metrics.lag_bytes();
+    if (!lag_alarm && lag > config.health.max_lag_bytes) {
+      lag_alarm = true;
+      log::warn("slot {} lag {} bytes is above health.max_lag_bytes {} (confirmed {}, server at {}, {} messages "
+                "waiting for Kafka); Postgres keeps that WAL until tombsync catches up",
+                slot, lag, config.health.max_lag_bytes, stored.str(), server_end.str(), in_flight);
+    } else if (lag_alarm && lag <= config.health.max_lag_bytes / 2) {
+      lag_alarm = false;  // hysteresis: no flapping around the threshold
+      log::info("slot {} lag back to {} bytes (confirmed {})", slot, lag, stored.str());
+    }
+  };
 
   auto confirm = [&](bool reply_requested) {
     Lsn acked = tracker.acked();
@@ -262,6 +343,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     }
     stream.send_status(stored, reply_requested);
     next_status = Clock::now() + status_every;
+    publish_gauges();
   };
 
   // While a full producer queue blocks send(), keep answering the walsender,
@@ -294,12 +376,33 @@ void run_pipeline(const Config& config, StopSignal& stop) {
         }
       }
       stats.count(e, out);
+      if (Metrics::Table* t = metrics_table(*e.table)) Metrics::count(*t, e, out);
     }
+    if (!batch.empty()) metrics.last_event_unix_ms.store(now_unix_ms(), std::memory_order_relaxed);
   };
   std::optional<pg::TxnBegin> txn;
   std::vector<ChangeEvent> snapshot_rows;
   bool snapshot_complete = false;  // initial_only: every table read and acknowledged
 
+  // When an error leaves the loop (a lost connection, above all), what Kafka already has in
+  // hand is given a few seconds to be acknowledged and the acknowledged position is saved, so
+  // the next session (after a reconnect, or a restart) resends as little as possible.
+  struct SaveOnError {
+    std::function<void()> save;
+    int uncaught = std::uncaught_exceptions();
+    ~SaveOnError() {
+      if (std::uncaught_exceptions() > uncaught) try {
+          save();
+        } catch (...) {  // the error in flight is the one to report
+        }
+    }
+  } save_on_error{[&] {
+    sink.flush(10000);
+    if (Lsn acked = tracker.acked(); acked > stored) {
+      store->save_confirmed(slot, acked);
+      log::info("saved the cursor of slot {} at {}: Kafka acknowledged everything before it", slot, acked.str());
+    }
+  }};
   const auto& stopping = stop.flag();
   while ((!stopping.load(std::memory_order_relaxed) && !snapshot_complete) ||
          (builder.in_transaction() && !sink.interrupted() && !abandoned)) {
@@ -358,6 +461,7 @@ void run_pipeline(const Config& config, StopSignal& stop) {
     auto now = Clock::now();
     // A snapshot chunk's progress is saved as soon as Kafka has it, so the next chunk can start.
     if (now >= next_status || (snapshot && snapshot->confirmable(tracker.acked()))) confirm(false);
+    heartbeat.tick(now);
     if (now >= next_report) {
       log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
       next_report = now + std::chrono::seconds(10);

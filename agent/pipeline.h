@@ -9,6 +9,7 @@
 #pragma once
 
 #include "config.h"
+#include "metrics.h"
 #include "stop_signal.h"
 
 namespace tombsync {
@@ -18,6 +19,13 @@ namespace tombsync {
 // fatal error (thrown as tombsync::Error). If the stop is interrupted (Kafka
 // unreachable past the grace period), it returns without finishing: what was
 // not acknowledged is not confirmed, and is sent again after the restart.
-void run_pipeline(const Config& config, StopSignal& stop);
+// A lost connection is thrown as a transient Error after what Kafka acknowledged
+// has been saved; `session.streamed` says whether this session got as far as
+// streaming (the supervisor reconnects only then, so a bad start still exits).
+struct Session {
+  Metrics& metrics;
+  bool streamed = false;
+};
+void run_pipeline(const Config& config, StopSignal& stop, Session& session);
 
 }  // namespace tombsync

@@ -20,13 +20,20 @@ enum class ErrorKind {
 
 const char* to_string(ErrorKind kind);
 
+// Whether the cause may go away by itself (a dropped connection, a server
+// restarting): the daemon reconnects after those, and exits on the others.
+enum class Transient : bool { kNo = false, kYes = true };
+
 class Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Error(ErrorKind kind, const std::string& what, Transient transient = Transient::kNo)
+      : std::runtime_error(what), kind_(kind), transient_(transient == Transient::kYes) {}
   ErrorKind kind() const { return kind_; }
+  bool transient() const { return transient_; }
 
  private:
   ErrorKind kind_;
+  bool transient_;
 };
 
 }  // namespace tombsync

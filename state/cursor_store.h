@@ -37,6 +37,10 @@ class CursorStore {
   virtual std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) = 0;
   virtual void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) = 0;
   virtual void clear_snapshot(const std::string& slot, const std::string& table) = 0;
+  // Forgets everything kept for `slot` (cursor, source identity, snapshot
+  // progress of every table), in one synced batch: after the slot is dropped,
+  // the next run starts over with a new slot and fresh snapshots.
+  virtual void forget_slot(const std::string& slot) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

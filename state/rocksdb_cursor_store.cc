@@ -1,5 +1,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +77,23 @@ class RocksCursorStore final : public CursorStore {
     if (!s.ok()) {
       failed_ = true;
       fail("synced delete of the snapshot progress of " + table + " failed: " + s.ToString());
+    }
+  }
+
+  void forget_slot(const std::string& slot) override {
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteBatch batch;
+    batch.Delete(cursor_key(slot));
+    batch.Delete(identity_key(slot));
+    const std::string prefix = snapshot_key(slot, "");
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
+    if (!it->status().ok()) fail("listing the snapshot progress of slot " + slot + " failed: " + it->status().ToString());
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto s = db_->Write(wo, &batch); !s.ok()) {
+      failed_ = true;
+      fail("synced delete of slot " + slot + "'s state failed: " + s.ToString());
     }
   }
 

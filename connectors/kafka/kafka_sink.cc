@@ -184,6 +184,13 @@ void KafkaSink::check_reachable() {
                           options_.brokers, seconds(options_.connect_timeout_ms), reason));
 }
 
+bool KafkaSink::probe(int timeout_ms) const {
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  rd_kafka_metadata_destroy(md);
+  return true;
+}
+
 KafkaSink::Topic& KafkaSink::topic(const std::string& name) {
   auto it = topics_.find(name);
   if (it != topics_.end()) return it->second;

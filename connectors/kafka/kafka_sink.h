@@ -80,6 +80,10 @@ class KafkaSink {
   // Throws Error(kSink) when no broker answers a metadata request within connect_timeout_ms:
   // "cannot reach Kafka at 127.0.0.1:9092 within 10 s: <reason>; check kafka.brokers".
   void check_reachable();
+  // Whether a broker answers a metadata request within timeout_ms. Unlike every other method,
+  // safe to call from another thread (it only uses librdkafka's thread-safe handle): the
+  // health prober asks it while the pipeline thread may be blocked in send().
+  bool probe(int timeout_ms) const;
 
   // The partition count of `topic`, asking the brokers once per topic (a producer's metadata
   // request auto-creates the topic where the broker allows it) and cached for the sink's

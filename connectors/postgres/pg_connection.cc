@@ -27,6 +27,17 @@ std::string hint_for(const std::string& reason) {
   return "check source.dsn";
 }
 
+// Failures a restarting or briefly unreachable server causes; authentication
+// and catalog failures are not among them (waiting would not fix those).
+Transient connect_transient(const std::string& reason) {
+  for (const char* cause : {"Connection refused", "timeout expired", "starting up", "shutting down",
+                            "in recovery mode", "No such file or directory", "server closed the connection",
+                            "terminating connection", "could not receive data", "Connection reset",
+                            "could not translate host name", "No route to host", "too many clients"})
+    if (reason.find(cause) != std::string::npos) return Transient::kYes;
+  return Transient::kNo;
+}
+
 std::string one_line(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   for (auto& c : s)
@@ -59,8 +70,9 @@ PgConnection::PgConnection(const std::string& dsn, Mode mode) {
     std::string reason = one_line(PQerrorMessage(conn_));
     PQfinish(conn_);
     conn_ = nullptr;
-    throw Error(ErrorKind::kSource, "cannot connect to Postgres (" + description_ + "): " + reason +
-                                        "; " + hint_for(reason));
+    throw Error(ErrorKind::kSource,
+                "cannot connect to Postgres (" + description_ + "): " + reason + "; " + hint_for(reason),
+                connect_transient(reason));
   }
 }
 
@@ -72,8 +84,8 @@ PgResult PgConnection::exec(const std::string& sql, const std::string& what) {
   PgResult r(PQexec(conn_, sql.c_str()));
   auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_COPY_BOTH)
-    throw Error(ErrorKind::kSource, what + " failed (" + description_ +
-                                        "): " + one_line(PQerrorMessage(conn_)));
+    throw Error(ErrorKind::kSource, what + " failed (" + description_ + "): " + one_line(PQerrorMessage(conn_)),
+                PQstatus(conn_) == CONNECTION_BAD ? Transient::kYes : Transient::kNo);
   return r;
 }
 
@@ -86,8 +98,8 @@ PgResult PgConnection::exec_params(const std::string& sql, const std::vector<std
                           values.data(), nullptr, nullptr, 0));
   auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-    throw Error(ErrorKind::kSource, what + " failed (" + description_ +
-                                        "): " + one_line(PQerrorMessage(conn_)));
+    throw Error(ErrorKind::kSource, what + " failed (" + description_ + "): " + one_line(PQerrorMessage(conn_)),
+                PQstatus(conn_) == CONNECTION_BAD ? Transient::kYes : Transient::kNo);
   return r;
 }
 

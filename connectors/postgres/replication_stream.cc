@@ -93,14 +93,17 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
       if (reason.empty()) reason = PQerrorMessage(conn_.raw());
       while (!reason.empty() && reason.back() == '\n') reason.pop_back();
       streaming_ = false;
-      throw Error(ErrorKind::kSource, "replication stream ended by the server (" + conn_.describe() +
-                                          ")" + (reason.empty() ? "" : ": " + reason));
+      throw Error(ErrorKind::kSource,
+                  "replication stream ended by the server (" + conn_.describe() + ")" +
+                      (reason.empty() ? "" : ": " + reason),
+                  Transient::kYes);
     }
     if (n == -2) {
       std::string reason = PQerrorMessage(conn_.raw());
       while (!reason.empty() && reason.back() == '\n') reason.pop_back();
       streaming_ = false;
-      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason);
+      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason,
+                  Transient::kYes);
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -118,7 +121,8 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
       std::string reason = PQerrorMessage(conn_.raw());
       while (!reason.empty() && reason.back() == '\n') reason.pop_back();
       streaming_ = false;
-      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason);
+      throw Error(ErrorKind::kSource, "replication connection lost (" + conn_.describe() + "): " + reason,
+                  Transient::kYes);
     }
   }
 }
@@ -126,14 +130,16 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
 void ReplicationStream::send_status(Lsn confirmed, bool reply_requested) {
   auto msg = encode_standby_status(confirmed, confirmed, confirmed, now_pg_us(), reply_requested);
   if (PQputCopyData(conn_.raw(), msg.data(), static_cast<int>(msg.size())) != 1)
-    throw Error(ErrorKind::kSource, "sending standby status update failed (" + conn_.describe() +
-                                        "): " + PQerrorMessage(conn_.raw()));
+    throw Error(ErrorKind::kSource,
+                "sending standby status update failed (" + conn_.describe() + "): " + PQerrorMessage(conn_.raw()),
+                Transient::kYes);
   flush_output();
 }
 
 void ReplicationStream::flush_output() {
   if (PQflush(conn_.raw()) == -1)
-    throw Error(ErrorKind::kSource, "replication connection lost while writing (" + conn_.describe() + ")");
+    throw Error(ErrorKind::kSource, "replication connection lost while writing (" + conn_.describe() + ")",
+                Transient::kYes);
 }
 
 void ReplicationStream::finish() {

@@ -119,8 +119,12 @@ def main():
 
     d = load(default_path)
     _, c, _ = common("default", d, default_values)
-    check("livenessProbe" not in c and "readinessProbe" not in c,
-          "[default] no probes (tombsync 0.1.0 serves no HTTP yet)")
+    check(c.get("livenessProbe", {}).get("httpGet") == {"path": "/healthz", "port": "http"}
+          and c.get("readinessProbe", {}).get("httpGet") == {"path": "/readyz", "port": "http"},
+          "[default] probes on /healthz and /readyz")
+    cm = yaml.safe_load(one(d, "ConfigMap")["data"]["tombsync.yaml"])
+    check(cm.get("http", {}).get("address") == "0.0.0.0:9187",
+          "[default] the agent serves HTTP on the probes' port (config.http.address)")
     check("ServiceMonitor" not in d, "[default] no ServiceMonitor")
     check("env" not in c, "[default] no Secret referenced when existingSecret.name is empty")
 

@@ -88,3 +88,22 @@ TEST_CASE("snapshot progress survives reopening, and can be cleared", "[state][s
   CHECK_FALSE(store->load_snapshot("s1", "public.users").has_value());
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("forget_slot removes the slot's cursor, identity and snapshot progress, and nothing else", "[state]") {
+  const std::string dir = temp_dir();
+  auto store = open_rocksdb_cursor_store(dir);
+  store->save_confirmed("a", Lsn{100});
+  store->save_source_identity("a", "1/app");
+  store->save_snapshot("a", "public.users", SnapshotProgress{});
+  store->save_snapshot("a", "public.orders", SnapshotProgress{});
+  store->save_confirmed("ab", Lsn{200});  // a slot whose name starts like the other's
+  store->save_snapshot("ab", "public.users", SnapshotProgress{});
+  store->forget_slot("a");
+  CHECK_FALSE(store->load_confirmed("a"));
+  CHECK_FALSE(store->load_source_identity("a"));
+  CHECK_FALSE(store->load_snapshot("a", "public.users"));
+  CHECK_FALSE(store->load_snapshot("a", "public.orders"));
+  CHECK(store->load_confirmed("ab") == Lsn{200});
+  CHECK(store->load_snapshot("ab", "public.users"));
+  std::filesystem::remove_all(dir);
+}
