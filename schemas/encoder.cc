@@ -1,5 +1,6 @@
 #include "encoder.h"
 
+#include "debezium_json_encoder.h"
 #include "error.h"
 #include "json_encoder.h"
 #include "protobuf_encoder.h"
@@ -19,6 +20,7 @@ const char* to_string(Format format) {
   switch (format) {
     case Format::kJson: return "json";
     case Format::kProtobuf: return "protobuf";
+    case Format::kDebeziumJson: return "debezium-json";
   }
   return "unknown";
 }
@@ -26,13 +28,22 @@ const char* to_string(Format format) {
 std::optional<Format> parse_format(std::string_view name) {
   if (name == "json") return Format::kJson;
   if (name == "protobuf") return Format::kProtobuf;
+  if (name == "debezium-json") return Format::kDebeziumJson;
   return std::nullopt;
 }
 
-std::unique_ptr<Encoder> make_encoder(Format format) {
+std::unique_ptr<Encoder> make_encoder(Format format) { return make_encoder(format, EncoderContext{}); }
+
+std::unique_ptr<Encoder> make_encoder(Format format, const EncoderContext& context) {
   switch (format) {
     case Format::kJson: return std::make_unique<JsonEncoder>();
     case Format::kProtobuf: return std::make_unique<ProtobufEncoder>();
+    case Format::kDebeziumJson:
+      if (context.server_name.empty())
+        throw Error(ErrorKind::kInternal,
+                    "the debezium-json encoder needs the topic prefix (Debezium's server name) and the "
+                    "database name: create it with make_encoder(format, EncoderContext{...})");
+      return std::make_unique<DebeziumJsonEncoder>(context);
   }
   throw Error(ErrorKind::kInternal, "unknown encoder format");
 }

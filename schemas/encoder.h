@@ -2,6 +2,8 @@
 // The formats are specified for consumers in docs/event-format.md.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,9 +13,9 @@
 
 namespace tombsync {
 
-enum class Format { kJson, kProtobuf };
+enum class Format { kJson, kProtobuf, kDebeziumJson };
 
-const char* to_string(Format format);                          // "json", "protobuf"
+const char* to_string(Format format);  // "json", "protobuf", "debezium-json"
 std::optional<Format> parse_format(std::string_view name);     // inverse of to_string
 
 // Encoders are the per-event hot path. An instance is used from one thread at
@@ -35,7 +37,23 @@ class Encoder {
   virtual std::string value(const ChangeEvent& event) const = 0;
 };
 
+// What an encoder may need beyond the event itself: where the events come
+// from. Only kDebeziumJson uses it (docs/formats.md), for the schema names and
+// the `source` block that Debezium's PostgreSQL connector writes.
+struct EncoderContext {
+  std::string server_name;  // Debezium's topic.prefix: tombsync's kafka.topic_prefix
+  std::string database;     // the source database (source.db)
+  std::string version;      // source.version, e.g. "tombsync-0.1.0"
+  // Processing time in Unix-epoch microseconds (the envelope's ts_ms/ts_us/ts_ns);
+  // unset: the system clock. Tests set it to get stable bytes.
+  std::function<int64_t()> now_us;
+};
+
+// kJson and kProtobuf need no context. kDebeziumJson without a server name
+// throws Error(kInternal): schema names built from an empty prefix would
+// silently differ from Debezium's.
 std::unique_ptr<Encoder> make_encoder(Format format);
+std::unique_ptr<Encoder> make_encoder(Format format, const EncoderContext& context);
 
 // For Encoder implementations: the invariants they rely on, checked once per
 // call. Both throw Error(kInternal) naming the table and what is wrong.
