@@ -312,8 +312,18 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   // Gauges for /metrics and /readyz, and the lag alarm (logged once per crossing).
   auto kafka_progress = Clock::now();
   bool lag_alarm = false;
+  auto publish_snapshot = [&] {
+    if (!snapshot) return;
+    for (const auto& st : snapshot->status()) {
+      Metrics::Table* t = metrics.table(st.table);
+      if (t == nullptr) continue;
+      t->snapshot_rows_estimated.store(static_cast<int64_t>(st.rows_estimated_total), std::memory_order_relaxed);
+      t->snapshot_state.store(st.done ? 2 : 1, std::memory_order_relaxed);
+    }
+  };
   auto publish_gauges = [&] {
     const auto now = Clock::now();
+    publish_snapshot();
     const size_t in_flight = sink.in_flight();
     if (delivered || in_flight == 0) kafka_progress = now;
     delivered = false;
@@ -489,6 +499,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
         snapshot->start_chunk();
       for (const auto& line : snapshot->progress_lines()) log::info("{}", line);
       if (snapshot->finished()) {
+        publish_snapshot();  // the final state, before the snapshotter goes
         log::info("snapshot: every table's snapshot is done and acknowledged");
         if (config.snapshot == SnapshotMode::kInitialOnly) {
           log::info("snapshot: initial_only, so stopping");

@@ -106,6 +106,7 @@ TEST_CASE("/metrics counts per table and op; /readyz follows Kafka going and com
   const std::string n = unique_name("metrics");
   Sql sql(ServiceEnv::get().pg_dsn);
   sql.exec("CREATE TABLE " + n + "_a (id int PRIMARY KEY, v int); CREATE TABLE " + n + "_b (id int PRIMARY KEY, v text)");
+  sql.exec("INSERT INTO " + n + "_b SELECT g, 's' FROM generate_series(10001, 10120) g");  // for the snapshot
   Agent agent({.name = n,
                .tables = {"public." + n + "_a", "public." + n + "_b"},
                .extra_yaml = "http: {address: \"127.0.0.1:0\"}\nheartbeat: {interval: 500ms}\n"
@@ -121,7 +122,7 @@ TEST_CASE("/metrics counts per table and op; /readyz follows Kafka going and com
   sql.exec("DELETE FROM " + n + "_a WHERE id > 250");
   sql.exec("INSERT INTO " + n + "_b SELECT g, 'x' FROM generate_series(1, 200) g");
   read_topic(agent.topic("public." + n + "_a"), 300 + 100 + 2 * 50);
-  read_topic(agent.topic("public." + n + "_b"), 200);
+  read_topic(agent.topic("public." + n + "_b"), 120 + 200);
 
   const std::string a = "{table=\"public." + n + "_a\"";
   const std::string b = "{table=\"public." + n + "_b\"";
@@ -137,6 +138,9 @@ TEST_CASE("/metrics counts per table and op; /readyz follows Kafka going and com
   CHECK(metric(text, "tombsync_records_total" + a + "}") == 500);
   CHECK(metric(text, "tombsync_events_total" + b + ",op=\"insert\"}") == 200);
   CHECK(metric(text, "tombsync_events_total" + b + ",op=\"delete\"}") == 0);
+  CHECK(metric(text, "tombsync_events_total" + b + ",op=\"read\"}") == 120);
+  CHECK(metric(text, "tombsync_snapshot_rows_total" + b + "}") == 120);
+  CHECK(metric(text, "tombsync_snapshot_running" + b + "}") == 0);
   CHECK(metric(text, "tombsync_bytes_total" + b + "}") > 200 * 10);
   CHECK(metric(text, "tombsync_streaming") == 1);
   CHECK(metric(text, "tombsync_heartbeats_total") >= 1);
@@ -158,8 +162,8 @@ TEST_CASE("/metrics counts per table and op; /readyz follows Kafka going and com
 
   services("kafka-ctl", "start");
   CHECK(eventually([&] { return http_get(port, "/readyz").status == 200; }, std::chrono::seconds(60)));
-  auto rs = read_topic(agent.topic("public." + n + "_b"), 250);
-  CHECK(rs.size() >= 250);
+  auto rs = read_topic(agent.topic("public." + n + "_b"), 120 + 250);
+  CHECK(rs.size() >= 120 + 250);
   CHECK(agent.stop(SIGTERM) == 0);
   CHECK(agent.log().find("kafka: no broker at") != std::string::npos);
 }
