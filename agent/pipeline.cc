@@ -82,7 +82,14 @@ int64_t now_unix_ms() {
       .count();
 }
 
-Format encoder_format(OutputFormat f) { return f == OutputFormat::kProtobuf ? Format::kProtobuf : Format::kJson; }
+Format encoder_format(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::kJson: return Format::kJson;
+    case OutputFormat::kProtobuf: return Format::kProtobuf;
+    case OutputFormat::kDebeziumJson: return Format::kDebeziumJson;
+  }
+  throw Error(ErrorKind::kInternal, "unknown output format");
+}
 
 // After an unclean stop, reads the last record of every partition of every
 // table topic, so records Kafka already holds are not written again.
