@@ -207,9 +207,12 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
       throw Error(ErrorKind::kSource, "replication slot " + slot + " belongs to database " +
                                           source.slot->database + ", not " + source.database);
     if (source.slot->active)
-      throw Error(ErrorKind::kSource, "replication slot " + slot + " is in use by another connection (pid " +
-                                          std::to_string(source.slot->active_pid.value_or(0)) +
-                                          "); is another tombsync running on it?");
+      // Transient: after a network drop, this agent's own previous walsender can hold the slot
+      // until the server notices (wal_sender_timeout). At first start it still ends the run.
+      throw Error(ErrorKind::kSource,
+                  "replication slot " + slot + " is in use by another connection (pid " +
+                      std::to_string(source.slot->active_pid.value_or(0)) + "); is another tombsync running on it?",
+                  Transient::kYes);
   }
   store->save_source_identity(slot, source_identity);
 

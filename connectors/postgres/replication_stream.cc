@@ -68,8 +68,12 @@ void ReplicationStream::start(const std::string& slot, const std::string& public
   if (!r || PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
     std::string reason = PQerrorMessage(conn_.raw());
     while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-    throw Error(ErrorKind::kSource, "START_REPLICATION on slot " + slot + " failed (" +
-                                        conn_.describe() + "): " + reason);
+    // "is active for PID": the slot is still held, by the walsender of a connection this
+    // agent lost a moment ago (until wal_sender_timeout), or by another agent.
+    const bool held = reason.find("is active for PID") != std::string::npos ||
+                      PQstatus(conn_.raw()) == CONNECTION_BAD;
+    throw Error(ErrorKind::kSource, "START_REPLICATION on slot " + slot + " failed (" + conn_.describe() + "): " + reason,
+                held ? Transient::kYes : Transient::kNo);
   }
   streaming_ = true;
 }
