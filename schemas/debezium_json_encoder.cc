@@ -127,12 +127,6 @@ void append_sequence(std::string& out, const ChangeEvent& event) {
   out.append(R"(\"]")");
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 }  // namespace
 
 DebeziumJsonEncoder::DebeziumJsonEncoder(EncoderContext context) : context_(std::move(context)) {
@@ -226,7 +220,7 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   out.append(R"(,"source":{)");
   out.append(source_head_);
   out.append(R"(,"ts_ms":)");
-  append_int(out, floor_div(commit_us, 1000));
+  append_int(out, debezium::floor_div(commit_us, 1000));
   out.append(event.op == Op::kRead ? R"(,"snapshot":"true","db":)" : R"(,"snapshot":"false","db":)");
   append_json_string(out, context_.database);
   out.append(R"(,"sequence":)");
@@ -247,7 +241,7 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   out.push_back(deleted ? 'd' : op_code(event.op));
   const int64_t now = now_us();
   out.append(R"(","ts_ms":)");
-  append_int(out, floor_div(now, 1000));
+  append_int(out, debezium::floor_div(now, 1000));
   out.append(R"(,"ts_us":)");
   append_int(out, now);
   out.append(R"(,"ts_ns":)");

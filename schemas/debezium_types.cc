@@ -22,13 +22,6 @@ constexpr int64_t kMicrosPerDay = 86'400'000'000;
 constexpr int64_t kPositiveInfinityMicros = 9'223'372'036'825'200'000;
 constexpr int64_t kNegativeInfinityMicros = -9'223'372'036'832'400'000;
 
-// Java's Math.floorDiv, which Instant.toEpochMilli amounts to.
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
 class Reader {
  public:
   explicit Reader(std::string_view text) : s_(text) {}
@@ -182,6 +175,12 @@ T need(const std::optional<T>& v, const ColumnSpec& column, const Datum& datum) 
 }
 
 }  // namespace
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
 
 int time_precision(const ColumnSpec& column) {
   return column.type_mod >= 0 && column.type_mod <= 6 ? column.type_mod : 6;

@@ -44,6 +44,10 @@ void append_unavailable_value(std::string& out, const ColumnSpec& column);
 
 // ---- conversions, exposed for tests -------------------------------------------
 
+// Java's Math.floorDiv (what Instant.toEpochMilli amounts to): rounds toward
+// minus infinity, so instants before 1970 get the millisecond they fall in.
+int64_t floor_div(int64_t a, int64_t b);
+
 // "2024-05-01T10:00:00.5" (tombsync's timestamp text, optional trailing 'Z',
 // signed years as java.time prints them) -> Unix-epoch microseconds.
 std::optional<int64_t> epoch_micros(std::string_view iso);

@@ -581,3 +581,15 @@ TEST_CASE("debezium-json: a soft-deleted row image is a delete", "[debezium_json
   CHECK(v["payload"]["before"]["name"] == "Ann");
   CHECK(v["payload"]["source"]["snapshot"] == "false");
 }
+
+TEST_CASE("debezium-json: commit times before 1970 floor to the millisecond, as Java does", "[debezium_json]") {
+  DebeziumJsonEncoder enc(context("app", "shop", -1));
+  ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
+  e.source.commit_ts_us = -1;  // 1969-12-31T23:59:59.999999Z
+  const json v = json::parse(enc.value(e));
+  CHECK(v["payload"]["source"]["ts_ms"] == -1);
+  CHECK(v["payload"]["source"]["ts_us"] == -1);
+  CHECK(v["payload"]["ts_ms"] == -1);
+  CHECK(debezium::floor_div(-1000, 1000) == -1);
+  CHECK(debezium::floor_div(1999, 1000) == 1);
+}
