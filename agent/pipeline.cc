@@ -246,7 +246,11 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
             config.source.publication, start.str(), config.source.tables.size(),
             to_string(config.format), to_string(config.deletes));
 
-  auto encoder = make_encoder(encoder_format(config.format));
+  EncoderContext encoder_context;
+  encoder_context.server_name = config.kafka.topic_prefix;  // Debezium's topic.prefix
+  encoder_context.database = source.database;               // source.db
+  encoder_context.version = std::string("tombsync-") + TOMBSYNC_VERSION;
+  auto encoder = make_encoder(encoder_format(config.format), encoder_context);
   RecordBuilder records(config, *encoder, record_source);
   auto find_resolved = [&](const std::string& name) -> const pg::ResolvedTable* {
     for (const auto& t : source.tables)
