@@ -1,0 +1,70 @@
+#include "record.h"
+
+#include <charconv>
+
+#include "error.h"
+
+namespace tombsync::loader {
+namespace {
+
+std::string where(const rd_kafka_message_t* m) {
+  return std::string(rd_kafka_topic_name(m->rkt)) + " partition " + std::to_string(m->partition) + " offset " +
+         std::to_string(m->offset);
+}
+
+std::optional<std::string> header(const rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  // rd_kafka_message_headers wants a non-const message; it only parses lazily.
+  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(m), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
+  const void* v = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string(static_cast<const char*>(v), size);
+}
+
+std::string required(const rd_kafka_message_t* m, const char* name) {
+  auto v = header(m, name);
+  if (!v)
+    throw Error(ErrorKind::kProtocol, "record at " + where(m) + " has no " + name +
+                                          " header: the loader reads topics written by tombsync (format: json)");
+  return *v;
+}
+
+}  // namespace
+
+LoaderRecord parse_record(const rd_kafka_message_t* m, size_t table) {
+  LoaderRecord r{.table = table, .partition = m->partition, .offset = m->offset,
+                 .produced_ms = rd_kafka_message_timestamp(m, nullptr)};
+  r.op = required(m, "tombsync.op");
+  r.commit_ts = required(m, "tombsync.commit_ts");
+  std::string lsn = required(m, "tombsync.commit_lsn"), seq = required(m, "tombsync.seq");
+  auto parsed = Lsn::parse(lsn);
+  auto sr = std::from_chars(seq.data(), seq.data() + seq.size(), r.position.seq);
+  if (!parsed || sr.ec != std::errc() || sr.ptr != seq.data() + seq.size())
+    throw Error(ErrorKind::kProtocol, "record at " + where(m) + " has a malformed position (tombsync.commit_lsn '" +
+                                          lsn + "', tombsync.seq '" + seq + "')");
+  r.position.commit_lsn = *parsed;
+  try {
+    if (m->key) r.key = nlohmann::json::parse(static_cast<const char*>(m->key), static_cast<const char*>(m->key) + m->key_len);
+    if (m->payload)
+      r.value = nlohmann::json::parse(static_cast<const char*>(m->payload),
+                                      static_cast<const char*>(m->payload) + m->len);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kProtocol, "record at " + where(m) + " is not JSON (" + e.what() +
+                                          "): the loader needs tombsync's format: json, not protobuf");
+  }
+  if (r.value.is_null()) {
+    r.kind = RecordKind::kTombstone;
+    if (!r.key.is_object())
+      throw Error(ErrorKind::kProtocol, "tombstone at " + where(m) + " has no JSON object key");
+  } else if (!r.value.is_object() || !r.value.contains("__op") || !r.value.contains("is_deleted")) {
+    throw Error(ErrorKind::kProtocol, "record at " + where(m) +
+                                          " is not tombsync's row-shaped JSON (no __op/is_deleted): check format: json");
+  } else if (r.value["__op"] == "truncate") {
+    r.kind = RecordKind::kTruncate;
+  }
+  return r;
+}
+
+}  // namespace tombsync::loader
