@@ -59,14 +59,15 @@ class SnapshotReader {
   // Reads up to plan.chunk_rows rows whose key is greater than `after` (all
   // from the first row when nullopt) into `out`, replacing what it held.
   void read(const SnapshotPlan& plan, const std::optional<std::vector<std::string>>& after, ChunkRows& out);
-  // Asks Postgres to cancel the statement running on this connection, if any.
+  // Ends the connection's socket so a read blocked on it fails at once (for
+  // shutdown; the reader is unusable afterwards). Callable from any thread
+  // while the reader is alive.
   void cancel();
 
  private:
   std::string literal(const std::string& text);
 
   pg::PgConnection conn_;
-  PGcancel* cancel_ = nullptr;  // owned; PQcancel on it is thread-safe
 };
 
 // Splits one COPY text-format row (without its newline) into its fields and

@@ -365,3 +365,31 @@ TEST_CASE("three tables snapshotted in parallel over at most two connections, wh
   CHECK(agent.stop(SIGTERM) == 0);
   drop_replication_objects(n);
 }
+
+TEST_CASE("SIGTERM in the middle of a parallel snapshot exits 0 promptly and closes the snapshot connections",
+          "[integration][snapshot]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("snapterm");
+  Sql sql(env.pg_dsn);
+  for (const char* suffix : {"_a", "_b"}) {
+    sql.exec("CREATE TABLE " + n + suffix + " (id int PRIMARY KEY, pad text)");
+    sql.exec("INSERT INTO " + n + suffix + " SELECT g, repeat('t', 100) FROM generate_series(1, 300000) g");
+  }
+  Agent agent({.name = n, .tables = {"public." + n + "_a", "public." + n + "_b"},
+               .extra_yaml = "snapshot_chunk_rows: 1000\n"});
+  agent.start();
+  REQUIRE(eventually([&] { return topic_end_offsets(agent.topic("public." + n + "_a")) >= 20000; },
+                     std::chrono::seconds(120)));
+  Sql super(env.pg_superuser_dsn);
+  auto snapshot_connections = [&] {
+    return std::stoi(super.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                  "'tombsync-snapshot'").value());
+  };
+  CHECK(snapshot_connections() == 2);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(agent.stop(SIGTERM) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15));
+  CHECK(eventually([&] { return snapshot_connections() == 0; }, std::chrono::seconds(10)));
+  CHECK(agent.log().find("snapshot of public." + n + "_a done") == std::string::npos);  // it was stopped mid-way
+  drop_replication_objects(n);
+}
