@@ -181,7 +181,8 @@ void KafkaSink::check_reachable() {
                                                       : rd_kafka_err2str(err);
   throw Error(ErrorKind::kSink,
               fmt::format("cannot reach Kafka at {} within {} s: {}; check kafka.brokers",
-                          options_.brokers, seconds(options_.connect_timeout_ms), reason));
+                          options_.brokers, seconds(options_.connect_timeout_ms), reason),
+              Transient::kYes);  // ends a first start; a running agent waits for the brokers
 }
 
 bool KafkaSink::probe(int timeout_ms) const {
@@ -237,9 +238,12 @@ int KafkaSink::partitions(const std::string& name) {
       last = rd_kafka_err2str(err);
     }
     if (Clock::now() >= deadline) {
+      // Brokers that do not answer (restarting) may come back: a running agent waits for them.
+      const bool missing_topic = last.rfind("the topic does not exist", 0) == 0;
       throw Error(ErrorKind::kSink,
                   fmt::format("cannot read the partitions of Kafka topic '{}' within {} s: {}",
-                              name, seconds(options_.connect_timeout_ms), last));
+                              name, seconds(options_.connect_timeout_ms), last),
+                  missing_topic ? Transient::kNo : Transient::kYes);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(
         std::min(kServeSliceMs, std::max(1, remaining_ms(deadline)))));

@@ -76,7 +76,7 @@ std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options,
   auto merr = rd_kafka_metadata(rk.get(), 0, t, &md, timeout);
   rd_kafka_topic_destroy(t);
   if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    throw Error(ErrorKind::kSink, "reading metadata of " + topic + ": " + rd_kafka_err2str(merr));
+    throw Error(ErrorKind::kSink, "reading metadata of " + topic + ": " + rd_kafka_err2str(merr), Transient::kYes);
   int partitions = 0;
   if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions = md->topics[0].partition_cnt;
   rd_kafka_metadata_destroy(md);
@@ -92,8 +92,9 @@ std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options,
            std::chrono::steady_clock::now() < retry_until)
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (werr != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw Error(ErrorKind::kSink, "reading offsets of " + topic + " [" + std::to_string(p) +
-                                        "]: " + rd_kafka_err2str(werr));
+      throw Error(ErrorKind::kSink,
+                  "reading offsets of " + topic + " [" + std::to_string(p) + "]: " + rd_kafka_err2str(werr),
+                  Transient::kYes);
     if (high <= low) continue;
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = high - 1;
@@ -120,7 +121,8 @@ std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options,
       } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         std::string why = rd_kafka_message_errstr(m);
         rd_kafka_message_destroy(m);
-        throw Error(ErrorKind::kSink, "reading the last record of " + topic + " [" + std::to_string(p) + "]: " + why);
+        throw Error(ErrorKind::kSink, "reading the last record of " + topic + " [" + std::to_string(p) + "]: " + why,
+                    Transient::kYes);
       }
       rd_kafka_message_destroy(m);
     }

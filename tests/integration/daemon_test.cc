@@ -195,6 +195,7 @@ TEST_CASE("Postgres restarted, then Kafka restarted, mid-stream: the agent recon
   batch(220001, 20000);
 
   auto rs = read_topic(agent.topic("public." + n), expected, std::chrono::seconds(180));
+  INFO("agent log:\n" << agent.log());
   size_t distinct = 0;
   const size_t dups = duplicates(rs, distinct);
   std::printf("reconnect test: %zu records expected, %zu distinct in Kafka, %zu duplicates\n", expected, distinct, dups);
