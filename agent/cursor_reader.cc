@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,17 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
     out.confirmed = Lsn(x);
   }
   out.source = get(identity_key(slot));
+  const std::string prefix = "snapshot/" + slot + "/";
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string table = it->key().ToString().substr(prefix.size());
+    try {
+      auto j = nlohmann::json::parse(it->value().ToString());
+      out.snapshots[table] = {j.at("done").get<bool>(), j.at("rows").get<uint64_t>()};
+    } catch (const std::exception& e) {
+      fail(state_dir, "snapshot progress of " + table + " is corrupt: " + e.what());
+    }
+  }
   return out;
 }
 

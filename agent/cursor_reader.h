@@ -7,6 +7,8 @@
 // bytes big-endian; "source/<slot>" = "<system identifier>/<database>".
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -18,6 +20,12 @@ struct StoredCursor {
   bool store_exists = false;              // state_dir holds a RocksDB store (its CURRENT file)
   std::optional<Lsn> confirmed;           // cursor/<slot>; unset: no cursor yet
   std::optional<std::string> source;      // source/<slot>
+  // snapshot/<slot>/<table>: table -> {done, rows acknowledged}
+  struct Snapshot {
+    bool done = false;
+    uint64_t rows = 0;
+  };
+  std::map<std::string, Snapshot> snapshots;
 };
 
 // Reads the cursor and source identity of `slot` from the store in `state_dir`

@@ -136,6 +136,12 @@ StatusReport collect_status(const std::string& config_path, const Config& config
     r.cursor.lsn = stored.confirmed;
     r.cursor.source = stored.source;
     r.cursor.agent_pid = state_dir_lock_holder(config.state_dir);
+    for (auto& t : r.tables) {
+      auto it = stored.snapshots.find(t.name);
+      if (it == stored.snapshots.end()) continue;
+      t.snapshot = it->second.done ? "done" : "running";
+      t.snapshot_rows = it->second.rows;
+    }
   } catch (const Error& e) {
     r.errors.push_back(e.what());
   }
@@ -200,8 +206,9 @@ std::string StatusReport::text() const {
 
   out += "tables\n";
   for (const auto& t : tables)
-    out += fmt::format("  {} -> {}{}\n", t.name, t.topic,
-                       !t.in_publication ? "" : *t.in_publication ? "  (published)" : "  (NOT in the publication)");
+    out += fmt::format("  {} -> {}{}  snapshot {}{}\n", t.name, t.topic,
+                       !t.in_publication ? "" : *t.in_publication ? "  (published)" : "  (NOT in the publication)",
+                       t.snapshot, t.snapshot == "none" ? "" : fmt::format(" ({} rows)", t.snapshot_rows));
   for (const auto& e : errors) out += "error: " + e + "\n";
   return out;
 }
@@ -255,7 +262,11 @@ std::string StatusReport::json() const {
   j["publication"] = p;
   j["tables"] = nlohmann::ordered_json::array();
   for (const auto& t : tables)
-    j["tables"].push_back({{"name", t.name}, {"topic", t.topic}, {"in_publication", opt_json(t.in_publication)}});
+    j["tables"].push_back({{"name", t.name},
+                           {"topic", t.topic},
+                           {"in_publication", opt_json(t.in_publication)},
+                           {"snapshot", t.snapshot},
+                           {"snapshot_rows", t.snapshot_rows}});
   j["errors"] = errors;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

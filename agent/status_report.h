@@ -58,6 +58,10 @@ struct StatusReport {
   struct Table {
     std::string name, topic;
     std::optional<bool> in_publication;  // unknown while Postgres is unreachable
+    // From state_dir: "done", "running" (progress saved, not finished) or "none" (not started,
+    // or never: streamed only); rows Kafka acknowledged.
+    std::string snapshot = "none";
+    uint64_t snapshot_rows = 0;
   };
   std::vector<Table> tables;
 

@@ -364,6 +364,8 @@ TEST_CASE("status shows the cursor, the slot and the lag while streaming, and th
   CHECK(doc["publication"]["exists"] == true);
   CHECK(doc["tables"][0]["name"] == "public." + n);
   CHECK(doc["tables"][0]["in_publication"] == true);
+  CHECK(doc["tables"][0]["snapshot"] == "done");  // the table was empty: its snapshot ended at once
+  CHECK(doc["tables"][0]["snapshot_rows"] == 0);
   CHECK(doc["source"]["user"] == "tombsync");
   CHECK(doc.dump().find("password") == std::string::npos);
 
@@ -375,6 +377,7 @@ TEST_CASE("status shows the cursor, the slot and the lag while streaming, and th
   CHECK(std::regex_search(text.out, std::regex("restart_lsn +[0-9A-F]+/[0-9A-F]+ +retained WAL \\d+ bytes")));
   CHECK(std::regex_search(text.out, std::regex("cursor +[0-9A-F]+/[0-9A-F]+ +lag -?\\d+ bytes")));
   CHECK(text.out.find("password") == std::string::npos);
+  CHECK(std::regex_search(text.out, std::regex("public\\." + n + " -> .*snapshot done \\(0 rows\\)")));
 
   // check while the agent runs: the slot and state_dir are in use.
   auto busy = check(agent);
