@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   loader::Options options;
   try {
     options = loader::parse_options(argc, argv);
-    loader::log::set_level(options.log_level);
+    tombsync::log::configure(options.log_level, "text");
   } catch (const Error& e) {
     std::fprintf(stderr, "tombsync-warehouse-loader: %s\n", e.what());
     return 2;
@@ -153,10 +153,10 @@ int main(int argc, char** argv) {
   try {
     return loader::run(options);
   } catch (const Error& e) {
-    loader::log::error("{}", e.what());
+    tombsync::log::error("{}", e.what());
     return 1;
   } catch (const std::exception& e) {
-    loader::log::error("unexpected failure: {}", e.what());
+    tombsync::log::error("unexpected failure: {}", e.what());
     return 1;
   }
 }
