@@ -249,3 +249,24 @@ TEST_CASE("password_file supplies the password; drop-slot asks, refuses while ru
   CHECK(again.stop(SIGTERM) == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("lag above health.max_lag_bytes is logged once, and its return under", "[daemon][lag]") {
+  const std::string n = unique_name("lag");
+  Sql sql(ServiceEnv::get().pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
+  Agent agent({.name = n, .tables = {"public." + n},
+               .extra_yaml = "health: {max_lag_bytes: 64KiB}\nhttp: {address: \"127.0.0.1:0\"}\n"});
+  agent.start();
+  agent.wait_streaming();
+  // A burst of WAL that takes the agent a while to deliver: megabytes behind for a moment.
+  sql.exec("INSERT INTO " + n + " SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g");
+  read_topic(agent.topic("public." + n), 200000, std::chrono::seconds(120));
+  CHECK(eventually([&] { return agent.log().find("lag back to") != std::string::npos; }, std::chrono::seconds(30)));
+  const std::string log = agent.log();
+  INFO(log);
+  const auto above = log.find("is above health.max_lag_bytes 65536");
+  CHECK(above != std::string::npos);
+  CHECK(log.find("is above health.max_lag_bytes", above + 1) == std::string::npos);  // once per crossing
+  CHECK(eventually([&] { return http_get(http_port(agent), "/readyz").status == 200; }, std::chrono::seconds(10)));
+  CHECK(agent.stop(SIGTERM) == 0);
+}
