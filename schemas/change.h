@@ -93,6 +93,9 @@ struct ChangeEvent {
   std::vector<Datum> row;  // aligned with table->columns; empty for kTruncate
   bool is_deleted = false;
   std::optional<int64_t> deleted_at_us;  // Unix epoch microseconds; set when is_deleted
+  // An update that moved the row to another key: the delete of the old key
+  // came just before it (Debezium writes this event as a create).
+  bool key_changed = false;
   SourcePosition source;
 };
 

@@ -238,7 +238,8 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   out.append(R"(,"lsn":)");
   append_int(out, static_cast<int64_t>(event.source.lsn.value()));
   out.append(R"(,"xmin":null,"origin":null,"origin_lsn":null},"transaction":null,"op":")");
-  out.push_back(deleted ? 'd' : op_code(event.op));
+  // A row moved to a new key is a create for Debezium: the old key's delete came before it.
+  out.push_back(deleted ? 'd' : event.key_changed && event.op == Op::kUpdate ? 'c' : op_code(event.op));
   const int64_t now = now_us();
   out.append(R"(","ts_ms":)");
   append_int(out, debezium::floor_div(now, 1000));

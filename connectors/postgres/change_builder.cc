@@ -66,6 +66,7 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
             if (ignored_.count(m.relid)) return BuildStep{};
             const auto& rel = relation(m.relid, wal_start, "Update");
             auto row = to_row(rel, m.new_tuple, false, wal_start);
+            bool key_changed = false;
             if (m.old_kind != 0) {
               auto old = to_row(rel, m.old_tuple, m.old_kind == 'K', wal_start);
               // An unchanged TOAST value in the new image is known when the old image carries it.
@@ -76,9 +77,11 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
                 del.is_deleted = true;
                 del.deleted_at_us = current_->commit_ts_us;
                 out.push_back(std::move(del));
+                key_changed = true;
               }
             }
             out.push_back(event(Op::kUpdate, rel, std::move(row), wal_start));
+            out.back().key_changed = key_changed;
             return BuildStep{};
           },
           [&](const DeleteMsg& m) {

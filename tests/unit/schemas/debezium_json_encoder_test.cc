@@ -582,6 +582,19 @@ TEST_CASE("debezium-json: a soft-deleted row image is a delete", "[debezium_json
   CHECK(v["payload"]["source"]["snapshot"] == "false");
 }
 
+TEST_CASE("debezium-json: an update that moved the row to a new key is a create", "[debezium_json]") {
+  // After the delete (and tombstone) of the old key, Debezium writes the new key's row as op "c".
+  DebeziumJsonEncoder enc(context("app", "shop", 1));
+  ChangeEvent e = make_event(Op::kUpdate, users_table(), users_row());
+  e.key_changed = true;
+  const json v = json::parse(enc.value(e));
+  CHECK(v["payload"]["op"] == "c");
+  CHECK(v["payload"]["before"].is_null());
+  CHECK(v["payload"]["after"]["name"] == "Ann");
+  e.key_changed = false;
+  CHECK(json::parse(enc.value(e))["payload"]["op"] == "u");
+}
+
 TEST_CASE("debezium-json: commit times before 1970 floor to the millisecond, as Java does", "[debezium_json]") {
   DebeziumJsonEncoder enc(context("app", "shop", -1));
   ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
