@@ -31,7 +31,12 @@ void supervise(const Config& config, StopSignal& stop, Metrics& metrics) {
       if (session.streamed) backoff.reset();  // the last attempt worked for a while
       // A start that fails before ever streaming is a configuration or reachability problem
       // the operator must see at once; only a running agent rides out an outage.
-      if (!e.transient() || !ever_streamed || stop.flag().load()) throw;
+      if (!e.transient() || !ever_streamed) throw;
+      if (stop.flag().load()) {
+        // Stopped during an outage: what was acknowledged is saved; the next start resumes there.
+        log::info("stopping: a stop was requested while the connection was lost ({})", e.what());
+        return;
+      }
       if (config.reconnect.max_attempts > 0 && backoff.attempt() >= config.reconnect.max_attempts) {
         log::error("giving up after {} reconnection attempts (reconnect.max_attempts)", backoff.attempt());
         throw;
