@@ -1296,7 +1296,7 @@ int Parser::duration_ms(const Value& at, const std::string& path, int max_ms) co
   if (ec == std::errc() && n > 0) {
     for (const auto& [name, mult] : kUnits) {
       if (unit == name) {
-        if (n * mult > max_ms) break;
+        if (n > max_ms / mult) break;
         if (n * mult < 100) fail(at, path, quote(s) + " is shorter than the minimum, 100ms");
         return static_cast<int>(n * mult);
       }

@@ -29,7 +29,8 @@ int drop_slot(const Config& config, bool assume_yes, std::FILE* in, std::FILE* o
   // Opening the store also proves no agent runs with this state_dir (RocksDB's lock).
   std::unique_ptr<CursorStore> store;
   if (std::filesystem::exists(config.state_dir)) store = open_rocksdb_cursor_store(config.state_dir);
-  const bool has_state = store && store->load_confirmed(slot).has_value();
+  const bool has_state = store && (store->load_confirmed(slot).has_value() ||
+                                   store->load_source_identity(slot).has_value());
   if (!exists && !has_state) {
     std::fprintf(out, "slot %s does not exist and state_dir %s holds nothing for it; nothing to drop\n",
                  slot.c_str(), config.state_dir.c_str());

@@ -76,7 +76,11 @@ std::unique_ptr<tombsync::HttpServer> start_http(const tombsync::Config& config,
   if (config.http.address.empty()) return nullptr;
   using tombsync::HttpResponse;
   std::map<std::string, tombsync::HttpServer::Handler> routes;
-  routes["/healthz"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
+  routes["/healthz"] = [&metrics] {
+    std::string why;
+    if (metrics.alive(why)) return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    return HttpResponse{503, "text/plain; charset=utf-8", "unhealthy: " + why + "\n"};
+  };
   routes["/readyz"] = [&metrics] {
     std::string why;
     if (metrics.ready(why)) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};

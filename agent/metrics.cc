@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace tombsync {
@@ -41,7 +42,7 @@ Metrics::Table* Metrics::table(const std::string& qualified) const {
   return it == tables_.end() ? nullptr : it->second.get();
 }
 
-void Metrics::count(Table& t, const ChangeEvent& e, const std::vector<Record>& records) {
+void Metrics::count(Table& t, const ChangeEvent& e, const std::vector<Record>& records, size_t skipped) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   t.events[static_cast<size_t>(e.op)].fetch_add(1, kRelaxed);
   if (e.op == Op::kRead) t.snapshot_rows.fetch_add(1, kRelaxed);
@@ -49,10 +50,17 @@ void Metrics::count(Table& t, const ChangeEvent& e, const std::vector<Record>& r
   for (const Record& r : records) {
     bytes += (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
     if (!r.value) t.tombstones.fetch_add(1, kRelaxed);
-    else if (e.is_deleted) t.deletes.fetch_add(1, kRelaxed);
+    else if (r.deleted) t.deletes.fetch_add(1, kRelaxed);
   }
-  t.records.fetch_add(records.size(), kRelaxed);
-  t.bytes.fetch_add(bytes, kRelaxed);
+  t.records.fetch_add(records.size() - std::min(skipped, records.size()), kRelaxed);
+  t.bytes.fetch_add(skipped ? 0 : bytes, kRelaxed);  // a partly skipped event is rare: count none of its bytes
+}
+
+bool Metrics::alive(std::string& why) const {
+  const int64_t last = alive_unix_ms.load();
+  if (last == 0 || unix_ms() - last < 300000) return true;
+  why = fmt::format("the pipeline has not reported for {} s", (unix_ms() - last) / 1000);
+  return false;
 }
 
 int64_t Metrics::lag_bytes() const {
@@ -63,6 +71,11 @@ int64_t Metrics::lag_bytes() const {
 bool Metrics::ready(std::string& why) const {
   if (!streaming.load()) {
     why = "not streaming (starting, or reconnecting to Postgres)";
+    return false;
+  }
+  const int64_t silent = unix_ms() - alive_unix_ms.load();
+  if (silent > std::max<int64_t>(15000, 10 * int64_t{config_.source.status_interval_ms})) {
+    why = fmt::format("the pipeline thread has not reported for {} ms", silent);
     return false;
   }
   if (!kafka_reachable.load()) {

@@ -38,7 +38,8 @@ class Metrics {
   // The table's counters, or nullptr for a table not in the config.
   Table* table(const std::string& qualified) const;
   // One event and the records it became (the pipeline calls it per event).
-  static void count(Table& t, const ChangeEvent& e, const std::vector<Record>& records);
+  // Only the records actually handed to the producer count (not those a restart found in Kafka).
+  static void count(Table& t, const ChangeEvent& e, const std::vector<Record>& records, size_t skipped);
   void count_error(const Error& e) { errors_[static_cast<size_t>(e.kind())].fetch_add(1, std::memory_order_relaxed); }
 
   // Gauges the pipeline refreshes a few times a second.
@@ -51,6 +52,12 @@ class Metrics {
   std::atomic<int64_t> oldest_unacked_ms{0};  // age of the wait for a Kafka acknowledgement; 0 when none
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> heartbeats{0};
+  // Refreshed by the pipeline thread at least every status interval (also while a send waits
+  // for Kafka) and by the supervisor while it waits to reconnect: a stale value means a stuck thread.
+  std::atomic<int64_t> alive_unix_ms{0};
+
+  // /healthz: false when nothing refreshed alive_unix_ms for 5 minutes (a wedged process).
+  bool alive(std::string& why) const;
 
   int64_t lag_bytes() const;
   // Ready: streaming, lag under health.max_lag_bytes, Kafka reachable and acknowledging.

@@ -12,6 +12,7 @@
 #include "cursor_store.h"
 #include "encoder.h"
 #include "error.h"
+#include "heartbeat.h"
 #include "kafka_prober.h"
 #include "kafka_sink.h"
 #include "log.h"
@@ -122,35 +123,6 @@ bool already_in_kafka(const RedeliveryFilter& filter, KafkaSink& sink, const Rec
 
 }  // namespace
 
-// Writes a non-transactional logical message every heartbeat.interval, so the
-// walsender has WAL of this database to send and confirm even when the
-// published tables are idle. A failure is logged, never fatal: the replication
-// connection is the one whose loss matters.
-class Heartbeat {
- public:
-  Heartbeat(const Config& config, Metrics& metrics) : config_(config), metrics_(metrics) {
-    next_ = Clock::now() + std::chrono::milliseconds(config.heartbeat.interval_ms);
-  }
-  void tick(Clock::time_point now) {
-    if (config_.heartbeat.interval_ms == 0 || now < next_) return;
-    next_ = now + std::chrono::milliseconds(config_.heartbeat.interval_ms);
-    try {
-      if (!conn_) conn_ = std::make_unique<pg::PgConnection>(config_.source.dsn, pg::PgConnection::Mode::kSql);
-      conn_->exec("SELECT pg_logical_emit_message(false, 'tombsync_heartbeat', '')", "heartbeat");
-      metrics_.heartbeats.fetch_add(1, std::memory_order_relaxed);
-    } catch (const Error& e) {
-      conn_.reset();
-      log::warn("heartbeat failed, retrying in {} ms: {}", config_.heartbeat.interval_ms, e.what());
-    }
-  }
-
- private:
-  const Config& config_;
-  Metrics& metrics_;
-  std::unique_ptr<pg::PgConnection> conn_;
-  Clock::time_point next_;
-};
-
 void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   Metrics& metrics = session.metrics;
   const auto& slot = config.source.slot;
@@ -226,7 +198,9 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
 
   const std::string record_source = source_identity + "/" + slot;
   RedeliveryFilter redelivered;
-  if (cursor) {
+  // Also without a cursor when the slot existed: a first session that died before anything was
+  // acknowledged may have written part of a transaction.
+  if (cursor || source.slot) {
     redelivered = load_redelivery_filter(config, start, record_source);
     if (redelivered.active())
       log::info("restart after {}: {} partitions hold records past the cursor; those records will not be "
@@ -242,6 +216,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   metrics.streaming = true;
   metrics.confirmed_lsn = static_cast<int64_t>(start.value());
   session.streamed = true;
+  session.streaming_since = Clock::now();
   log::info("streaming slot {} publication {} from {} ({} tables, format {}, deletes {})", slot,
             config.source.publication, start.str(), config.source.tables.size(),
             to_string(config.format), to_string(config.deletes));
@@ -321,7 +296,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
     if (it == metric_tables.end()) it = metric_tables.emplace(t.relid, metrics.table(t.qualified())).first;
     return it->second;
   };
-  Heartbeat heartbeat(config, metrics);
+  Heartbeat heartbeat(config, metrics);  // its own thread and connection; off when interval is 0
 
   // Gauges for /metrics and /readyz, and the lag alarm (logged once per crossing).
   auto kafka_progress = Clock::now();
@@ -346,6 +321,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
         std::chrono::duration_cast<std::chrono::milliseconds>(now - kafka_progress).count(), std::memory_order_relaxed);
     metrics.server_lsn.store(static_cast<int64_t>(server_end.value()), std::memory_order_relaxed);
     metrics.confirmed_lsn.store(static_cast<int64_t>(stored.value()), std::memory_order_relaxed);
+    metrics.alive_unix_ms.store(now_unix_ms(), std::memory_order_relaxed);
     const int64_t lag = metrics.lag_bytes();
     if (!lag_alarm && lag > config.health.max_lag_bytes) {
       lag_alarm = true;
@@ -384,9 +360,11 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
       if (skipping || abandoned) return;
       out.clear();
       records.build(e, out);
+      size_t skipped = 0;
       for (const auto& r : out) {
         if (redelivered.active() && already_in_kafka(redelivered, sink, r)) {
           ++redelivered_skipped;
+          ++skipped;
           continue;
         }
         size_t needed = r.all_partitions ? static_cast<size_t>(sink.partitions(r.topic)) : 1;
@@ -400,7 +378,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
         }
       }
       stats.count(e, out);
-      if (Metrics::Table* t = metrics_table(*e.table)) Metrics::count(*t, e, out);
+      if (Metrics::Table* t = metrics_table(*e.table)) Metrics::count(*t, e, out, skipped);
     }
     if (!batch.empty()) metrics.last_event_unix_ms.store(now_unix_ms(), std::memory_order_relaxed);
   };
@@ -421,7 +399,9 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
         }
     }
   } save_on_error{[&] {
+    if (delivery_bug) return;  // the tracker's own bookkeeping failed: trust nothing it says
     sink.flush(10000);
+    if (snapshot) snapshot->on_acknowledged(tracker.acked());  // chunk progress before the cursor passes it
     if (Lsn acked = tracker.acked(); acked > stored) {
       store->save_confirmed(slot, acked);
       log::info("saved the cursor of slot {} at {}: Kafka acknowledged everything before it", slot, acked.str());
@@ -485,7 +465,6 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
     auto now = Clock::now();
     // A snapshot chunk's progress is saved as soon as Kafka has it, so the next chunk can start.
     if (now >= next_status || (snapshot && snapshot->confirmable(tracker.acked()))) confirm(false);
-    heartbeat.tick(now);
     if (now >= next_report) {
       log::info("{}", stats.report(tracker.acked(), server_end, sink.in_flight()));
       next_report = now + std::chrono::seconds(10);

@@ -8,6 +8,8 @@
 // send(), so the replication socket is not read and Postgres keeps the WAL.
 #pragma once
 
+#include <chrono>
+
 #include "config.h"
 #include "metrics.h"
 #include "stop_signal.h"
@@ -25,6 +27,7 @@ namespace tombsync {
 struct Session {
   Metrics& metrics;
   bool streamed = false;
+  std::chrono::steady_clock::time_point streaming_since;  // when `streamed` became true
 };
 void run_pipeline(const Config& config, StopSignal& stop, Session& session);
 

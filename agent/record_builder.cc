@@ -77,6 +77,7 @@ void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out
   // A keyless table has nothing a tombstone could name: its deletes are flagged events only.
   if (r.deletes != DeletePolicy::kTombstone || !keyed) {
     Record rec = base(e, r, to_string(e.op));  // "delete", or what a soft delete was in Postgres
+    rec.deleted = true;
     rec.key = key;
     rec.partition = partition;
     rec.value = encoder_.value(e);

@@ -77,7 +77,7 @@ bool RowPolicy::soft_deleted(const Datum& d, ColumnType type) {
 }
 
 const RowPolicy::Rules& RowPolicy::rules(const std::shared_ptr<const TableSchema>& table) {
-  if (auto it = rules_.find(table.get()); it != rules_.end()) return it->second;
+  if (auto it = rules_.find(table->relid); it != rules_.end() && it->second.schema == table) return it->second;
   Rules r;
   r.schema = table;
   const TableConfig* tc = config_.find_table(table->schema, table->table);
@@ -117,7 +117,7 @@ const RowPolicy::Rules& RowPolicy::rules(const std::shared_ptr<const TableSchema
     }
     r.redacted = std::move(copy);
   }
-  return rules_.emplace(table.get(), std::move(r)).first->second;
+  return rules_[table->relid] = std::move(r);
 }
 
 void RowPolicy::apply(ChangeEvent& event) {
@@ -142,6 +142,8 @@ void RowPolicy::redact(ChangeEvent& event, const Rules& r) const {
     Datum& d = event.row[i];
     if (r.mode == RedactMode::kDrop) {
       d = Datum::absent();
+    } else if (d.state == Datum::State::kUnchanged) {
+      d = Datum::absent();  // no value to hash, and "unchanged" would tell a consumer to keep the old one
     } else if (d.present()) {
       Datum h;
       h.state = Datum::State::kPresent;

@@ -43,7 +43,9 @@ class RowPolicy {
   void redact(ChangeEvent& event, const Rules& r) const;
 
   const Config& config_;
-  std::unordered_map<const TableSchema*, Rules> rules_;
+  // By relation OID, for the schema version last seen: a new version (ALTER TABLE, or a
+  // Relation message re-sent after an invalidation) replaces the entry instead of adding one.
+  std::unordered_map<uint32_t, Rules> rules_;
 };
 
 // Lower-case hex SHA-256 of `bytes`.

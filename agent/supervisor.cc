@@ -8,6 +8,12 @@
 #include "pipeline.h"
 
 namespace tombsync {
+namespace {
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 std::chrono::milliseconds Backoff::next() {
   ++attempt_;
@@ -28,7 +34,13 @@ void supervise(const Config& config, StopSignal& stop, Metrics& metrics) {
     } catch (const Error& e) {
       metrics.count_error(e);
       ever_streamed = ever_streamed || session.streamed;
-      if (session.streamed) backoff.reset();  // the last attempt worked for a while
+      // The back-off starts over only after a session that held for a while: one that fails
+      // right after it starts (a walsender killed in a loop) must not reconnect in a tight loop.
+      const auto held = std::chrono::steady_clock::now() - session.streaming_since;
+      if (session.streamed &&
+          held >= std::max<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                      std::chrono::milliseconds(config.reconnect.max_backoff_ms)))
+        backoff.reset();
       // A start that fails before ever streaming is a configuration or reachability problem
       // the operator must see at once; only a running agent rides out an outage.
       if (!e.transient() || !ever_streamed) throw;
@@ -42,12 +54,15 @@ void supervise(const Config& config, StopSignal& stop, Metrics& metrics) {
         throw;
       }
       const auto wait = backoff.next();
+      metrics.alive_unix_ms.store(unix_now_ms());
       log::warn("{} connection lost: {}; reconnecting in {:.1f} s (attempt {}{})", to_string(e.kind()), e.what(),
                 static_cast<double>(wait.count()) / 1000.0, backoff.attempt(),
                 config.reconnect.max_attempts > 0 ? " of " + std::to_string(config.reconnect.max_attempts) : "");
       const auto until = std::chrono::steady_clock::now() + wait;
-      while (std::chrono::steady_clock::now() < until && !stop.flag().load())
+      while (std::chrono::steady_clock::now() < until && !stop.flag().load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        metrics.alive_unix_ms.store(unix_now_ms());  // waiting on purpose is alive
+      }
       if (stop.flag().load()) {
         log::info("stopping: a stop was requested while waiting to reconnect");
         return;

@@ -147,8 +147,8 @@ int64_t DebeziumJsonEncoder::now_us() const {
 
 const DebeziumJsonEncoder::Schemas& DebeziumJsonEncoder::schemas(
     const std::shared_ptr<const TableSchema>& table) const {
-  auto it = schemas_.find(table.get());
-  if (it != schemas_.end()) return it->second;
+  auto it = schemas_.find(table->relid);
+  if (it != schemas_.end() && it->second.table == table) return it->second;
   const std::string prefix = schema_prefix(context_, *table);
   Schemas s;
   s.table = table;
@@ -175,7 +175,7 @@ const DebeziumJsonEncoder::Schemas& DebeziumJsonEncoder::schemas(
   s.value.append(R"(,"optional":false,"name":)");
   append_json_string(s.value, prefix + ".Envelope");
   s.value.append(R"(,"version":2})");
-  return schemas_.emplace(table.get(), std::move(s)).first->second;
+  return schemas_[table->relid] = std::move(s);
 }
 
 std::string DebeziumJsonEncoder::key(const ChangeEvent& event) const {

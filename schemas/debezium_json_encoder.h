@@ -45,9 +45,10 @@ class DebeziumJsonEncoder final : public Encoder {
 
   EncoderContext context_;
   std::string source_head_;  // `"version":..,"connector":"postgresql","name":..`, formatted once
-  // Per table version: a TableSchema is replaced, never mutated, on ALTER TABLE.
-  // Mutable cache: an Encoder is used from one thread at a time (encoder.h).
-  mutable std::unordered_map<const TableSchema*, Schemas> schemas_;
+  // By relation OID, for the table version last seen (a TableSchema is replaced, never
+  // mutated, on ALTER TABLE): a new version replaces the entry, so the cache does not grow
+  // with every Relation message. Mutable: an Encoder is used from one thread at a time.
+  mutable std::unordered_map<uint32_t, Schemas> schemas_;
 };
 
 }  // namespace tombsync

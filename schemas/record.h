@@ -20,6 +20,7 @@ struct Record {
   bool all_partitions = false;  // truncate: one copy per partition, so every key's consumer sees it in order
   Lsn commit_lsn;               // its transaction's commit LSN: tags deliveries for the cursor
   uint32_t seq = 0;             // its ordinal among the records of its transaction, from 0
+  bool deleted = false;         // a delete event (hard or soft delete), for counting; not sent
 };
 
 }  // namespace tombsync

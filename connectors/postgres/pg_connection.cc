@@ -27,15 +27,17 @@ std::string hint_for(const std::string& reason) {
   return "check source.dsn";
 }
 
-// Failures a restarting or briefly unreachable server causes; authentication
-// and catalog failures are not among them (waiting would not fix those).
+// Whether waiting could fix a failed connection: everything an outage, a restart or a
+// failover causes (refused, reset, timed out, SSL cut, server starting or full, ...) is;
+// a wrong password, a missing role or database, or a pg_hba.conf rejection is not. Only a
+// running agent retries (the first start fails at once), so erring towards retrying is safe.
 Transient connect_transient(const std::string& reason) {
-  for (const char* cause : {"Connection refused", "timeout expired", "starting up", "shutting down",
-                            "in recovery mode", "No such file or directory", "server closed the connection",
-                            "terminating connection", "could not receive data", "Connection reset",
-                            "could not translate host name", "No route to host", "too many clients"})
-    if (reason.find(cause) != std::string::npos) return Transient::kYes;
-  return Transient::kNo;
+  for (const char* cause : {"password authentication failed", "no password supplied", "role \"",
+                            "database \"", "does not exist", "pg_hba.conf", "permission denied",
+                            "must be superuser or replication role", "certificate verify failed",
+                            "invalid connection option", "authentication method"})
+    if (reason.find(cause) != std::string::npos) return Transient::kNo;
+  return Transient::kYes;
 }
 
 std::string one_line(std::string s) {
@@ -52,9 +54,13 @@ PgConnection::PgConnection(const std::string& dsn, Mode mode) {
   // override the DSN (libpq applies them in order, expanding the DSN in place).
   // TCP keepalives turn a half-open connection into an error in about 35 s
   // instead of a silent stall.
+  // tcp_user_timeout: the replication connection always has unacknowledged data in flight
+  // (status updates), where keepalives do not apply; without it a silently dropped network
+  // is noticed only after the kernel's retransmissions give up (about 15 minutes).
   std::vector<const char*> keys = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                                   "keepalives_count", "dbname", "options", "application_name"};
-  std::vector<const char*> values = {"10", "1", "20", "5", "3", dsn.c_str(), kSessionOptions, "tombsync"};
+                                   "keepalives_count", "tcp_user_timeout", "dbname", "options",
+                                   "application_name"};
+  std::vector<const char*> values = {"10", "1", "20", "5", "3", "30000", dsn.c_str(), kSessionOptions, "tombsync"};
   if (mode == Mode::kReplication) {
     keys.push_back("replication");
     values.push_back("database");

@@ -93,14 +93,24 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
     if (n == -1) {
       // The server ended COPY: fetch the final result to report why.
       PgResult r(PQgetResult(conn_.raw()));
-      std::string reason = r ? PQresultErrorMessage(r.get()) : "";
+      const char* primary = r ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      std::string reason = primary ? primary : "";
       if (reason.empty()) reason = PQerrorMessage(conn_.raw());
-      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+      for (auto& c : reason)
+        if (c == '\n' || c == '\t') c = ' ';
+      while (!reason.empty() && reason.back() == ' ') reason.pop_back();
+      const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+      const std::string sqlstate = state ? state : "";
       streaming_ = false;
+      // Only what goes away by itself is worth a reconnect: connection failures (class 08),
+      // the server shutting down or starting (57P01-57P03), no SQLSTATE at all (the connection
+      // simply ended). An ERROR such as a publication that does not exist comes back every time.
+      const bool transient = sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||
+                             sqlstate == "57P02" || sqlstate == "57P03" || sqlstate.rfind("53", 0) == 0;
       throw Error(ErrorKind::kSource,
                   "replication stream ended by the server (" + conn_.describe() + ")" +
-                      (reason.empty() ? "" : ": " + reason),
-                  Transient::kYes);
+                      (reason.empty() ? "" : ": " + reason) + (sqlstate.empty() ? "" : " [SQLSTATE " + sqlstate + "]"),
+                  transient ? Transient::kYes : Transient::kNo);
     }
     if (n == -2) {
       std::string reason = PQerrorMessage(conn_.raw());
