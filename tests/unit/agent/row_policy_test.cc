@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../schemas/event_fixtures.h"
 #include "config.h"
 #include "encoder.h"
 #include "error.h"
@@ -15,7 +16,6 @@
 namespace tombsync {
 namespace {
 
-constexpr int64_t kCommitTs = 1'714'557'600'123'456;  // 2024-05-01T10:00:00.123456Z
 
 const std::string kYaml = R"(source:
   dsn: "host=db dbname=app"
@@ -50,24 +50,10 @@ std::shared_ptr<const TableSchema> table(const std::string& name, uint32_t relid
   return t;
 }
 
-Datum text(std::string s) {
-  Datum d;
-  d.state = Datum::State::kPresent;
-  d.text = std::move(s);
-  return d;
-}
-Datum integer(int64_t v) {
-  Datum d;
-  d.state = Datum::State::kPresent;
-  d.i = v;
-  return d;
-}
-Datum boolean(bool v) {
-  Datum d;
-  d.state = Datum::State::kPresent;
-  d.b = v;
-  return d;
-}
+using test::bool_value;
+using test::kCommitTs;
+using test::int_value;
+using test::text_value;
 
 ChangeEvent event(Op op, std::shared_ptr<const TableSchema> t, std::vector<Datum> row) {
   ChangeEvent e;
@@ -111,7 +97,7 @@ const auto kFlags = table("flags", 2, {{"id", ColumnType::kInt32}, {"email", Col
 
 TEST_CASE("soft delete: setting the column delivers the delete contract", "[row_policy]") {
   Fixture f;
-  auto out = f.build(event(Op::kUpdate, kUsers, {integer(1), text("a@x.io"), text("2024-05-01T09:00:00.5Z")}));
+  auto out = f.build(event(Op::kUpdate, kUsers, {int_value(1), text_value("a@x.io"), text_value("2024-05-01T09:00:00.5Z")}));
   REQUIRE(out.size() == 2);  // deletes: both
   auto v = nlohmann::json::parse(*out[0].value);
   CHECK(v["is_deleted"] == true);
@@ -126,7 +112,7 @@ TEST_CASE("soft delete: setting the column delivers the delete contract", "[row_
 
 TEST_CASE("soft delete: a cleared column is an upsert that restores the row", "[row_policy]") {
   Fixture f;
-  auto out = f.build(event(Op::kUpdate, kUsers, {integer(1), text("a@x.io"), Datum::null()}));
+  auto out = f.build(event(Op::kUpdate, kUsers, {int_value(1), text_value("a@x.io"), Datum::null()}));
   REQUIRE(out.size() == 1);
   auto v = nlohmann::json::parse(*out[0].value);
   CHECK(v["is_deleted"] == false);
@@ -136,7 +122,7 @@ TEST_CASE("soft delete: a cleared column is an upsert that restores the row", "[
 
 TEST_CASE("soft delete: a boolean column, a snapshot row, the commit time", "[row_policy]") {
   Fixture f;
-  auto out = f.build(event(Op::kRead, kFlags, {integer(2), text("b@x.io"), integer(41), boolean(true)}));
+  auto out = f.build(event(Op::kRead, kFlags, {int_value(2), text_value("b@x.io"), int_value(41), bool_value(true)}));
   REQUIRE(out.size() == 1);  // deletes: flag
   auto v = nlohmann::json::parse(*out[0].value);
   CHECK(v["is_deleted"] == true);
@@ -144,13 +130,13 @@ TEST_CASE("soft delete: a boolean column, a snapshot row, the commit time", "[ro
   CHECK(v["__op"] == "read");
   CHECK(v["email"] == sha256_hex("b@x.io"));
   CHECK(v["age"] == sha256_hex("41"));
-  auto live = f.build(event(Op::kInsert, kFlags, {integer(3), text("c@x.io"), integer(5), boolean(false)}));
+  auto live = f.build(event(Op::kInsert, kFlags, {int_value(3), text_value("c@x.io"), int_value(5), bool_value(false)}));
   CHECK(nlohmann::json::parse(*live[0].value)["age"] == 5);
 }
 
 TEST_CASE("redaction applies to hard deletes with a full row image", "[row_policy]") {
   Fixture f;
-  auto out = f.build(event(Op::kDelete, kFlags, {integer(4), text("d@x.io"), Datum::null(), boolean(false)}));
+  auto out = f.build(event(Op::kDelete, kFlags, {int_value(4), text_value("d@x.io"), Datum::null(), bool_value(false)}));
   REQUIRE(out.size() == 1);
   auto v = nlohmann::json::parse(*out[0].value);
   CHECK(v["email"] == sha256_hex("d@x.io"));
@@ -161,12 +147,12 @@ TEST_CASE("redaction applies to hard deletes with a full row image", "[row_polic
 TEST_CASE("a configured column the table lacks, or of the wrong type, is a config error", "[row_policy]") {
   Fixture f;
   auto no_column = table("users", 11, {{"id", ColumnType::kInt32}, {"email", ColumnType::kText}});
-  CHECK_THROWS_WITH(f.build(event(Op::kInsert, no_column, {integer(1), text("x")})),
+  CHECK_THROWS_WITH(f.build(event(Op::kInsert, no_column, {int_value(1), text_value("x")})),
                     Catch::Contains("soft_delete_column of public.users names column \"deleted_at\""));
   Fixture g;
   auto wrong = table("users", 12, {{"id", ColumnType::kInt32}, {"email", ColumnType::kText},
                                    {"deleted_at", ColumnType::kText}});
-  CHECK_THROWS_WITH(g.build(event(Op::kInsert, wrong, {integer(1), text("x"), text("y")})),
+  CHECK_THROWS_WITH(g.build(event(Op::kInsert, wrong, {int_value(1), text_value("x"), text_value("y")})),
                     Catch::Contains("must be boolean, date, timestamp or timestamptz"));
 }
 
