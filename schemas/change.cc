@@ -1,4 +1,4 @@
-#include "change.h"
+#include "schemas/change.h"
 
 namespace tombsync {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "lsn.h"
+#include "base/lsn.h"
 
 namespace tombsync {
 

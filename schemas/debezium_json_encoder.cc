@@ -1,11 +1,11 @@
-#include "debezium_json_encoder.h"
+#include "schemas/debezium_json_encoder.h"
 
 #include <charconv>
 #include <chrono>
 
-#include "debezium_types.h"
-#include "error.h"
-#include "json_string.h"
+#include "schemas/debezium_types.h"
+#include "base/error.h"
+#include "schemas/json_string.h"
 
 namespace tombsync {
 namespace {

@@ -22,8 +22,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "change.h"
-#include "encoder.h"
+#include "schemas/change.h"
+#include "schemas/encoder.h"
 
 namespace tombsync {
 

@@ -1,14 +1,14 @@
-#include "debezium_types.h"
+#include "schemas/debezium_types.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 
-#include "base64.h"
-#include "error.h"
-#include "json_string.h"
-#include "time_format.h"
+#include "schemas/base64.h"
+#include "base/error.h"
+#include "schemas/json_string.h"
+#include "schemas/time_format.h"
 
 namespace tombsync::debezium {
 namespace {

@@ -1,9 +1,9 @@
-#include "encoder.h"
+#include "schemas/encoder.h"
 
-#include "debezium_json_encoder.h"
-#include "error.h"
-#include "json_encoder.h"
-#include "protobuf_encoder.h"
+#include "schemas/debezium_json_encoder.h"
+#include "base/error.h"
+#include "schemas/json_encoder.h"
+#include "schemas/protobuf_encoder.h"
 
 namespace tombsync {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "change.h"
+#include "schemas/change.h"
 
 namespace tombsync {
 

@@ -1,14 +1,14 @@
-#include "json_encoder.h"
+#include "schemas/json_encoder.h"
 
 #include <array>
 #include <charconv>
 #include <cmath>
 
-#include "base64.h"
-#include "error.h"
-#include "json_string.h"
-#include "time_format.h"
-#include "utf8.h"
+#include "schemas/base64.h"
+#include "base/error.h"
+#include "schemas/json_string.h"
+#include "schemas/time_format.h"
+#include "schemas/utf8.h"
 
 namespace tombsync {
 namespace {

@@ -19,8 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include "change.h"
-#include "encoder.h"
+#include "schemas/change.h"
+#include "schemas/encoder.h"
 
 namespace tombsync {
 

@@ -1,9 +1,9 @@
-#include "json_string.h"
+#include "schemas/json_string.h"
 
 #include <array>
 #include <cstdint>
 
-#include "utf8.h"
+#include "schemas/utf8.h"
 
 namespace tombsync {
 namespace {

@@ -1,11 +1,11 @@
-#include "protobuf_encoder.h"
+#include "schemas/protobuf_encoder.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "tombsync/v1/change_event.pb.h"
-#include "utf8.h"
+#include "schemas/utf8.h"
 
 namespace tombsync {
 namespace {

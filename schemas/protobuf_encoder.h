@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "change.h"
-#include "encoder.h"
+#include "schemas/change.h"
+#include "schemas/encoder.h"
 
 namespace tombsync {
 namespace v1 {

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "lsn.h"
+#include "base/lsn.h"
 
 namespace tombsync {
 

@@ -1,4 +1,4 @@
-#include "time_format.h"
+#include "schemas/time_format.h"
 
 #include <charconv>
 

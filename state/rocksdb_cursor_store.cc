@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cursor_store.h"
-#include "error.h"
+#include "state/cursor_store.h"
+#include "base/error.h"
 
 namespace tombsync {
 namespace {

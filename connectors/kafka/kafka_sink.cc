@@ -1,4 +1,4 @@
-#include "kafka_sink.h"
+#include "connectors/kafka/kafka_sink.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync {
 namespace {

@@ -35,8 +35,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "lsn.h"
-#include "record.h"
+#include "base/lsn.h"
+#include "schemas/record.h"
 
 struct rd_kafka_s;        // rd_kafka_t
 struct rd_kafka_topic_s;  // rd_kafka_topic_t

@@ -1,4 +1,4 @@
-#include "murmur2.h"
+#include "connectors/kafka/murmur2.h"
 
 #include <cstddef>
 

@@ -1,4 +1,4 @@
-#include "partition_tail.h"
+#include "connectors/kafka/partition_tail.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -6,7 +6,7 @@
 #include <memory>
 #include <thread>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kafka_sink.h"
+#include "connectors/kafka/kafka_sink.h"
 
 namespace tombsync {
 

@@ -1,9 +1,9 @@
-#include "change_builder.h"
+#include "connectors/postgres/change_builder.h"
 
 #include <algorithm>
 
-#include "error.h"
-#include "type_mapping.h"
+#include "base/error.h"
+#include "connectors/postgres/type_mapping.h"
 
 namespace tombsync::pg {
 namespace {

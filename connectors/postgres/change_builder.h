@@ -12,9 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "change.h"
-#include "pgoutput_messages.h"
-#include "source_catalog.h"
+#include "schemas/change.h"
+#include "connectors/postgres/pgoutput_messages.h"
+#include "connectors/postgres/source_catalog.h"
 
 namespace tombsync::pg {
 

@@ -1,8 +1,8 @@
-#include "pg_connection.h"
+#include "connectors/postgres/pg_connection.h"
 
 #include <vector>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync::pg {
 namespace {

@@ -1,12 +1,12 @@
-#include "pgoutput_decoder.h"
+#include "connectors/postgres/pgoutput_decoder.h"
 
 #include <algorithm>
 #include <string_view>
 
 #include <fmt/format.h>
 
-#include "error.h"
-#include "wire_reader.h"
+#include "base/error.h"
+#include "connectors/postgres/wire_reader.h"
 
 namespace tombsync::pg {
 namespace {

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <span>
 
-#include "lsn.h"
-#include "pgoutput_messages.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pgoutput_messages.h"
 
 namespace tombsync::pg {
 

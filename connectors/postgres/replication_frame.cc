@@ -1,9 +1,9 @@
-#include "replication_frame.h"
+#include "connectors/postgres/replication_frame.h"
 
 #include <fmt/format.h>
 
-#include "error.h"
-#include "wire_reader.h"
+#include "base/error.h"
+#include "connectors/postgres/wire_reader.h"
 
 namespace tombsync::pg {
 namespace {

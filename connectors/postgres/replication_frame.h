@@ -8,7 +8,7 @@
 #include <string>
 #include <variant>
 
-#include "lsn.h"
+#include "base/lsn.h"
 
 namespace tombsync::pg {
 

@@ -1,4 +1,4 @@
-#include "replication_stream.h"
+#include "connectors/postgres/replication_stream.h"
 
 #include <poll.h>
 
@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "error.h"
-#include "pgoutput_messages.h"
+#include "base/error.h"
+#include "connectors/postgres/pgoutput_messages.h"
 
 namespace tombsync::pg {
 namespace {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "lsn.h"
-#include "pg_connection.h"
-#include "replication_frame.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/replication_frame.h"
 
 namespace tombsync::pg {
 

@@ -1,8 +1,8 @@
-#include "source_catalog.h"
+#include "connectors/postgres/source_catalog.h"
 
 #include <algorithm>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync::pg {
 namespace {

@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "lsn.h"
-#include "pg_connection.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync::pg {
 

@@ -1,4 +1,4 @@
-#include "type_mapping.h"
+#include "connectors/postgres/type_mapping.h"
 
 #include <charconv>
 #include <cmath>
@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "error.h"
-#include "time_format.h"
+#include "base/error.h"
+#include "schemas/time_format.h"
 
 namespace tombsync::pg {
 namespace {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "change.h"
+#include "schemas/change.h"
 
 namespace tombsync::pg {
 

@@ -22,8 +22,8 @@
 
 #include <fmt/format.h>
 
-#include "error.h"
-#include "lsn.h"
+#include "base/error.h"
+#include "base/lsn.h"
 
 namespace tombsync::pg {
 

@@ -1,7 +1,7 @@
-#include "catalog.h"
+#include "examples/warehouse-loader/catalog.h"
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "examples/warehouse-loader/log.h"
 
 namespace tombsync::loader {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "options.h"
-#include "pg_connection.h"
+#include "examples/warehouse-loader/options.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync::loader {
 

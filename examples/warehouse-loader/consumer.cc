@@ -1,7 +1,7 @@
-#include "consumer.h"
+#include "examples/warehouse-loader/consumer.h"
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "examples/warehouse-loader/log.h"
 
 namespace tombsync::loader {
 namespace {

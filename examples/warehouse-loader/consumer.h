@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "options.h"
-#include "record.h"
+#include "examples/warehouse-loader/options.h"
+#include "examples/warehouse-loader/record.h"
 
 namespace tombsync::loader {
 

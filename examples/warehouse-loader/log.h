@@ -2,7 +2,7 @@
 // one line per meaningful event, to stderr.
 #pragma once
 
-#include "../../agent/log.h"
+#include "base/log.h"
 
 namespace tombsync::loader {
 namespace log = tombsync::log;

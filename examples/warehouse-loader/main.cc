@@ -8,14 +8,14 @@
 #include <cstdio>
 #include <memory>
 
-#include "catalog.h"
-#include "consumer.h"
-#include "error.h"
-#include "log.h"
-#include "merge.h"
-#include "options.h"
-#include "purge.h"
-#include "warehouse_ddl.h"
+#include "examples/warehouse-loader/catalog.h"
+#include "examples/warehouse-loader/consumer.h"
+#include "base/error.h"
+#include "examples/warehouse-loader/log.h"
+#include "examples/warehouse-loader/merge.h"
+#include "examples/warehouse-loader/options.h"
+#include "examples/warehouse-loader/purge.h"
+#include "examples/warehouse-loader/warehouse_ddl.h"
 
 namespace tombsync::loader {
 namespace {

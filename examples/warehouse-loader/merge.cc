@@ -1,11 +1,11 @@
-#include "merge.h"
+#include "examples/warehouse-loader/merge.h"
 
 #include <algorithm>
 
-#include "error.h"
-#include "log.h"
-#include "value_text.h"
-#include "warehouse_ddl.h"
+#include "base/error.h"
+#include "examples/warehouse-loader/log.h"
+#include "examples/warehouse-loader/value_text.h"
+#include "examples/warehouse-loader/warehouse_ddl.h"
 
 namespace tombsync::loader {
 namespace {

@@ -12,10 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "catalog.h"
-#include "consumer.h"
-#include "options.h"
-#include "pg_connection.h"
+#include "examples/warehouse-loader/catalog.h"
+#include "examples/warehouse-loader/consumer.h"
+#include "examples/warehouse-loader/options.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync::loader {
 

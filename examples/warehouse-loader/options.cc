@@ -1,9 +1,9 @@
-#include "options.h"
+#include "examples/warehouse-loader/options.h"
 
 #include <charconv>
 #include <cstdlib>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync::loader {
 namespace {

@@ -1,7 +1,7 @@
-#include "purge.h"
+#include "examples/warehouse-loader/purge.h"
 
-#include "log.h"
-#include "warehouse_ddl.h"
+#include "examples/warehouse-loader/log.h"
+#include "examples/warehouse-loader/warehouse_ddl.h"
 
 namespace tombsync::loader {
 

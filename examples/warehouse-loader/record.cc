@@ -1,8 +1,8 @@
-#include "record.h"
+#include "examples/warehouse-loader/record.h"
 
 #include <charconv>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace tombsync::loader {
 namespace {

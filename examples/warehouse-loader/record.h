@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lsn.h"
+#include "base/lsn.h"
 
 namespace tombsync::loader {
 

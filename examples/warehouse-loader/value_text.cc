@@ -1,4 +1,4 @@
-#include "value_text.h"
+#include "examples/warehouse-loader/value_text.h"
 
 #include <charconv>
 

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "catalog.h"
+#include "examples/warehouse-loader/catalog.h"
 
 namespace tombsync::loader {
 

@@ -1,9 +1,9 @@
-#include "warehouse_ddl.h"
+#include "examples/warehouse-loader/warehouse_ddl.h"
 
 #include <map>
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "examples/warehouse-loader/log.h"
 
 namespace tombsync::loader {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "catalog.h"
-#include "pg_connection.h"
+#include "examples/warehouse-loader/catalog.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync::loader {
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <regex>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 

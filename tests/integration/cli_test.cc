@@ -19,9 +19,9 @@
 #include <sstream>
 #include <thread>
 
-#include "cursor_store.h"
-#include "harness.h"
-#include "lsn.h"
+#include "state/cursor_store.h"
+#include "tests/integration/harness.h"
+#include "base/lsn.h"
 
 using namespace tombsync::it;
 using nlohmann::json;

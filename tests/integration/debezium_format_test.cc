@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 using nlohmann::json;

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "harness.h"
-#include "lsn.h"
+#include "tests/integration/harness.h"
+#include "base/lsn.h"
 #include "tombsync/v1/change_event.pb.h"
 
 using namespace tombsync::it;

@@ -1,4 +1,4 @@
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #include <librdkafka/rdkafka.h>
 #include <signal.h>

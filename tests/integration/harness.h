@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pg_connection.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync::it {
 

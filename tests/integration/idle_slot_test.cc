@@ -2,7 +2,7 @@
 // change, keepalive positions are confirmed and the slot moves on.
 #include <catch2/catch.hpp>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 

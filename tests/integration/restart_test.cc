@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 

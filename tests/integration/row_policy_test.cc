@@ -4,8 +4,8 @@
 // inserts and updates, and dropped (or hashed) in delete events, hard or soft.
 #include <catch2/catch.hpp>
 
-#include "harness.h"
-#include "row_policy.h"
+#include "tests/integration/harness.h"
+#include "agent/stream/row_policy.h"
 
 using namespace tombsync::it;
 

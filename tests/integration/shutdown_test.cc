@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 

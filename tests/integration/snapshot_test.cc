@@ -9,7 +9,7 @@
 #include <regex>
 #include <thread>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 using nlohmann::json;

@@ -2,7 +2,7 @@
 // values and headers; every delete is a flagged event then a tombstone.
 #include <catch2/catch.hpp>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 using nlohmann::json;

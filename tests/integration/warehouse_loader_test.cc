@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "ack_tracker.h"
+#include "agent/stream/ack_tracker.h"
 
 using namespace tombsync;
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config.h"
-#include "error.h"
+#include "agent/config/config.h"
+#include "base/error.h"
 
 namespace tombsync {
 namespace {

@@ -1,6 +1,6 @@
 // Config loading: the example file, every validation rule (each error names
 // its key path and fits on one line), ${VAR} substitution, DSN redaction.
-#include "config.h"
+#include "agent/config/config.h"
 
 #include <catch2/catch.hpp>
 
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "error.h"
+#include "base/error.h"
 
 using namespace tombsync;
 using Catch::Contains;

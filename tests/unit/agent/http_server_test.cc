@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "error.h"
-#include "http_server.h"
+#include "base/error.h"
+#include "agent/ops/http_server.h"
 
 using namespace tombsync;
 using Clock = std::chrono::steady_clock;

@@ -1,14 +1,14 @@
 // Metrics: counts per table from the records an event became (soft deletes
 // included), readiness reasons, and the Prometheus text format.
-#include "metrics.h"
+#include "agent/ops/metrics.h"
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
 
-#include "config.h"
-#include "encoder.h"
-#include "record_builder.h"
+#include "agent/config/config.h"
+#include "schemas/encoder.h"
+#include "agent/stream/record_builder.h"
 
 namespace tombsync {
 namespace {

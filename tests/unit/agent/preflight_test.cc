@@ -10,10 +10,10 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
-#include "cursor_reader.h"
-#include "cursor_store.h"
-#include "error.h"
-#include "preflight.h"
+#include "state/cursor_reader.h"
+#include "state/cursor_store.h"
+#include "base/error.h"
+#include "agent/cli/preflight.h"
 
 using namespace tombsync;
 

@@ -4,7 +4,7 @@
 // the headers every record carries (tombstones included) with the
 // per-transaction ordinal tombsync.seq, truncate and keyless tables
 // (docs/event-format.md, "Records" and "Headers").
-#include "record_builder.h"
+#include "agent/stream/record_builder.h"
 
 #include <catch2/catch.hpp>
 
@@ -16,12 +16,12 @@
 #include <utility>
 #include <vector>
 
-#include "change.h"
-#include "config.h"
-#include "encoder.h"
-#include "error.h"
-#include "lsn.h"
-#include "record.h"
+#include "schemas/change.h"
+#include "agent/config/config.h"
+#include "schemas/encoder.h"
+#include "base/error.h"
+#include "base/lsn.h"
+#include "schemas/record.h"
 
 namespace tombsync {
 namespace {

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "redelivery_filter.h"
+#include "agent/stream/redelivery_filter.h"
 
 using namespace tombsync;
 

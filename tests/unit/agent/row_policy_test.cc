@@ -6,12 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../schemas/event_fixtures.h"
-#include "config.h"
-#include "encoder.h"
-#include "error.h"
-#include "record_builder.h"
-#include "row_policy.h"
+#include "tests/unit/schemas/event_fixtures.h"
+#include "agent/config/config.h"
+#include "schemas/encoder.h"
+#include "base/error.h"
+#include "agent/stream/record_builder.h"
+#include "agent/stream/row_policy.h"
 
 namespace tombsync {
 namespace {

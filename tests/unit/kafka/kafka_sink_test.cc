@@ -14,10 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include "error.h"
-#include "kafka_sink.h"
-#include "mock_kafka.h"
-#include "murmur2.h"
+#include "base/error.h"
+#include "connectors/kafka/kafka_sink.h"
+#include "tests/unit/kafka/mock_kafka.h"
+#include "connectors/kafka/murmur2.h"
 
 using tombsync::Delivery;
 using tombsync::Error;

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "murmur2.h"
+#include "connectors/kafka/murmur2.h"
 
 using tombsync::murmur2;
 using tombsync::murmur2_partition;

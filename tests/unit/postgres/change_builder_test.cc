@@ -2,7 +2,7 @@
 // pgoutput_messages.h, no wire bytes) -> ChangeEvents, following the change
 // contract of DESIGN.md section 1 (delete flagging, key changes, unchanged
 // TOAST, truncate) and the relation cache's handling of ALTER TABLE.
-#include "change_builder.h"
+#include "connectors/postgres/change_builder.h"
 
 #include <catch2/catch.hpp>
 
@@ -15,11 +15,11 @@
 #include <utility>
 #include <vector>
 
-#include "change.h"
-#include "error.h"
-#include "lsn.h"
-#include "pgoutput_messages.h"
-#include "source_catalog.h"
+#include "schemas/change.h"
+#include "base/error.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pgoutput_messages.h"
+#include "connectors/postgres/source_catalog.h"
 
 namespace tombsync::pg {
 namespace {

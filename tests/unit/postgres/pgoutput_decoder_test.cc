@@ -9,9 +9,9 @@
 #include <variant>
 #include <vector>
 
-#include "error.h"
-#include "lsn.h"
-#include "pgoutput_decoder.h"
+#include "base/error.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pgoutput_decoder.h"
 
 namespace tombsync::pg {
 namespace {

@@ -8,10 +8,10 @@
 #include <variant>
 #include <vector>
 
-#include "error.h"
-#include "lsn.h"
-#include "pgoutput_decoder.h"
-#include "replication_frame.h"
+#include "base/error.h"
+#include "base/lsn.h"
+#include "connectors/postgres/pgoutput_decoder.h"
+#include "connectors/postgres/replication_frame.h"
 
 namespace tombsync::pg {
 namespace {

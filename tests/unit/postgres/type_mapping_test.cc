@@ -8,8 +8,8 @@
 #include <limits>
 #include <string>
 
-#include "error.h"
-#include "type_mapping.h"
+#include "base/error.h"
+#include "connectors/postgres/type_mapping.h"
 
 using tombsync::ColumnType;
 using tombsync::Datum;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "base64.h"
+#include "schemas/base64.h"
 
 using tombsync::base64_decode;
 using tombsync::base64_encode;

@@ -13,12 +13,12 @@
 #include <sstream>
 #include <string>
 
-#include "base64.h"
-#include "debezium_json_encoder.h"
-#include "debezium_types.h"
-#include "encoder.h"
-#include "error.h"
-#include "event_fixtures.h"
+#include "schemas/base64.h"
+#include "schemas/debezium_json_encoder.h"
+#include "schemas/debezium_types.h"
+#include "schemas/encoder.h"
+#include "base/error.h"
+#include "tests/unit/schemas/event_fixtures.h"
 
 using namespace tombsync;
 using namespace tombsync::test;

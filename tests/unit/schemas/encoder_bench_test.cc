@@ -9,9 +9,9 @@
 
 #include <cstdio>
 
-#include "event_fixtures.h"
-#include "json_encoder.h"
-#include "protobuf_encoder.h"
+#include "tests/unit/schemas/event_fixtures.h"
+#include "schemas/json_encoder.h"
+#include "schemas/protobuf_encoder.h"
 
 using namespace tombsync;
 using namespace tombsync::test;

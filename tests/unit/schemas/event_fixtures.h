@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "change.h"
+#include "schemas/change.h"
 
 namespace tombsync::test {
 

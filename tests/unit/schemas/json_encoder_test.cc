@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "base64.h"
-#include "encoder.h"
-#include "error.h"
-#include "event_fixtures.h"
-#include "json_encoder.h"
+#include "schemas/base64.h"
+#include "schemas/encoder.h"
+#include "base/error.h"
+#include "tests/unit/schemas/event_fixtures.h"
+#include "schemas/json_encoder.h"
 
 using namespace tombsync;
 using namespace tombsync::test;

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "json_string.h"
-#include "utf8.h"
+#include "schemas/json_string.h"
+#include "schemas/utf8.h"
 
 using tombsync::append_json_string;
 

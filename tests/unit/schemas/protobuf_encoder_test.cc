@@ -4,10 +4,10 @@
 #include <limits>
 #include <string>
 
-#include "encoder.h"
-#include "error.h"
-#include "event_fixtures.h"
-#include "protobuf_encoder.h"
+#include "schemas/encoder.h"
+#include "base/error.h"
+#include "tests/unit/schemas/event_fixtures.h"
+#include "schemas/protobuf_encoder.h"
 #include "tombsync/v1/change_event.pb.h"
 
 using namespace tombsync;

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "time_format.h"
+#include "schemas/time_format.h"
 
 using tombsync::CivilDate;
 using tombsync::civil_from_days;

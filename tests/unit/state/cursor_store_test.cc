@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <string>
 
-#include "cursor_store.h"
-#include "error.h"
+#include "state/cursor_store.h"
+#include "base/error.h"
 
 using namespace tombsync;
 

@@ -1,0 +1,206 @@
+// tombsync: PostgreSQL logical replication to Kafka, hard deletes included.
+#include <signal.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/cli/drop_slot.h"
+#include "base/error.h"
+#include "agent/ops/http_server.h"
+#include "base/log.h"
+#include "agent/ops/metrics.h"
+#include "agent/cli/preflight.h"
+#include "agent/snapshot/snapshot_request.h"
+#include "agent/cli/status_report.h"
+#include "base/stop_signal.h"
+#include "agent/daemon/supervisor.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tombsync <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run --config FILE     stream the configured tables to Kafka until SIGTERM/SIGINT\n"
+    "  check --config FILE   pre-flight: check everything run needs, one PASS/FAIL/SKIP line per item;\n"
+    "                        creates nothing; exit 0 only when every item passes\n"
+    "  status --config FILE  the stored cursor, the slot's positions and lag, the publication and tables\n"
+    "  snapshot --config FILE --table SCHEMA.TABLE\n"
+    "                        read a configured table again (a backfill): the running agent starts it\n"
+    "                        within a second, while streaming goes on; else the next run does\n"
+    "  drop-slot --config FILE [--yes]\n"
+    "                        drop the replication slot (after typing its name, or with --yes) and forget\n"
+    "                        its cursor; refused while an agent uses it\n"
+    "  version               print the version\n"
+    "\n"
+    "options:\n"
+    "  --config FILE         the YAML config (see docs/configuration.md)\n"
+    "  --json                check, status: print one JSON object instead of text\n"
+    "  --yes                 drop-slot: do not ask for confirmation\n"
+    "  --log-level LEVEL     debug | info | warn | error (overrides log.level)\n"
+    "  --log-format FORMAT   text | json (overrides log.format)\n";
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "tombsync: %s\n%s", what.c_str(), kUsage);
+  return 2;
+}
+
+// source.password_file: libpq reads PGPASSWORD when the DSN has no password. Set
+// before any thread starts (setenv is not thread-safe), never logged.
+void export_password(const tombsync::Config& config) {
+  if (config.source.password_file.empty()) return;
+  std::FILE* f = std::fopen(config.source.password_file.c_str(), "rb");
+  if (!f)
+    throw tombsync::Error(tombsync::ErrorKind::kConfig, "source.password_file " + config.source.password_file +
+                                                            ": " + std::strerror(errno));
+  std::string pw;
+  char buf[1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) pw.append(buf, n);
+  std::fclose(f);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  setenv("PGPASSWORD", pw.c_str(), 1);
+}
+
+// /healthz: the process answers. /readyz: streaming, Kafka acknowledging, lag under
+// health.max_lag_bytes. /metrics: Prometheus text format.
+std::unique_ptr<tombsync::HttpServer> start_http(const tombsync::Config& config, const tombsync::Metrics& metrics) {
+  if (config.http.address.empty()) return nullptr;
+  using tombsync::HttpResponse;
+  std::map<std::string, tombsync::HttpServer::Handler> routes;
+  routes["/healthz"] = [&metrics] {
+    std::string why;
+    if (metrics.alive(why)) return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    return HttpResponse{503, "text/plain; charset=utf-8", "unhealthy: " + why + "\n"};
+  };
+  routes["/readyz"] = [&metrics] {
+    std::string why;
+    if (metrics.ready(why)) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
+    return HttpResponse{503, "text/plain; charset=utf-8", "not ready: " + why + "\n"};
+  };
+  routes["/metrics"] = [&metrics] {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.prometheus()};
+  };
+  auto server = std::make_unique<tombsync::HttpServer>(config.http.address, std::move(routes));
+  tombsync::log::info("http: /healthz /readyz /metrics on {} (port {})", config.http.address, server->port());
+  return server;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  if (command == "version" || command == "--version") {
+    std::printf("tombsync %s\n", TOMBSYNC_VERSION);
+    return 0;
+  }
+  std::string config_path, log_level, log_format, table;
+  bool json = false, yes = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto take = [&](std::string& into) {
+      if (i + 1 >= args.size()) return false;
+      into = args[++i];
+      return true;
+    };
+    if (args[i] == "--config" || args[i] == "-c") {
+      if (!take(config_path)) return usage_error("--config needs a file");
+    } else if (args[i] == "--log-level") {
+      if (!take(log_level)) return usage_error("--log-level needs a level");
+    } else if (args[i] == "--log-format") {
+      if (!take(log_format)) return usage_error("--log-format needs a format");
+    } else if (args[i] == "--table") {
+      if (!take(table)) return usage_error("--table needs schema.table");
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--yes") {
+      yes = true;
+    } else {
+      return usage_error("unknown option " + args[i]);
+    }
+  }
+  if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
+      command != "drop-slot")
+    return usage_error("unknown command " + command);
+  if (config_path.empty()) return usage_error(command + " needs --config FILE");
+  if (json && command == "run") return usage_error("--json applies to check and status");
+  if (command == "snapshot" && table.empty()) return usage_error("snapshot needs --table SCHEMA.TABLE");
+  if (command != "snapshot" && !table.empty()) return usage_error("--table applies to snapshot");
+  if (command != "drop-slot" && yes) return usage_error("--yes applies to drop-slot");
+
+  if (command == "check") {
+    // A config that does not load is a failed item too, reported like the others (exit 2).
+    std::optional<tombsync::Config> config;
+    try {
+      config = tombsync::load_config_file(config_path);
+      tombsync::log::configure(log_level.empty() ? config->log.level : log_level,
+                               log_format.empty() ? config->log.format : log_format);
+      export_password(*config);
+    } catch (const tombsync::Error& e) {
+      auto report = tombsync::config_refused(e.what());
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return 2;
+    }
+    try {
+      std::signal(SIGPIPE, SIG_IGN);
+      auto report = tombsync::run_preflight(config_path, *config);
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return report.ok() ? 0 : 1;
+    } catch (const std::exception& e) {
+      tombsync::log::error("internal error: {}", e.what());
+      return 1;
+    }
+  }
+  try {
+    auto config = tombsync::load_config_file(config_path);
+    tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
+                             log_format.empty() ? config.log.format : log_format);
+    export_password(config);
+    std::signal(SIGPIPE, SIG_IGN);
+    if (command == "drop-slot") return tombsync::drop_slot(config, yes, stdin, stdout);
+    if (command == "snapshot") {
+      const tombsync::TableConfig* found = nullptr;
+      for (const auto& t : config.source.tables)
+        if (t.name.qualified() == table) found = &t;
+      if (found == nullptr)
+        throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                              "--table " + table + " is not in source.tables of " + config_path);
+      if (config.snapshot_for(*found) == tombsync::SnapshotMode::kNever)
+        throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                              "the snapshot mode of " + table + " is never; set snapshot: initial to allow it");
+      tombsync::request_snapshot(config.state_dir, table);
+      std::printf("requested a snapshot of %s: a running agent starts it within a second, while streaming "
+                  "goes on; otherwise the next `tombsync run` does\n", table.c_str());
+      return 0;
+    }
+    if (command == "status") {
+      auto report = tombsync::collect_status(config_path, config);
+      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      return report.ok() ? 0 : 1;
+    }
+    tombsync::StopSignal stop(std::chrono::seconds(5));
+    tombsync::log::info("tombsync {} starting (config {})", TOMBSYNC_VERSION, config_path);
+    tombsync::Metrics metrics(config);
+    auto http = start_http(config, metrics);
+    tombsync::supervise(config, stop, metrics);
+    return 0;
+  } catch (const tombsync::Error& e) {
+    tombsync::log::error("{} error: {}", tombsync::to_string(e.kind()), e.what());
+    return e.kind() == tombsync::ErrorKind::kConfig ? 2 : 1;
+  } catch (const std::exception& e) {
+    tombsync::log::error("internal error: {}", e.what());
+    return 1;
+  }
+}

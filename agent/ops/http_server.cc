@@ -1,0 +1,589 @@
+#include "agent/ops/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace tombsync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Limits. A client gets kReadTimeout to deliver its whole request head (a
+// total, not per read, so trickling one byte at a time does not extend it),
+// kWriteTimeout to take the response, and kDrainTimeout for the lingering
+// close below.
+constexpr size_t kHeaderCap = 8 * 1024;
+constexpr milliseconds kReadTimeout{5000};
+constexpr milliseconds kWriteTimeout{5000};
+constexpr milliseconds kDrainTimeout{1000};
+// Connections served at once; further clients wait in the listen backlog.
+constexpr size_t kMaxConnections = 64;
+constexpr int kListenBacklog = 64;
+// After accept() or poll() fails for lack of descriptors or memory, wait this
+// long rather than spin (a listening socket with a queued client stays readable).
+constexpr milliseconds kBackoff{100};
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+Error address_error(const std::string& address, const std::string& why, const std::string& fix) {
+  return Error(ErrorKind::kConfig, "http.address " + address + ": " + why + "; " + fix);
+}
+
+constexpr const char* kAddressForm = "write host:port, e.g. 0.0.0.0:9187, [::]:9187 or localhost:9187";
+
+struct HostPort {
+  std::string host;  // without brackets; empty for all IPv4 interfaces
+  std::string port;  // decimal, 0..65535
+};
+
+HostPort split_address(const std::string& address) {
+  HostPort hp;
+  std::string port;
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+      throw address_error(address, "an IPv6 host in brackets must be followed by :port", kAddressForm);
+    }
+    hp.host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    // The last colon separates the port, so "::" and "::1" work unbracketed too.
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) throw address_error(address, "no port", kAddressForm);
+    hp.host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoi(port) > 65535) {
+    throw address_error(address, "port '" + port + "' is not a number from 0 to 65535",
+                        "use 0 for any free port, " + std::string(kAddressForm));
+  }
+  hp.port = std::to_string(std::stoi(port));
+  if (hp.host == "0.0.0.0") hp.host.clear();
+  return hp;
+}
+
+std::string bind_failure(int err) {
+  switch (err) {
+    case EADDRINUSE:
+      return "address already in use: another process listens there";
+    case EACCES:
+      return "permission denied: ports below 1024 need privileges";
+    case EADDRNOTAVAIL:
+      return "address not available: no interface of this host has that IP";
+    default:
+      return std::strerror(err);
+  }
+}
+
+std::string bind_fix(int err) {
+  switch (err) {
+    case EADDRINUSE:
+      return "choose another http.address port";
+    case EACCES:
+      return "choose a port at or above 1024";
+    case EADDRNOTAVAIL:
+    case EAFNOSUPPORT:
+      return "use 0.0.0.0, [::] or an address of this host";
+    default:
+      return "check http.address";
+  }
+}
+
+int bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+// Resolves and binds the first usable address, IPv4 first: "localhost" then
+// means 127.0.0.1, where most probes connect. Only an address the host lacks
+// (no IPv6 in the container) moves on to the next candidate; "in use" does
+// not, or we would quietly listen on ::1 while another process owns
+// 127.0.0.1 on the same port.
+UniqueFd listen_on(const std::string& address) {
+  const HostPort hp = split_address(address);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string host = hp.host.empty() ? "0.0.0.0" : hp.host;
+  if (int rc = ::getaddrinfo(host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
+    throw address_error(address, "cannot resolve host '" + hp.host + "': " + ::gai_strerror(rc),
+                        "use an IP address or a host name this machine resolves");
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
+  std::vector<const addrinfo*> candidates;
+  for (const addrinfo* ai = found; ai; ai = ai->ai_next) candidates.push_back(ai);
+  std::stable_partition(candidates.begin(), candidates.end(),
+                        [](const addrinfo* ai) { return ai->ai_family == AF_INET; });
+  int err = EADDRNOTAVAIL;
+  for (const addrinfo* ai : candidates) {
+    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (fd.get() < 0) {
+      err = errno;
+      if (err == EAFNOSUPPORT) continue;
+      break;
+    }
+    const int on = 1;
+    const int off = 0;
+    // A restarted agent must rebind while the old connections sit in TIME_WAIT.
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    // "[::]" serves IPv4 too, whatever the host's bindv6only default.
+    if (ai->ai_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd.get(), kListenBacklog) == 0) {
+      return fd;
+    }
+    err = errno;
+    if (err != EADDRNOTAVAIL && err != EAFNOSUPPORT) break;
+  }
+  throw address_error(address, bind_failure(err), bind_fix(err));
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+  }
+}
+
+// IMF-fixdate (RFC 9110 section 5.6.7), written by hand so the process
+// locale cannot change it.
+std::string http_date() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7], tm.tm_mday,
+                kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+// Serialises a response; `head_only` (HEAD) keeps Content-Length but drops the body.
+std::string serialize(const HttpResponse& r, bool head_only, bool allow_header) {
+  std::string out;
+  out.reserve(160 + (head_only ? 0 : r.body.size()));
+  out += "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+  out += "Date: " + http_date() + "\r\n";
+  out += "Content-Type: " + r.content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  out += "Cache-Control: no-store\r\n";
+  if (allow_header) out += "Allow: GET, HEAD\r\n";
+  out += "Connection: close\r\n\r\n";
+  if (!head_only) out += r.body;
+  return out;
+}
+
+HttpResponse text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// RFC 9110 section 5.6.2: token characters, for methods and field names.
+bool is_tchar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
+}
+
+struct Request {
+  std::string method;
+  std::string path;  // the target without query string
+};
+
+// Parses a request head (request line and header fields, without the blank
+// line that ends it). Returns the error response for a malformed head. Bare LF
+// line ends are accepted (RFC 9112 section 2.2); obsolete line folding,
+// whitespace before a field's colon and control characters are rejected.
+std::variant<Request, HttpResponse> parse_head(std::string_view head) {
+  std::vector<std::string_view> lines;
+  while (!head.empty()) {
+    const size_t nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    head = nl == std::string_view::npos ? std::string_view() : head.substr(nl + 1);
+  }
+  if (lines.empty()) return text(400, "bad request: empty request\n");
+
+  // request-line = method SP request-target SP HTTP-version
+  const std::string_view line = lines[0];
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return text(400, "bad request: expected a request line \"METHOD /path HTTP/1.1\"\n");
+  }
+  const std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(method)) return text(400, "bad request: invalid method\n");
+  const bool version_ok = version.size() == 8 && version.substr(0, 5) == "HTTP/" && version[6] == '.' &&
+                          std::isdigit(static_cast<unsigned char>(version[5])) &&
+                          std::isdigit(static_cast<unsigned char>(version[7]));
+  if (!version_ok) return text(400, "bad request: invalid HTTP version\n");
+  if (version[5] != '1') return text(505, "only HTTP/1.x is served here\n");
+  if (std::any_of(target.begin(), target.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f;
+      })) {
+    return text(400, "bad request: invalid request target\n");
+  }
+  // absolute-form ("http://host:9187/metrics"), which proxies send.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() &&
+        std::equal(scheme.begin(), scheme.end(), target.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+      target.remove_prefix(scheme.size());
+      const size_t slash = target.find('/');
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  if (target.empty() || target.front() != '/') return text(400, "bad request: the request target must start with /\n");
+
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string_view field = lines[i];
+    const size_t colon = field.find(':');
+    if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) {
+      return text(400, "bad request: malformed header field\n");
+    }
+    const std::string_view value = field.substr(colon + 1);
+    if (std::any_of(value.begin(), value.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return (u < 0x20 && u != '\t') || u == 0x7f;
+        })) {
+      return text(400, "bad request: control character in a header field\n");
+    }
+  }
+  Request req;
+  req.method = std::string(method);
+  req.path = std::string(target.substr(0, target.find_first_of("?#")));
+  return req;
+}
+
+// One client connection, driven by the poll loop: read the head, write the
+// response, then close gracefully.
+struct Connection {
+  enum class State { kReading, kWriting, kDraining, kDone };
+  UniqueFd fd;
+  State state = State::kReading;
+  std::string in;
+  std::string out;
+  size_t sent = 0;
+  Clock::time_point deadline;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& address, std::map<std::string, Handler> routes)
+    : routes_(std::move(routes)) {
+  UniqueFd listener = listen_on(address);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    throw Error(ErrorKind::kInternal, std::string("http server: cannot create its wake-up pipe: ") +
+                                          std::strerror(errno) + "; raise the open-files limit");
+  }
+  UniqueFd wake_read(pipe_fds[0]);
+  UniqueFd wake_write(pipe_fds[1]);
+  port_ = bound_port(listener.get());
+  listen_fd_ = listener.get();
+  wake_read_fd_ = wake_read.get();
+  thread_ = std::thread([this] { run(); });  // if this throws, the UniqueFds close everything
+  listener.release();
+  wake_read.release();
+  wake_write_fd_ = wake_write.release();
+}
+
+HttpServer::~HttpServer() {
+  const char byte = 1;
+  while (::write(wake_write_fd_, &byte, 1) < 0 && errno == EINTR) {
+  }
+  thread_.join();
+  ::close(wake_write_fd_);
+  ::close(wake_read_fd_);
+  ::close(listen_fd_);
+}
+
+// One thread multiplexes every connection with poll(), rather than serving
+// one client at a time: kubelet's liveness and readiness probes and a
+// Prometheus scrape often arrive together, and a client that stalls (a
+// half-open connection from a node that died) must not delay them, or the
+// liveness probe fails and the pod is restarted for nothing. Handlers still
+// run one at a time on this thread, which keeps their thread-safety contract
+// simple; they only read atomics, so they are quick.
+void HttpServer::run() {
+  std::vector<std::unique_ptr<Connection>> conns;
+  Clock::time_point accept_paused_until{};
+  // Resource exhaustion is the one thing this server logs, at most once a minute.
+  Clock::time_point last_warning{};
+  auto warn_rarely = [&](Clock::time_point now, const std::string& message) {
+    if (last_warning != Clock::time_point{} && now - last_warning < std::chrono::minutes(1)) return;
+    last_warning = now;
+    log::warn("{}", message);
+  };
+
+  auto respond = [&](Connection& c, const HttpResponse& r, bool head_only, bool allow) {
+    c.out = serialize(r, head_only, allow);
+    c.sent = 0;
+    c.state = Connection::State::kWriting;
+    c.deadline = Clock::now() + kWriteTimeout;
+  };
+
+  auto dispatch = [&](Connection& c, std::string_view head) {
+    auto parsed = parse_head(head);
+    if (auto* error = std::get_if<HttpResponse>(&parsed)) return respond(c, *error, false, false);
+    const Request& req = std::get<Request>(parsed);
+    const bool head_only = req.method == "HEAD";
+    auto route = routes_.find(req.path);
+    if (route == routes_.end()) {
+      std::string paths;
+      for (const auto& [path, handler] : routes_) paths += (paths.empty() ? "" : " ") + path;
+      return respond(c, text(404, "not found; paths: " + paths + "\n"), head_only, false);
+    }
+    if (req.method != "GET" && !head_only) {
+      return respond(c, text(405, "method not allowed; use GET or HEAD\n"), false, true);
+    }
+    HttpResponse r;
+    try {
+      r = route->second();
+      if (r.status < 200 || r.status > 599) {
+        r = text(500, "internal error: the handler returned status " + std::to_string(r.status) + "\n");
+      } else if (std::any_of(r.content_type.begin(), r.content_type.end(),
+                             [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+        r = text(500, "internal error: the handler returned a content type with control characters\n");
+      }
+    } catch (const std::exception& e) {
+      r = text(500, std::string("internal error: ") + e.what() + "\n");
+    } catch (...) {
+      r = text(500, "internal error: unknown exception\n");
+    }
+    respond(c, r, head_only, false);
+  };
+
+  // Reads what the socket holds; answers once the head is complete or too large.
+  auto on_readable = [&](Connection& c) {
+    char buf[4096];
+    bool eof = false;
+    for (;;) {
+      const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        // A client may half-close after its request (nc -N); a reset or an
+        // EOF before a whole head means it left without asking anything.
+        eof = true;
+        if (n < 0) c.in.clear();
+        break;
+      }
+      c.in.append(buf, static_cast<size_t>(n));
+      // RFC 9112 section 2.2: ignore empty lines before the request line.
+      const size_t start = c.in.find_first_not_of("\r\n");
+      c.in.erase(0, start == std::string::npos ? c.in.size() : start);
+      if (c.in.size() > kHeaderCap) break;
+    }
+    size_t end = c.in.find("\r\n\r\n");
+    size_t terminator = 4;
+    if (const size_t lf = c.in.find("\n\n"); lf != std::string::npos && lf < end) {
+      end = lf;
+      terminator = 2;
+    }
+    // Bytes that cannot start a request line (a TLS ClientHello sent to the
+    // plain-HTTP port, say) get their 400 now, not after kReadTimeout.
+    const std::string_view method = std::string_view(c.in).substr(0, c.in.find_first_of(" \r\n"));
+    if (end != std::string::npos && end + terminator <= kHeaderCap) {
+      dispatch(c, std::string_view(c.in).substr(0, end));
+    } else if (!method.empty() && !is_token(method)) {
+      dispatch(c, c.in);
+    } else if (c.in.size() >= kHeaderCap) {
+      if (c.in.find('\n') >= kHeaderCap) {
+        respond(c, text(414, "request line longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
+      } else {
+        respond(c, text(431, "request headers longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
+      }
+    } else if (eof) {
+      c.state = Connection::State::kDone;
+    }
+  };
+
+  auto on_writable = [&](Connection& c) {
+    while (c.sent < c.out.size()) {
+      // MSG_NOSIGNAL: a client that hung up gives EPIPE here, not a SIGPIPE that ends the agent.
+      const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        c.state = Connection::State::kDone;
+        return;
+      }
+      c.sent += static_cast<size_t>(n);
+    }
+    // Lingering close: closing with unread request bytes (a client still
+    // sending a 431-sized head) makes the kernel send RST, which can destroy
+    // the response before the client reads it. So half-close and read until
+    // the client closes too, or kDrainTimeout passes.
+    ::shutdown(c.fd.get(), SHUT_WR);
+    c.state = Connection::State::kDraining;
+    c.deadline = Clock::now() + kDrainTimeout;
+  };
+
+  auto on_drainable = [&](Connection& c) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      c.state = Connection::State::kDone;
+      return;
+    }
+  };
+
+  auto accept_all = [&](Clock::time_point now) {
+    while (conns.size() < kMaxConnections) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        auto c = std::make_unique<Connection>();
+        c->fd = UniqueFd(fd);
+        c->deadline = now + kReadTimeout;
+        conns.push_back(std::move(c));
+        continue;
+      }
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      // A client that gave up before accept(), or a network error Linux passes on (accept(2)).
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM || err == ENETDOWN ||
+          err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
+          err == EOPNOTSUPP || err == ENETUNREACH) {
+        continue;
+      }
+      // Out of descriptors or memory: the listening socket stays readable, so
+      // pause accepting instead of spinning; warn at most once a minute.
+      accept_paused_until = now + kBackoff;
+      warn_rarely(now, std::string("http server cannot accept connections: ") + std::strerror(err) +
+                           "; raise the open-files limit (ulimit -n)");
+      return;
+    }
+  };
+
+  std::vector<pollfd> fds;
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    fds.clear();
+    fds.push_back({wake_read_fd_, POLLIN, 0});
+    const bool accepting = conns.size() < kMaxConnections && now >= accept_paused_until;
+    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
+    Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until;
+    for (const auto& c : conns) {
+      const short events = c->state == Connection::State::kWriting ? POLLOUT : POLLIN;
+      fds.push_back({c->fd.get(), events, 0});
+      wake_at = std::min(wake_at, c->deadline);
+    }
+    int timeout_ms = -1;
+    if (wake_at != Clock::time_point::max()) {
+      const auto left = std::chrono::ceil<milliseconds>(wake_at - now).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+    }
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0 && errno != EINTR) {
+      // Only ENOMEM is possible here; wait for memory rather than stop serving probes.
+      warn_rarely(now, std::string("http server cannot poll its sockets: ") + std::strerror(errno));
+      std::this_thread::sleep_for(kBackoff);
+      continue;
+    }
+    if (fds[0].revents != 0) return;  // the destructor asked us to stop
+
+    const Clock::time_point after = Clock::now();
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Connection& c = *conns[i];
+      const short revents = ready > 0 ? fds[i + 2].revents : 0;
+      if (revents != 0) {
+        if (c.state == Connection::State::kReading) on_readable(c);
+        // Try the write at once: a small response usually fits the socket buffer.
+        if (c.state == Connection::State::kWriting) on_writable(c);
+        if (c.state == Connection::State::kDraining && (revents & (POLLIN | POLLHUP | POLLERR))) on_drainable(c);
+      }
+      if (c.state != Connection::State::kDone && after >= c.deadline) {
+        if (c.state == Connection::State::kReading && !c.in.empty()) {
+          // A partial request: say why we give up. An idle connection just closes.
+          respond(c, text(408, "request not complete within " + std::to_string(kReadTimeout.count()) + " ms\n"),
+                  false, false);
+          on_writable(c);
+        } else {
+          c.state = Connection::State::kDone;
+        }
+      }
+    }
+    conns.erase(std::remove_if(conns.begin(), conns.end(),
+                               [](const auto& c) { return c->state == Connection::State::kDone; }),
+                conns.end());
+    if (accepting && ready > 0 && fds[1].revents != 0) accept_all(after);
+  }
+}
+
+}  // namespace tombsync

@@ -1,0 +1,75 @@
+// What /metrics exports (Prometheus text format 0.0.4) and /readyz decides
+// from. The pipeline thread writes, the HTTP thread reads: every value is an
+// atomic, and the per-table map is built once from the config and never
+// changes, so a lookup needs no lock. Counters survive reconnects (the object
+// belongs to the process, not to one streaming session).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "schemas/change.h"
+#include "agent/config/config.h"
+#include "base/error.h"
+#include "schemas/record.h"
+
+namespace tombsync {
+
+class Metrics {
+ public:
+  struct Table {
+    std::array<std::atomic<uint64_t>, 5> events{};  // by Op: insert, update, delete, truncate, read
+    std::atomic<uint64_t> deletes{0};                // delete events: hard, and soft (is_deleted = true)
+    std::atomic<uint64_t> tombstones{0};
+    std::atomic<uint64_t> records{0};
+    std::atomic<uint64_t> bytes{0};                  // key + value bytes handed to Kafka
+    std::atomic<uint64_t> snapshot_rows{0};          // rows read by snapshots (this process)
+    std::atomic<int64_t> snapshot_rows_estimated{0};  // the planner's estimate for the running snapshot
+    std::atomic<int> snapshot_state{0};              // 0 none, 1 running, 2 done
+  };
+
+  explicit Metrics(const Config& config);
+
+  // The table's counters, or nullptr for a table not in the config.
+  Table* table(const std::string& qualified) const;
+  // One event and the records it became (the pipeline calls it per event).
+  // Only the records actually handed to the producer count (not those a restart found in Kafka).
+  static void count(Table& t, const ChangeEvent& e, const std::vector<Record>& records, size_t skipped);
+  void count_error(const Error& e) { errors_[static_cast<size_t>(e.kind())].fetch_add(1, std::memory_order_relaxed); }
+
+  // Gauges the pipeline refreshes a few times a second.
+  std::atomic<bool> streaming{false};       // a replication session is up and past its start
+  std::atomic<bool> kafka_reachable{true};  // the last broker probe answered
+  std::atomic<int64_t> confirmed_lsn{0};    // flushed to Postgres (and RocksDB)
+  std::atomic<int64_t> server_lsn{0};       // the walsender's last known WAL end
+  std::atomic<int64_t> queue_depth{0};      // messages in the producer not yet acknowledged
+  std::atomic<int64_t> last_event_unix_ms{0};
+  std::atomic<int64_t> oldest_unacked_ms{0};  // age of the wait for a Kafka acknowledgement; 0 when none
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> heartbeats{0};
+  // Refreshed by the pipeline thread at least every status interval (also while a send waits
+  // for Kafka) and by the supervisor while it waits to reconnect: a stale value means a stuck thread.
+  std::atomic<int64_t> alive_unix_ms{0};
+
+  // /healthz: false when nothing refreshed alive_unix_ms for 5 minutes (a wedged process).
+  bool alive(std::string& why) const;
+
+  int64_t lag_bytes() const;
+  // Ready: streaming, lag under health.max_lag_bytes, Kafka reachable and acknowledging.
+  // `why` gets a one-line reason when not.
+  bool ready(std::string& why) const;
+  std::string prometheus() const;
+
+ private:
+  const Config& config_;
+  std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
+  std::array<std::atomic<uint64_t>, 6> errors_{};  // by ErrorKind
+  int64_t started_unix_ms_;
+};
+
+}  // namespace tombsync

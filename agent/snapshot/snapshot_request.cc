@@ -1,0 +1,59 @@
+#include "agent/snapshot/snapshot_request.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/error.h"
+
+namespace tombsync {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Table names may hold any character: the file is named by their hex form.
+std::string file_name(const std::string& table) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out = "snapshot-";
+  for (unsigned char c : table) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+void request_snapshot(const std::string& state_dir, const std::string& table) {
+  std::error_code ec;
+  fs::path dir = fs::path(state_dir) / "requests";
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::kState, "cannot create " + dir.string() + ": " + ec.message());
+  fs::path tmp = dir / (".tmp-" + file_name(table));
+  {
+    std::ofstream f(tmp);
+    f << table;
+    if (!f) throw Error(ErrorKind::kState, "cannot write " + tmp.string());
+  }
+  fs::rename(tmp, dir / file_name(table), ec);
+  if (ec) throw Error(ErrorKind::kState, "cannot write " + (dir / file_name(table)).string() + ": " + ec.message());
+}
+
+std::vector<std::string> take_snapshot_requests(const std::string& state_dir) {
+  std::vector<std::string> tables;
+  std::error_code ec;
+  fs::path dir = fs::path(state_dir) / "requests";
+  if (!fs::is_directory(dir, ec)) return tables;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("snapshot-", 0) != 0) continue;
+    std::ifstream f(entry.path());
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (!ss.str().empty()) tables.push_back(ss.str());
+    fs::remove(entry.path(), ec);
+  }
+  return tables;
+}
+
+}  // namespace tombsync

@@ -1,0 +1,93 @@
+#include "agent/stream/record_builder.h"
+
+#include "base/error.h"
+#include "schemas/time_format.h"
+
+namespace tombsync {
+
+RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::string source)
+    : config_(config), encoder_(encoder), policy_(config), source_(std::move(source)) {}
+
+const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
+  // By relation OID: two configured names can print alike ("a.b".c and a."b.c").
+  auto it = routes_.find(table.relid);
+  if (it != routes_.end()) return it->second;
+  const TableConfig* tc = config_.find_table(table.schema, table.table);
+  if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
+  Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified(),
+          tc->soft_delete_column.has_value() || !tc->redact_on_delete.empty()};
+  return routes_.emplace(table.relid, std::move(r)).first->second;
+}
+
+Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op) {
+  Record rec;
+  rec.topic = r.topic;
+  rec.commit_lsn = e.source.commit_lsn;
+  rec.seq = seq_++;
+  if (txn_.commit_lsn != e.source.commit_lsn || txn_.text_commit_lsn.empty()) {
+    // The transaction's headers are formatted once, not per record: this is the hot path.
+    txn_.commit_lsn = e.source.commit_lsn;
+    txn_.text_commit_lsn = e.source.commit_lsn.str();
+    txn_.xid = std::to_string(e.source.xid);
+    txn_.commit_ts = format_utc_micros(e.source.commit_ts_us);
+  }
+  rec.headers.reserve(8);
+  rec.headers.emplace_back("tombsync.op", op);
+  rec.headers.emplace_back("tombsync.lsn", e.source.lsn.str());
+  rec.headers.emplace_back("tombsync.commit_lsn", txn_.text_commit_lsn);
+  rec.headers.emplace_back("tombsync.seq", std::to_string(rec.seq));
+  rec.headers.emplace_back("tombsync.xid", txn_.xid);
+  rec.headers.emplace_back("tombsync.commit_ts", txn_.commit_ts);
+  rec.headers.emplace_back("tombsync.table", r.table);
+  rec.headers.emplace_back("tombsync.source", source_);
+  return rec;
+}
+
+void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
+  if (e.op == Op::kTruncate || !route(*e.table).row_rules) return build_records(e, out);
+  ChangeEvent copy = e;  // only tables with row rules pay for the copy
+  policy_.apply(copy);
+  build_records(copy, out);
+}
+
+void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out) {
+  const Route& r = route(*e.table);
+  bool keyed = !e.table->key_indexes.empty();
+  if (e.op == Op::kTruncate) {
+    Record rec = base(e, r, to_string(e.op));
+    rec.value = encoder_.value(e);
+    rec.all_partitions = true;  // every key's partition must see it, in order with that key's changes
+    out.push_back(std::move(rec));
+    return;
+  }
+  std::optional<std::string> key;
+  if (keyed) key = encoder_.key(e);
+  // A keyless table has no key to spread it over partitions; one partition keeps its order.
+  std::optional<int32_t> partition;
+  if (!keyed) partition = 0;
+  // A hard delete, or a row image the table's soft-delete column marks deleted.
+  if (!e.is_deleted) {
+    Record rec = base(e, r, to_string(e.op));
+    rec.key = key;
+    rec.partition = partition;
+    rec.value = encoder_.value(e);
+    out.push_back(std::move(rec));
+    return;
+  }
+  // A keyless table has nothing a tombstone could name: its deletes are flagged events only.
+  if (r.deletes != DeletePolicy::kTombstone || !keyed) {
+    Record rec = base(e, r, to_string(e.op));  // "delete", or what a soft delete was in Postgres
+    rec.deleted = true;
+    rec.key = key;
+    rec.partition = partition;
+    rec.value = encoder_.value(e);
+    out.push_back(std::move(rec));
+  }
+  if (r.deletes != DeletePolicy::kFlag && keyed) {
+    Record tomb = base(e, r, "tombstone");
+    tomb.key = std::move(key);
+    out.push_back(std::move(tomb));  // value stays nullopt: a tombstone
+  }
+}
+
+}  // namespace tombsync

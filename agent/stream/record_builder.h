@@ -1,0 +1,56 @@
+// Applies the per-table output policy to change events: topic routing, the
+// delete policy (flagged event, tombstone, or both), encoding and headers.
+// Every record, tombstones included, carries the headers tombsync.op,
+// tombsync.lsn, tombsync.commit_lsn, tombsync.seq, tombsync.xid,
+// tombsync.commit_ts, tombsync.table and tombsync.source (commit_lsn, seq and
+// source let RedeliveryFilter recognise records already in Kafka).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "schemas/change.h"
+#include "agent/config/config.h"
+#include "schemas/encoder.h"
+#include "schemas/record.h"
+#include "agent/stream/row_policy.h"
+
+namespace tombsync {
+
+class RecordBuilder {
+ public:
+  // `source` names the database and slot ("<system id>/<database>/<slot>").
+  RecordBuilder(const Config& config, const Encoder& encoder, std::string source);
+  // Restarts the per-transaction record ordinal; call at each Begin.
+  void begin_transaction() { seq_ = 0; }
+  // Appends the records for `event` to `out`, in the order they must reach Kafka.
+  // The table's soft-delete and redaction rules (RowPolicy) apply first.
+  void build(const ChangeEvent& event, std::vector<Record>& out);
+
+ private:
+  struct Route {
+    std::string topic;
+    DeletePolicy deletes;
+    std::string table;  // "schema.table", for the header
+    bool row_rules;     // soft_delete_column or redact_on_delete set
+  };
+  struct TxnHeaders {
+    Lsn commit_lsn;
+    std::string text_commit_lsn, xid, commit_ts;
+  };
+  const Route& route(const TableSchema& table);
+  Record base(const ChangeEvent& e, const Route& r, const char* op);
+  void build_records(const ChangeEvent& event, std::vector<Record>& out);
+
+  const Config& config_;
+  const Encoder& encoder_;
+  RowPolicy policy_;
+  std::string source_;
+  uint32_t seq_ = 0;
+  TxnHeaders txn_;
+  std::unordered_map<uint32_t, Route> routes_;  // by relation OID
+};
+
+}  // namespace tombsync

@@ -1,0 +1,42 @@
+// Read-only access to the cursor store that the agent writes
+// (state/rocksdb_cursor_store.cc): for `tombsync check` and `tombsync status`,
+// which must work while an agent holds the store open. It uses RocksDB's
+// OpenForReadOnly, which takes no lock, writes nothing in state_dir (not even
+// an info LOG) and sees what the running writer had synced when it opened.
+// Keys as the writer lays them out: "cursor/<slot>" = the confirmed LSN, 8
+// bytes big-endian; "source/<slot>" = "<system identifier>/<database>".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "base/lsn.h"
+
+namespace tombsync {
+
+struct StoredCursor {
+  bool store_exists = false;              // state_dir holds a RocksDB store (its CURRENT file)
+  std::optional<Lsn> confirmed;           // cursor/<slot>; unset: no cursor yet
+  std::optional<std::string> source;      // source/<slot>
+  // snapshot/<slot>/<table>: table -> {done, rows acknowledged}
+  struct Snapshot {
+    bool done = false;
+    uint64_t rows = 0;
+  };
+  std::map<std::string, Snapshot> snapshots;
+};
+
+// Reads the cursor and source identity of `slot` from the store in `state_dir`
+// without creating, locking or changing anything. A missing state_dir or one
+// without a store gives store_exists = false. Throws Error(kState) naming the
+// directory when the store exists but cannot be read (or a cursor is corrupt).
+StoredCursor read_stored_cursor(const std::string& state_dir, const std::string& slot);
+
+// The pid of the process holding state_dir's RocksDB lock (an agent running on
+// it), or nullopt when nobody holds it or there is no store. Read-only: it asks
+// with fcntl(F_GETLK) and never takes the lock.
+std::optional<long> state_dir_lock_holder(const std::string& state_dir);
+
+}  // namespace tombsync
