@@ -42,18 +42,34 @@ Metrics::Table* Metrics::table(const std::string& qualified) const {
   return it == tables_.end() ? nullptr : it->second.get();
 }
 
-void Metrics::count(Table& t, const ChangeEvent& e, const std::vector<Record>& records, size_t skipped) {
+void Metrics::count_event(Table& t, Op op) {
+  t.events[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+  if (op == Op::kRead) t.snapshot_rows.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::count_record(Table& t, const Record& r) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  t.events[static_cast<size_t>(e.op)].fetch_add(1, kRelaxed);
-  if (e.op == Op::kRead) t.snapshot_rows.fetch_add(1, kRelaxed);
-  uint64_t bytes = 0;
-  for (const Record& r : records) {
-    bytes += (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
-    if (!r.value) t.tombstones.fetch_add(1, kRelaxed);
-    else if (r.deleted) t.deletes.fetch_add(1, kRelaxed);
+  t.records.fetch_add(1, kRelaxed);
+  t.bytes.fetch_add((r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0), kRelaxed);
+  if (!r.value) t.tombstones.fetch_add(1, kRelaxed);
+  else if (r.deleted) t.deletes.fetch_add(1, kRelaxed);
+}
+
+void Metrics::count(Table& t, const ChangeEvent& e, const std::vector<Record>& records) {
+  count_event(t, e.op);
+  for (const Record& r : records) count_record(t, r);
+}
+
+Metrics::Totals Metrics::totals() const {
+  Totals sum;
+  for (const auto& [name, t] : tables_) {
+    for (size_t op = 0; op < sum.by_op.size(); ++op) sum.by_op[op] += t->events[op].load(std::memory_order_relaxed);
+    sum.deletes += t->deletes.load(std::memory_order_relaxed);
+    sum.tombstones += t->tombstones.load(std::memory_order_relaxed);
+    sum.records += t->records.load(std::memory_order_relaxed);
+    sum.redelivered += t->redelivered.load(std::memory_order_relaxed);
   }
-  t.records.fetch_add(records.size() - std::min(skipped, records.size()), kRelaxed);
-  t.bytes.fetch_add(skipped ? 0 : bytes, kRelaxed);  // a partly skipped event is rare: count none of its bytes
+  return sum;
 }
 
 bool Metrics::alive(std::string& why) const {
@@ -99,7 +115,8 @@ std::string Metrics::prometheus() const {
   auto it = std::back_inserter(out);
   static constexpr const char* kOps[] = {"insert", "update", "delete", "truncate", "read"};
 
-  header(out, "tombsync_events_total", "counter", "Change events by table and operation (read = snapshot rows).");
+  header(out, "tombsync_events_total", "counter",
+         "Change events handed to Kafka by table and operation (read = snapshot rows).");
   for (const auto& [name, t] : tables_)
     for (size_t op = 0; op < 5; ++op)
       fmt::format_to(it, "tombsync_events_total{{table=\"{}\",op=\"{}\"}} {}\n", label(name), kOps[op],
@@ -114,6 +131,9 @@ std::string Metrics::prometheus() const {
             [](const Table& t) { return t.tombstones.load(); });
   per_table("tombsync_records_total", "counter", "Kafka records handed to the producer by table.",
             [](const Table& t) { return t.records.load(); });
+  per_table("tombsync_redelivered_records_total", "counter",
+            "Records a restart found already in Kafka and did not write again, by table.",
+            [](const Table& t) { return t.redelivered.load(); });
   per_table("tombsync_bytes_total", "counter", "Key and value bytes handed to the producer by table.",
             [](const Table& t) { return t.bytes.load(); });
   per_table("tombsync_snapshot_rows_total", "counter", "Rows read by snapshots by table.",

@@ -27,6 +27,7 @@ class Metrics {
     std::atomic<uint64_t> deletes{0};                // delete events: hard, and soft (is_deleted = true)
     std::atomic<uint64_t> tombstones{0};
     std::atomic<uint64_t> records{0};
+    std::atomic<uint64_t> redelivered{0};            // records a restart found in Kafka, not written again
     std::atomic<uint64_t> bytes{0};                  // key + value bytes handed to Kafka
     std::atomic<uint64_t> snapshot_rows{0};          // rows read by snapshots (this process)
     std::atomic<int64_t> snapshot_rows_estimated{0};  // the planner's estimate for the running snapshot
@@ -37,9 +38,22 @@ class Metrics {
 
   // The table's counters, or nullptr for a table not in the config.
   Table* table(const std::string& qualified) const;
-  // One event and the records it became (the pipeline calls it per event).
-  // Only the records actually handed to the producer count (not those a restart found in Kafka).
-  static void count(Table& t, const ChangeEvent& e, const std::vector<Record>& records, size_t skipped);
+  // The pipeline counts what it hands to Kafka: an event once at least one of its records was
+  // handed over, and each record so handed (a record a restart found already in Kafka counts
+  // as redelivered instead). The log's progress lines read the same counters (StreamReport).
+  static void count_event(Table& t, Op op);
+  static void count_record(Table& t, const Record& r);
+  static void count_redelivered(Table& t) { t.redelivered.fetch_add(1, std::memory_order_relaxed); }
+  // An event and every record it became, all handed over.
+  static void count(Table& t, const ChangeEvent& e, const std::vector<Record>& records);
+
+  // Sums over every table.
+  struct Totals {
+    std::array<uint64_t, 5> by_op{};
+    uint64_t deletes = 0, tombstones = 0, records = 0, redelivered = 0;
+    uint64_t events() const { return by_op[0] + by_op[1] + by_op[2] + by_op[3] + by_op[4]; }
+  };
+  Totals totals() const;
   void count_error(const Error& e) { errors_[static_cast<size_t>(e.kind())].fetch_add(1, std::memory_order_relaxed); }
 
   // Gauges the pipeline refreshes a few times a second.

@@ -1,11 +1,12 @@
-// Wires the Postgres source to the Kafka sink for one replication slot:
-// pre-flight, publication and slot setup, then the streaming loop
-//   read frame -> decode -> build events -> encode -> produce
-// with delivery reports feeding the AckTracker, and the acknowledged position
-// persisted to RocksDB (synced) before it is confirmed to Postgres.
-// Everything runs on the calling thread; librdkafka's callbacks run inside
-// its poll, on this thread too. Back-pressure: a full producer queue blocks
-// send(), so the replication socket is not read and Postgres keeps the WAL.
+// One streaming session for one replication slot, wired from its parts:
+//   prepare_source (agent/source)  -> KafkaSink reachable -> start_session
+//   (slot claim, redelivery filter) -> START_REPLICATION -> StreamLoop
+// (docs/architecture.md draws the parts and threads). run_pipeline runs on
+// the calling thread (the pipeline thread); the heartbeat and the Kafka
+// prober run on threads of their own, the snapshot readers too, and
+// librdkafka's callbacks run inside its poll on the pipeline thread.
+// Back-pressure: a full producer queue blocks send(), so the replication
+// socket is not read and Postgres keeps the WAL.
 #pragma once
 
 #include <chrono>

@@ -68,7 +68,7 @@ TEST_CASE("metrics count soft and hard deletes, tombstones and records per table
   for (const auto& e : {event(Op::kInsert, false), event(Op::kUpdate, true), event(Op::kDelete, false)}) {
     std::vector<Record> out;
     builder.build(e, out);
-    Metrics::count(*t, e, out, 0);
+    Metrics::count(*t, e, out);
   }
   CHECK(t->events[static_cast<size_t>(Op::kInsert)] == 1);
   CHECK(t->events[static_cast<size_t>(Op::kUpdate)] == 1);

@@ -1,0 +1,54 @@
+#include "agent/stream/session_start.h"
+
+#include "base/log.h"
+#include "connectors/kafka/partition_tail.h"
+
+namespace tombsync {
+namespace {
+
+// Reads the last record of every partition of every table topic.
+RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start, const std::string& source) {
+  RedeliveryFilter filter;
+  for (const auto& table : config.source.tables) {
+    auto topic = config.topic_for(table);
+    for (const auto& tail : read_partition_tails(kafka_sink_options(config), topic)) {
+      auto pos = position_from_headers(tail.headers, source);
+      // Tails from before the cursor belong to transactions that are skipped anyway.
+      if (pos && pos->commit_lsn >= start) filter.add_tail(topic, tail.partition, *pos);
+    }
+  }
+  return filter;
+}
+
+}  // namespace
+
+KafkaSinkOptions kafka_sink_options(const Config& config) {
+  KafkaSinkOptions o;
+  o.brokers = config.kafka.brokers;
+  o.properties = config.kafka.properties;
+  o.connect_timeout_ms = config.kafka.connect_timeout_ms;
+  // librdkafka's errors reach the agent through the sink's error path; its own lines are detail.
+  o.log = [](int level, const std::string& facility, const std::string& message) {
+    if (level <= 4) log::warn("librdkafka {}: {}", facility, message);
+    else log::debug("librdkafka {}: {}", facility, message);
+  };
+  return o;
+}
+
+SessionStart start_session(const Config& config, const PreparedSource& source, CursorStore& store,
+                           pg::ReplicationStream& stream) {
+  SessionStart s{claim_slot(config, source, store, stream), "", {}};
+  s.record_source = s.claim.identity + "/" + config.source.slot;
+  // Also without a cursor when the slot existed: a first session that died before anything was
+  // acknowledged may have written part of a transaction.
+  if (s.claim.cursor || s.claim.slot_existed) {
+    s.redelivered = load_redelivery_filter(config, s.claim.start, s.record_source);
+    if (s.redelivered.active())
+      log::info("restart after {}: {} partitions hold records past the cursor; those records will not be "
+                "written again",
+                s.claim.start.str(), s.redelivered.tails());
+  }
+  return s;
+}
+
+}  // namespace tombsync

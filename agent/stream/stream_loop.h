@@ -1,0 +1,99 @@
+// The streaming loop of one session:
+//   ChangeSource::next -> RecordBuilder -> RecordSink::send
+// with acknowledgements feeding the AckTracker and the Checkpointer moving
+// the confirmed position (docs/contract.md 1.1). It owns the per-session
+// rules of the loop:
+//  - a transaction committed before the start position is skipped whole;
+//  - after an unclean stop, records the RedeliveryFilter finds in Kafka
+//    already are not written again, and nothing after a record that was not
+//    wholly handed over is written (the restart's filter would take it as
+//    proof that the gap was written);
+//  - a stop finishes the transaction being read (a half-sent one would be
+//    sent again whole after the restart, duplicating its first records),
+//    unless the stop is forced;
+//  - snapshot chunks start between transactions and only while the producer
+//    keeps up (SnapshotWindow).
+// Single-threaded: run() and every callback it causes run on the calling
+// thread (the pipeline thread); only `stopping` is written by another thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/ops/metrics.h"
+#include "agent/stream/ack_tracker.h"
+#include "agent/stream/change_source.h"
+#include "agent/stream/checkpointer.h"
+#include "agent/stream/record_builder.h"
+#include "agent/stream/record_sink.h"
+#include "agent/stream/redelivery_filter.h"
+#include "agent/stream/snapshot_window.h"
+#include "agent/stream/stream_gauges.h"
+#include "agent/stream/stream_report.h"
+
+namespace tombsync {
+
+// What the loop runs on; every part outlives the loop.
+struct LoopParts {
+  ChangeSource& source;
+  RecordSink& sink;
+  RecordBuilder& records;
+  AckTracker& tracker;
+  Checkpointer& checkpointer;
+  RedeliveryFilter& redelivered;
+  SnapshotWindow& snapshot;
+  StreamGauges& gauges;
+  Metrics& metrics;
+};
+
+class StreamLoop {
+ public:
+  // Messages in flight above which no new snapshot chunk starts (the stream goes first).
+  static constexpr size_t kSnapshotMaxInFlight = 50000;
+
+  // `start`: transactions committed before it were delivered by an earlier session.
+  StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool>& stopping);
+
+  // Runs until `stopping` (then finishes the transaction in hand, waits up to
+  // 10 s for Kafka, confirms what it acknowledged and finishes the stream) or
+  // until an initial_only snapshot is done. An error leaves it as thrown,
+  // after save_after_error() saved what Kafka acknowledged.
+  void run();
+
+ private:
+  bool keep_running() const;
+  void iterate();
+  void on_data(SourceStep& s);
+  void on_keepalive(const SourceStep& s);
+  void on_commit(const pg::TxnCommit& c);
+  void produce(const std::vector<ChangeEvent>& batch);
+  bool already_in_kafka(const Record& r);
+  Metrics::Table* metrics_table(const TableSchema& t);
+  void checkpoint();
+  void drain();
+
+  LoopParts p_;
+  const Lsn start_;
+  const std::atomic<bool>& stopping_;
+  StreamReport report_;
+  SourceStep step_;
+  std::vector<Record> out_;
+  std::vector<ChangeEvent> snapshot_rows_;
+  std::optional<pg::TxnBegin> txn_;
+  Lsn server_end_;
+  bool skipping_ = false;   // a transaction the start position says is already delivered
+  bool abandoned_ = false;  // the stop was forced mid-transaction: send nothing more of it
+  std::optional<std::string> delivery_bug_;
+  int frames_since_poll_ = 0;
+  uint64_t redelivered_skipped_ = 0;
+  std::chrono::steady_clock::time_point next_report_;
+  std::unordered_map<uint32_t, Metrics::Table*> metric_tables_;  // by relation OID
+};
+
+}  // namespace tombsync
