@@ -1,0 +1,157 @@
+// In-memory stand-ins for the outside systems the streaming loop talks to:
+// a scripted ChangeSource, a RecordSink whose acknowledgements the test hands
+// out (in any order), and a CursorStore in a map. They follow the contracts
+// of agent/stream/change_source.h, record_sink.h and state/cursor_store.h:
+// acknowledgements arrive only from inside poll(), flush() or send(), and
+// a save is "durable" as soon as it returns.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "agent/stream/change_source.h"
+#include "agent/stream/record_sink.h"
+#include "base/error.h"
+#include "state/cursor_store.h"
+
+namespace tombsync::test {
+
+// Plays a script: each next() returns its next step, or runs its next action
+// (between two reads, on the pipeline thread) and reports that nothing arrived.
+class FakeChangeSource final : public ChangeSource {
+ public:
+  using Action = std::function<void()>;
+  void push(SourceStep s) { script_.emplace_back(std::move(s)); }
+  void then(Action a) { script_.emplace_back(std::move(a)); }
+  // Runs when the script is exhausted (e.g. a stop request), once per read.
+  Action on_empty;
+
+  bool next(std::chrono::milliseconds, SourceStep& out) override {
+    if (script_.empty()) {
+      if (on_empty) on_empty();
+      return false;
+    }
+    auto item = std::move(script_.front());
+    script_.pop_front();
+    if (auto* a = std::get_if<Action>(&item)) {
+      (*a)();
+      return false;
+    }
+    out = std::move(std::get<SourceStep>(item));
+    if (out.step.begin) open_ = true;
+    if (out.step.commit) open_ = false;
+    return true;
+  }
+  bool in_transaction() const override { return open_; }
+  void send_status(Lsn confirmed, bool) override { statuses.push_back(confirmed); }
+  void finish() override { finished = true; }
+
+  std::vector<Lsn> statuses;  // every standby status update, in order
+  bool finished = false;
+  size_t remaining() const { return script_.size(); }
+
+ private:
+  std::deque<std::variant<SourceStep, Action>> script_;
+  bool open_ = false;
+};
+
+class FakeRecordSink final : public RecordSink {
+ public:
+  struct Message {
+    Record record;
+    int partition = -1;
+    bool acked = false;      // the test released its acknowledgement
+    bool delivered = false;  // on_delivered was called for it
+  };
+
+  int partitions(const std::string&) override { return partition_count; }
+  size_t send(const Record& r) override {
+    if (fail_at_send && sent == *fail_at_send)
+      throw Error(ErrorKind::kSink, "delivery to " + r.topic + " failed: Broker: Message size too large");
+    if (interrupted_) return 0;
+    ++sent;
+    const int copies = r.all_partitions ? partition_count : 1;
+    for (int p = 0; p < copies; ++p) messages.push_back({r, r.all_partitions ? p : r.partition.value_or(0)});
+    return static_cast<size_t>(copies);
+  }
+  void poll(int) override { deliver(); }
+  bool flush(int) override {
+    if (flush_acks_all)
+      for (auto& m : messages) m.acked = true;
+    deliver();
+    return in_flight() == 0;
+  }
+  size_t in_flight() const override {
+    size_t n = 0;
+    for (const auto& m : messages) n += m.delivered ? 0 : 1;
+    return n;
+  }
+  bool interrupted() const override { return interrupted_; }
+
+  // Releases message i's acknowledgement; it arrives at the next poll or flush.
+  void ack(size_t i) { messages.at(i).acked = true; }
+  void ack_all() {
+    for (auto& m : messages) m.acked = true;
+  }
+  void interrupt() { interrupted_ = true; }
+
+  std::vector<Message> messages;  // every message handed over, in send order
+  size_t sent = 0;                // records (not messages) handed over
+  int partition_count = 1;
+  std::optional<size_t> fail_at_send;  // the send() of this record (0-based) throws
+  bool flush_acks_all = true;          // flush() acknowledges everything outstanding
+
+ private:
+  void deliver() {
+    for (auto& m : messages)
+      if (m.acked && !m.delivered) {
+        m.delivered = true;
+        if (on_delivered) on_delivered(m.record.commit_lsn);
+      }
+  }
+  bool interrupted_ = false;
+};
+
+class MemoryCursorStore final : public CursorStore {
+ public:
+  std::optional<Lsn> load_confirmed(const std::string& slot) override { return find(confirmed, slot); }
+  void save_confirmed(const std::string& slot, Lsn lsn) override {
+    confirmed[slot] = lsn;
+    ++saves;
+  }
+  std::optional<std::string> load_source_identity(const std::string& slot) override { return find(identity, slot); }
+  void save_source_identity(const std::string& slot, const std::string& id) override { identity[slot] = id; }
+  std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) override {
+    return find(snapshots, slot + "/" + table);
+  }
+  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) override {
+    snapshots[slot + "/" + table] = p;
+  }
+  void clear_snapshot(const std::string& slot, const std::string& table) override {
+    snapshots.erase(slot + "/" + table);
+  }
+  void forget_slot(const std::string& slot) override {
+    confirmed.erase(slot);
+    identity.erase(slot);
+  }
+
+  std::map<std::string, Lsn> confirmed;
+  std::map<std::string, std::string> identity;
+  std::map<std::string, SnapshotProgress> snapshots;
+  int saves = 0;
+
+ private:
+  template <class V>
+  static std::optional<V> find(const std::map<std::string, V>& m, const std::string& k) {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+}  // namespace tombsync::test
