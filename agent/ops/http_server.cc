@@ -370,178 +370,197 @@ HttpServer::~HttpServer() {
   ::close(listen_fd_);
 }
 
-// One thread multiplexes every connection with poll(), rather than serving
-// one client at a time: kubelet's liveness and readiness probes and a
-// Prometheus scrape often arrive together, and a client that stalls (a
-// half-open connection from a node that died) must not delay them, or the
-// liveness probe fails and the pod is restarted for nothing. Handlers still
-// run one at a time on this thread, which keeps their thread-safety contract
-// simple; they only read atomics, so they are quick.
-void HttpServer::run() {
-  std::vector<std::unique_ptr<Connection>> conns;
-  Clock::time_point accept_paused_until{};
+namespace {
+
+// The poll loop's state and steps; lives on the server's thread only.
+class ConnectionLoop {
+ public:
+  ConnectionLoop(int listen_fd, int wake_fd, const std::map<std::string, HttpServer::Handler>& routes)
+      : listen_fd_(listen_fd), wake_fd_(wake_fd), routes_(routes) {}
+  void run();
+
+ private:
   // Resource exhaustion is the one thing this server logs, at most once a minute.
-  Clock::time_point last_warning{};
-  auto warn_rarely = [&](Clock::time_point now, const std::string& message) {
-    if (last_warning != Clock::time_point{} && now - last_warning < std::chrono::minutes(1)) return;
-    last_warning = now;
-    log::warn("{}", message);
-  };
+  void warn_rarely(Clock::time_point now, const std::string& message);
+  void respond(Connection& c, const HttpResponse& r, bool head_only, bool allow);
+  void dispatch(Connection& c, std::string_view head);
+  void on_readable(Connection& c);
+  void on_writable(Connection& c);
+  void on_drainable(Connection& c);
+  void accept_all(Clock::time_point now);
+  // Waits for the next event; false when the destructor asked the server to stop.
+  bool wait(int& ready, bool& accepting);
+  void serve(int ready, bool accepting);
 
-  auto respond = [&](Connection& c, const HttpResponse& r, bool head_only, bool allow) {
-    c.out = serialize(r, head_only, allow);
-    c.sent = 0;
-    c.state = Connection::State::kWriting;
-    c.deadline = Clock::now() + kWriteTimeout;
-  };
+  const int listen_fd_;
+  const int wake_fd_;
+  const std::map<std::string, HttpServer::Handler>& routes_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<pollfd> fds_;
+  Clock::time_point accept_paused_until_{};
+  Clock::time_point last_warning_{};
+};
 
-  auto dispatch = [&](Connection& c, std::string_view head) {
-    auto parsed = parse_head(head);
-    if (auto* error = std::get_if<HttpResponse>(&parsed)) return respond(c, *error, false, false);
-    const Request& req = std::get<Request>(parsed);
-    const bool head_only = req.method == "HEAD";
-    auto route = routes_.find(req.path);
-    if (route == routes_.end()) {
-      std::string paths;
-      for (const auto& [path, handler] : routes_) paths += (paths.empty() ? "" : " ") + path;
-      return respond(c, text(404, "not found; paths: " + paths + "\n"), head_only, false);
-    }
-    if (req.method != "GET" && !head_only) {
-      return respond(c, text(405, "method not allowed; use GET or HEAD\n"), false, true);
-    }
-    HttpResponse r;
-    try {
-      r = route->second();
-      if (r.status < 200 || r.status > 599) {
-        r = text(500, "internal error: the handler returned status " + std::to_string(r.status) + "\n");
-      } else if (std::any_of(r.content_type.begin(), r.content_type.end(),
-                             [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
-        r = text(500, "internal error: the handler returned a content type with control characters\n");
-      }
-    } catch (const std::exception& e) {
-      r = text(500, std::string("internal error: ") + e.what() + "\n");
-    } catch (...) {
-      r = text(500, "internal error: unknown exception\n");
-    }
-    respond(c, r, head_only, false);
-  };
+void ConnectionLoop::warn_rarely(Clock::time_point now, const std::string& message) {
+  if (last_warning_ != Clock::time_point{} && now - last_warning_ < std::chrono::minutes(1)) return;
+  last_warning_ = now;
+  log::warn("{}", message);
+}
 
-  // Reads what the socket holds; answers once the head is complete or too large.
-  auto on_readable = [&](Connection& c) {
-    char buf[4096];
-    bool eof = false;
-    for (;;) {
-      const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      if (n <= 0) {
-        // A client may half-close after its request (nc -N); a reset or an
-        // EOF before a whole head means it left without asking anything.
-        eof = true;
-        if (n < 0) c.in.clear();
-        break;
-      }
-      c.in.append(buf, static_cast<size_t>(n));
-      // RFC 9112 section 2.2: ignore empty lines before the request line.
-      const size_t start = c.in.find_first_not_of("\r\n");
-      c.in.erase(0, start == std::string::npos ? c.in.size() : start);
-      if (c.in.size() > kHeaderCap) break;
-    }
-    size_t end = c.in.find("\r\n\r\n");
-    size_t terminator = 4;
-    if (const size_t lf = c.in.find("\n\n"); lf != std::string::npos && lf < end) {
-      end = lf;
-      terminator = 2;
-    }
-    // Bytes that cannot start a request line (a TLS ClientHello sent to the
-    // plain-HTTP port, say) get their 400 now, not after kReadTimeout.
-    const std::string_view method = std::string_view(c.in).substr(0, c.in.find_first_of(" \r\n"));
-    if (end != std::string::npos && end + terminator <= kHeaderCap) {
-      dispatch(c, std::string_view(c.in).substr(0, end));
-    } else if (!method.empty() && !is_token(method)) {
-      dispatch(c, c.in);
-    } else if (c.in.size() >= kHeaderCap) {
-      if (c.in.find('\n') >= kHeaderCap) {
-        respond(c, text(414, "request line longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
-      } else {
-        respond(c, text(431, "request headers longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
-      }
-    } else if (eof) {
-      c.state = Connection::State::kDone;
-    }
-  };
+void ConnectionLoop::respond(Connection& c, const HttpResponse& r, bool head_only, bool allow) {
+  c.out = serialize(r, head_only, allow);
+  c.sent = 0;
+  c.state = Connection::State::kWriting;
+  c.deadline = Clock::now() + kWriteTimeout;
+}
 
-  auto on_writable = [&](Connection& c) {
-    while (c.sent < c.out.size()) {
-      // MSG_NOSIGNAL: a client that hung up gives EPIPE here, not a SIGPIPE that ends the agent.
-      const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        c.state = Connection::State::kDone;
-        return;
-      }
-      c.sent += static_cast<size_t>(n);
+void ConnectionLoop::dispatch(Connection& c, std::string_view head) {
+  auto parsed = parse_head(head);
+  if (auto* error = std::get_if<HttpResponse>(&parsed)) return respond(c, *error, false, false);
+  const Request& req = std::get<Request>(parsed);
+  const bool head_only = req.method == "HEAD";
+  auto route = routes_.find(req.path);
+  if (route == routes_.end()) {
+    std::string paths;
+    for (const auto& [path, handler] : routes_) paths += (paths.empty() ? "" : " ") + path;
+    return respond(c, text(404, "not found; paths: " + paths + "\n"), head_only, false);
+  }
+  if (req.method != "GET" && !head_only) {
+    return respond(c, text(405, "method not allowed; use GET or HEAD\n"), false, true);
+  }
+  HttpResponse r;
+  try {
+    r = route->second();
+    if (r.status < 200 || r.status > 599) {
+      r = text(500, "internal error: the handler returned status " + std::to_string(r.status) + "\n");
+    } else if (std::any_of(r.content_type.begin(), r.content_type.end(),
+                           [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+      r = text(500, "internal error: the handler returned a content type with control characters\n");
     }
-    // Lingering close: closing with unread request bytes (a client still
-    // sending a 431-sized head) makes the kernel send RST, which can destroy
-    // the response before the client reads it. So half-close and read until
-    // the client closes too, or kDrainTimeout passes.
-    ::shutdown(c.fd.get(), SHUT_WR);
-    c.state = Connection::State::kDraining;
-    c.deadline = Clock::now() + kDrainTimeout;
-  };
+  } catch (const std::exception& e) {
+    r = text(500, std::string("internal error: ") + e.what() + "\n");
+  } catch (...) {
+    r = text(500, "internal error: unknown exception\n");
+  }
+  respond(c, r, head_only, false);
+}
 
-  auto on_drainable = [&](Connection& c) {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
-      if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+// Reads what the socket holds; answers once the head is complete or too large.
+void ConnectionLoop::on_readable(Connection& c) {
+  char buf[4096];
+  bool eof = false;
+  for (;;) {
+    const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      // A client may half-close after its request (nc -N); a reset or an
+      // EOF before a whole head means it left without asking anything.
+      eof = true;
+      if (n < 0) c.in.clear();
+      break;
+    }
+    c.in.append(buf, static_cast<size_t>(n));
+    // RFC 9112 section 2.2: ignore empty lines before the request line.
+    const size_t start = c.in.find_first_not_of("\r\n");
+    c.in.erase(0, start == std::string::npos ? c.in.size() : start);
+    if (c.in.size() > kHeaderCap) break;
+  }
+  size_t end = c.in.find("\r\n\r\n");
+  size_t terminator = 4;
+  if (const size_t lf = c.in.find("\n\n"); lf != std::string::npos && lf < end) {
+    end = lf;
+    terminator = 2;
+  }
+  // Bytes that cannot start a request line (a TLS ClientHello sent to the
+  // plain-HTTP port, say) get their 400 now, not after kReadTimeout.
+  const std::string_view method = std::string_view(c.in).substr(0, c.in.find_first_of(" \r\n"));
+  if (end != std::string::npos && end + terminator <= kHeaderCap) {
+    dispatch(c, std::string_view(c.in).substr(0, end));
+  } else if (!method.empty() && !is_token(method)) {
+    dispatch(c, c.in);
+  } else if (c.in.size() >= kHeaderCap) {
+    if (c.in.find('\n') >= kHeaderCap) {
+      respond(c, text(414, "request line longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
+    } else {
+      respond(c, text(431, "request headers longer than " + std::to_string(kHeaderCap) + " bytes\n"), false, false);
+    }
+  } else if (eof) {
+    c.state = Connection::State::kDone;
+  }
+}
+
+void ConnectionLoop::on_writable(Connection& c) {
+  while (c.sent < c.out.size()) {
+    // MSG_NOSIGNAL: a client that hung up gives EPIPE here, not a SIGPIPE that ends the agent.
+    const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       c.state = Connection::State::kDone;
       return;
     }
-  };
+    c.sent += static_cast<size_t>(n);
+  }
+  // Lingering close: closing with unread request bytes (a client still
+  // sending a 431-sized head) makes the kernel send RST, which can destroy
+  // the response before the client reads it. So half-close and read until
+  // the client closes too, or kDrainTimeout passes.
+  ::shutdown(c.fd.get(), SHUT_WR);
+  c.state = Connection::State::kDraining;
+  c.deadline = Clock::now() + kDrainTimeout;
+}
 
-  auto accept_all = [&](Clock::time_point now) {
-    while (conns.size() < kMaxConnections) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd >= 0) {
-        auto c = std::make_unique<Connection>();
-        c->fd = UniqueFd(fd);
-        c->deadline = now + kReadTimeout;
-        conns.push_back(std::move(c));
-        continue;
-      }
-      const int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK) return;
-      // A client that gave up before accept(), or a network error Linux passes on (accept(2)).
-      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM || err == ENETDOWN ||
-          err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
-          err == EOPNOTSUPP || err == ENETUNREACH) {
-        continue;
-      }
-      // Out of descriptors or memory: the listening socket stays readable, so
-      // pause accepting instead of spinning; warn at most once a minute.
-      accept_paused_until = now + kBackoff;
-      warn_rarely(now, std::string("http server cannot accept connections: ") + std::strerror(err) +
-                           "; raise the open-files limit (ulimit -n)");
-      return;
+void ConnectionLoop::on_drainable(Connection& c) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    c.state = Connection::State::kDone;
+    return;
+  }
+}
+
+void ConnectionLoop::accept_all(Clock::time_point now) {
+  while (conns_.size() < kMaxConnections) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      auto c = std::make_unique<Connection>();
+      c->fd = UniqueFd(fd);
+      c->deadline = now + kReadTimeout;
+      conns_.push_back(std::move(c));
+      continue;
     }
-  };
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    // A client that gave up before accept(), or a network error Linux passes on (accept(2)).
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM || err == ENETDOWN ||
+        err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
+        err == EOPNOTSUPP || err == ENETUNREACH) {
+      continue;
+    }
+    // Out of descriptors or memory: the listening socket stays readable, so
+    // pause accepting instead of spinning; warn at most once a minute.
+    accept_paused_until_ = now + kBackoff;
+    warn_rarely(now, std::string("http server cannot accept connections: ") + std::strerror(err) +
+                         "; raise the open-files limit (ulimit -n)");
+    return;
+  }
+}
 
-  std::vector<pollfd> fds;
+bool ConnectionLoop::wait(int& ready, bool& accepting) {
   for (;;) {
     const Clock::time_point now = Clock::now();
-    fds.clear();
-    fds.push_back({wake_read_fd_, POLLIN, 0});
-    const bool accepting = conns.size() < kMaxConnections && now >= accept_paused_until;
-    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
-    Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until;
-    for (const auto& c : conns) {
+    fds_.clear();
+    fds_.push_back({wake_fd_, POLLIN, 0});
+    accepting = conns_.size() < kMaxConnections && now >= accept_paused_until_;
+    fds_.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds_
+    Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until_;
+    for (const auto& c : conns_) {
       const short events = c->state == Connection::State::kWriting ? POLLOUT : POLLIN;
-      fds.push_back({c->fd.get(), events, 0});
+      fds_.push_back({c->fd.get(), events, 0});
       wake_at = std::min(wake_at, c->deadline);
     }
     int timeout_ms = -1;
@@ -549,41 +568,61 @@ void HttpServer::run() {
       const auto left = std::chrono::ceil<milliseconds>(wake_at - now).count();
       timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
     }
-    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    ready = ::poll(fds_.data(), fds_.size(), timeout_ms);
     if (ready < 0 && errno != EINTR) {
       // Only ENOMEM is possible here; wait for memory rather than stop serving probes.
       warn_rarely(now, std::string("http server cannot poll its sockets: ") + std::strerror(errno));
       std::this_thread::sleep_for(kBackoff);
       continue;
     }
-    if (fds[0].revents != 0) return;  // the destructor asked us to stop
-
-    const Clock::time_point after = Clock::now();
-    for (size_t i = 0; i < conns.size(); ++i) {
-      Connection& c = *conns[i];
-      const short revents = ready > 0 ? fds[i + 2].revents : 0;
-      if (revents != 0) {
-        if (c.state == Connection::State::kReading) on_readable(c);
-        // Try the write at once: a small response usually fits the socket buffer.
-        if (c.state == Connection::State::kWriting) on_writable(c);
-        if (c.state == Connection::State::kDraining && (revents & (POLLIN | POLLHUP | POLLERR))) on_drainable(c);
-      }
-      if (c.state != Connection::State::kDone && after >= c.deadline) {
-        if (c.state == Connection::State::kReading && !c.in.empty()) {
-          // A partial request: say why we give up. An idle connection just closes.
-          respond(c, text(408, "request not complete within " + std::to_string(kReadTimeout.count()) + " ms\n"),
-                  false, false);
-          on_writable(c);
-        } else {
-          c.state = Connection::State::kDone;
-        }
-      }
-    }
-    conns.erase(std::remove_if(conns.begin(), conns.end(),
-                               [](const auto& c) { return c->state == Connection::State::kDone; }),
-                conns.end());
-    if (accepting && ready > 0 && fds[1].revents != 0) accept_all(after);
+    if (fds_[0].revents != 0) return false;  // the destructor asked us to stop
+    return true;
   }
 }
+
+void ConnectionLoop::serve(int ready, bool accepting) {
+  const Clock::time_point after = Clock::now();
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    Connection& c = *conns_[i];
+    const short revents = ready > 0 ? fds_[i + 2].revents : 0;
+    if (revents != 0) {
+      if (c.state == Connection::State::kReading) on_readable(c);
+      // Try the write at once: a small response usually fits the socket buffer.
+      if (c.state == Connection::State::kWriting) on_writable(c);
+      if (c.state == Connection::State::kDraining && (revents & (POLLIN | POLLHUP | POLLERR))) on_drainable(c);
+    }
+    if (c.state != Connection::State::kDone && after >= c.deadline) {
+      if (c.state == Connection::State::kReading && !c.in.empty()) {
+        // A partial request: say why we give up. An idle connection just closes.
+        respond(c, text(408, "request not complete within " + std::to_string(kReadTimeout.count()) + " ms\n"),
+                false, false);
+        on_writable(c);
+      } else {
+        c.state = Connection::State::kDone;
+      }
+    }
+  }
+  conns_.erase(std::remove_if(conns_.begin(), conns_.end(),
+                             [](const auto& c) { return c->state == Connection::State::kDone; }),
+              conns_.end());
+  if (accepting && ready > 0 && fds_[1].revents != 0) accept_all(after);
+}
+
+void ConnectionLoop::run() {
+  int ready = 0;
+  bool accepting = false;
+  while (wait(ready, accepting)) serve(ready, accepting);
+}
+
+}  // namespace
+
+// One thread multiplexes every connection with poll(), rather than serving
+// one client at a time: kubelet's liveness and readiness probes and a
+// Prometheus scrape often arrive together, and a client that stalls (a
+// half-open connection from a node that died) must not delay them, or the
+// liveness probe fails and the pod is restarted for nothing. Handlers still
+// run one at a time on this thread, which keeps their thread-safety contract
+// simple; they only read atomics, so they are quick.
+void HttpServer::run() { ConnectionLoop(listen_fd_, wake_read_fd_, routes_).run(); }
 
 }  // namespace tombsync
