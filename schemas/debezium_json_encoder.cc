@@ -206,7 +206,7 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   out.reserve(schema.size() + 512 + 48 * event.row.size());
   out.push_back('{');
   out.append(schema);
-  // A delete, hard or soft (a soft_delete_column set: DESIGN.md 1.3), is "d"
+  // A delete, hard or soft (a soft_delete_column set: docs/contract.md 1.3), is "d"
   // with the row in `before`, so Debezium consumers delete it.
   const bool deleted = event.op == Op::kDelete || event.is_deleted;
   out.append(R"(,"payload":{"before":)");

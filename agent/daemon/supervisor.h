@@ -18,7 +18,7 @@
 
 namespace tombsync {
 
-// Full-jitter exponential back-off: attempt n (from 1) waits a uniformly
+// Exponential back-off with jitter: attempt n (from 1) waits a uniformly
 // random time in [base/2, base] where base = min(max, initial * 2^(n-1)):
 // spread out so that many agents do not reconnect in step, never zero.
 class Backoff {

@@ -8,31 +8,29 @@
 // replication connection is the one whose loss matters.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "agent/config/config.h"
 #include "agent/ops/metrics.h"
+#include "agent/ops/periodic_worker.h"
+#include "connectors/postgres/pg_connection.h"
 
 namespace tombsync {
 
 class Heartbeat {
  public:
   Heartbeat(const Config& config, Metrics& metrics);
-  ~Heartbeat();  // waits for a write in progress (bounded by the connection's timeouts)
+  ~Heartbeat() = default;  // waits for a write in progress (bounded by the connection's timeouts)
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
  private:
-  void run();
+  void beat();  // on the worker's thread
 
   const Config& config_;
   Metrics& metrics_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::unique_ptr<pg::PgConnection> conn_;  // the worker's; reopened after a failure
+  std::unique_ptr<PeriodicWorker> worker_;  // last: stopped before the members above go
 };
 
 }  // namespace tombsync

@@ -4,13 +4,12 @@
 // librdkafka keeps retrying undelivered records on its own; this only observes.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
+#include <chrono>
 #include <string>
-#include <thread>
 
 #include "connectors/kafka/kafka_sink.h"
 #include "agent/ops/metrics.h"
+#include "agent/ops/periodic_worker.h"
 
 namespace tombsync {
 
@@ -18,20 +17,19 @@ class KafkaProber {
  public:
   // `sink` must outlive the prober (declare the prober after the sink).
   KafkaProber(const KafkaSink& sink, Metrics& metrics, std::string brokers);
-  ~KafkaProber();
+  ~KafkaProber() = default;  // waits for a probe in progress (at most its timeout)
   KafkaProber(const KafkaProber&) = delete;
   KafkaProber& operator=(const KafkaProber&) = delete;
 
  private:
-  void run();
+  void probe();  // on the worker's thread
 
   const KafkaSink& sink_;
   Metrics& metrics_;
   std::string brokers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  bool reachable_ = true;  // the worker's
+  std::chrono::steady_clock::time_point down_since_;
+  PeriodicWorker worker_;  // last: stopped before the members above go
 };
 
 }  // namespace tombsync

@@ -1,5 +1,5 @@
 // Per-table rules that change what a row image means before it is encoded:
-//  - soft deletes (DESIGN.md 1.3): a row whose soft_delete_column is set (a
+//  - soft deletes (docs/contract.md 1.3): a row whose soft_delete_column is set (a
 //    non-null timestamp, or true) is delivered as a delete: is_deleted = true,
 //    deleted_at = the column's timestamp (the commit time for a boolean), and
 //    the table's delete policy (flagged event, tombstone or both) applies. A

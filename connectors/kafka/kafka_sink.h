@@ -1,5 +1,6 @@
 // The Kafka side of the pipeline: an idempotent librdkafka producer that turns Records into Kafka
-// messages and reports, per message, which transaction end LSN Kafka has acknowledged.
+// messages and reports, per message, the commit LSN of the transaction whose message Kafka
+// acknowledged.
 //
 // Guarantees:
 //  - Producer settings protect the contract: enable.idempotence=true, acks=all,
@@ -13,7 +14,7 @@
 //    sink in a failed state: no further on_delivered calls are made, and the next send(), poll()
 //    or flush() throws Error(kSink) naming the topic, partition and librdkafka's reason.
 //  - on_delivered reports are in send order per partition only. Messages of one transaction can
-//    span partitions and topics, so the caller must count, per end LSN, the messages still in
+//    span partitions and topics, so the caller must count, per transaction, the messages still in
 //    flight (send() returns how many a record became) and confirm an LSN only when no message at
 //    or below it is outstanding.
 //

@@ -1,6 +1,6 @@
 // Turns decoded pgoutput messages into ChangeEvents: keeps the relation cache
 // (following ALTER TABLE through new Relation messages), maps tuples to typed
-// rows, and applies the change contract of DESIGN.md section 1: deletes are
+// rows, and applies the change contract of docs/contract.md section 1: deletes are
 // flagged with the commit time, and an UPDATE that changes the key becomes a
 // delete of the old key followed by an upsert of the new one.
 // Called from the pipeline thread only.

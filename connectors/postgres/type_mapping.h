@@ -1,6 +1,7 @@
 // From Postgres column types and pgoutput text values to the shared change
-// model (schemas/change.h). Called by the pgoutput decoder for every column of
-// every tuple, on the replication thread.
+// model (schemas/change.h). Called by ChangeBuilder for every column of every
+// streamed tuple (the pipeline thread) and by SnapshotReader for every column of
+// every snapshot row (a snapshot reader thread); it keeps no state.
 //
 // The text forms accepted are those Postgres prints under the session settings
 // the replication connection sets:

@@ -1,4 +1,4 @@
-// The explicit edge cases of the contract (DESIGN.md 1.4) and the type
+// The explicit edge cases of the contract (docs/contract.md 1.4) and the type
 // mapping, end to end through a real Postgres and Kafka.
 #include <catch2/catch.hpp>
 

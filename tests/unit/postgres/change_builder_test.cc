@@ -1,6 +1,6 @@
 // ChangeBuilder: pgoutput messages (built directly as the structs of
 // pgoutput_messages.h, no wire bytes) -> ChangeEvents, following the change
-// contract of DESIGN.md section 1 (delete flagging, key changes, unchanged
+// contract of docs/contract.md section 1 (delete flagging, key changes, unchanged
 // TOAST, truncate) and the relation cache's handling of ALTER TABLE.
 #include "connectors/postgres/change_builder.h"
 
