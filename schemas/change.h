@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/lsn.h"
+#include "base/timestamps.h"
 
 namespace tombsync {
 
@@ -84,7 +85,7 @@ struct SourcePosition {
   Lsn lsn;              // WAL position of this change's record (the XLogData start)
   Lsn commit_lsn;       // the transaction's commit record
   uint32_t xid = 0;
-  int64_t commit_ts_us = 0;  // Unix epoch microseconds, UTC
+  UnixMicros commit_ts_us;
 };
 
 struct ChangeEvent {
@@ -92,7 +93,7 @@ struct ChangeEvent {
   std::shared_ptr<const TableSchema> table;
   std::vector<Datum> row;  // aligned with table->columns; empty for kTruncate
   bool is_deleted = false;
-  std::optional<int64_t> deleted_at_us;  // Unix epoch microseconds; set when is_deleted
+  std::optional<UnixMicros> deleted_at_us;  // set when is_deleted
   // An update that moved the row to another key: the delete of the old key
   // came just before it (Debezium writes this event as a create).
   bool key_changed = false;

@@ -216,7 +216,7 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   if (deleted || event.op == Op::kTruncate) out.append("null");
   else append_row(out, event);
 
-  const int64_t commit_us = event.source.commit_ts_us;
+  const int64_t commit_us = event.source.commit_ts_us.value();
   out.append(R"(,"source":{)");
   out.append(source_head_);
   out.append(R"(,"ts_ms":)");

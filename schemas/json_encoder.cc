@@ -65,7 +65,7 @@ void append_metadata(std::string& out, const ChangeEvent& event) {
   out.append(",\"deleted_at\":");
   if (event.is_deleted && event.deleted_at_us) {
     out.push_back('"');
-    append_utc_micros(out, *event.deleted_at_us);
+    append_utc_micros(out, event.deleted_at_us->value());
     out.push_back('"');
   } else {
     out.append("null");
@@ -79,7 +79,7 @@ void append_metadata(std::string& out, const ChangeEvent& event) {
   out.append("\",\"__xid\":");
   append_number(out, event.source.xid);
   out.append(",\"__commit_ts\":\"");
-  append_utc_micros(out, event.source.commit_ts_us);
+  append_utc_micros(out, event.source.commit_ts_us.value());
   out.append("\",\"__table\":");
   append_json_string(out, event.table->qualified());
 }

@@ -115,11 +115,11 @@ void ProtobufEncoder::to_message(const ChangeEvent& event, v1::ChangeEvent& mess
     fill_column(table.columns[i], event.row[i], *message.add_columns());
   }
   message.set_is_deleted(event.is_deleted);
-  message.set_deleted_at_us(event.is_deleted ? event.deleted_at_us.value_or(0) : 0);
+  message.set_deleted_at_us(event.is_deleted && event.deleted_at_us ? event.deleted_at_us->value() : 0);
   message.set_lsn(event.source.lsn.str());
   message.set_commit_lsn(event.source.commit_lsn.str());
   message.set_xid(event.source.xid);
-  message.set_commit_ts_us(event.source.commit_ts_us);
+  message.set_commit_ts_us(event.source.commit_ts_us.value());
 }
 
 std::string ProtobufEncoder::key(const ChangeEvent& event) const {

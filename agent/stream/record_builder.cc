@@ -29,7 +29,7 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
     txn_.commit_lsn = e.source.commit_lsn;
     txn_.text_commit_lsn = e.source.commit_lsn.str();
     txn_.xid = std::to_string(e.source.xid);
-    txn_.commit_ts = format_utc_micros(e.source.commit_ts_us);
+    txn_.commit_ts = format_utc_micros(e.source.commit_ts_us.value());
   }
   rec.headers.reserve(8);
   rec.headers.emplace_back("tombsync.op", op);

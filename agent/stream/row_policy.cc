@@ -131,7 +131,7 @@ void RowPolicy::apply(ChangeEvent& event) {
       event.is_deleted = true;
       std::optional<int64_t> at;
       if (c.type == ColumnType::kTimestamp || c.type == ColumnType::kTimestampTz) at = parse_timestamp_us(d.text);
-      event.deleted_at_us = at.value_or(event.source.commit_ts_us);
+      event.deleted_at_us = at ? UnixMicros{*at} : event.source.commit_ts_us;
     }
   }
   if (event.is_deleted && !r.redact.empty()) redact(event, r);

@@ -36,7 +36,7 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
   return std::visit(
       Overloaded{
           [&](const BeginMsg& m) {
-            current_ = TxnBegin{m.final_lsn, m.xid, m.commit_ts + kPgEpochOffsetUs};
+            current_ = TxnBegin{m.final_lsn, m.xid, to_unix(m.commit_ts)};
             return BuildStep{current_, {}, {}, {}};
           },
           [&](const CommitMsg& m) {

@@ -21,7 +21,7 @@ namespace tombsync::pg {
 struct TxnBegin {
   Lsn commit_lsn;
   uint32_t xid = 0;
-  int64_t commit_ts_us = 0;  // Unix epoch
+  UnixMicros commit_ts_us;
 };
 
 struct TxnCommit {

@@ -114,7 +114,7 @@ Tuple read_tuple(WireReader& r, std::string_view which) {
 BeginMsg read_begin(WireReader& r) {
   BeginMsg m;
   m.final_lsn = r.lsn("final LSN");
-  m.commit_ts = r.i64("commit timestamp");
+  m.commit_ts = PgMicros{r.i64("commit timestamp")};
   m.xid = r.u32("xid");
   return m;
 }
@@ -127,7 +127,7 @@ CommitMsg read_commit(WireReader& r) {
   m.flags = r.u8("flags");
   m.commit_lsn = r.lsn("commit LSN");
   m.end_lsn = r.lsn("end LSN");
-  m.commit_ts = r.i64("commit timestamp");
+  m.commit_ts = PgMicros{r.i64("commit timestamp")};
   return m;
 }
 

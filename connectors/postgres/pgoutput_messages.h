@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/lsn.h"
+#include "base/timestamps.h"
 
 namespace tombsync::pg {
 
@@ -20,12 +21,9 @@ struct TupleValue {
 };
 using Tuple = std::vector<TupleValue>;
 
-// Timestamps on the wire are microseconds since 2000-01-01 00:00:00 UTC.
-inline constexpr int64_t kPgEpochOffsetUs = 946'684'800'000'000;
-
 struct BeginMsg {        // 'B'
   Lsn final_lsn;         // LSN of the transaction's commit record
-  int64_t commit_ts = 0; // Postgres epoch microseconds
+  PgMicros commit_ts;    // on the wire: microseconds since 2000-01-01 UTC
   uint32_t xid = 0;
 };
 
@@ -33,7 +31,7 @@ struct CommitMsg {       // 'C'
   uint8_t flags = 0;
   Lsn commit_lsn;
   Lsn end_lsn;
-  int64_t commit_ts = 0;
+  PgMicros commit_ts;
 };
 
 struct OriginMsg {       // 'O'

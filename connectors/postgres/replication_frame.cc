@@ -15,7 +15,7 @@ XLogData read_xlogdata(WireReader& r) {
   XLogData x;
   x.wal_start = r.lsn("walStart");
   x.wal_end = r.lsn("walEnd");
-  x.send_time = r.i64("sendTime");
+  x.send_time = PgMicros{r.i64("sendTime")};
   x.payload = r.rest();
   return x;
 }
@@ -26,7 +26,7 @@ XLogData read_xlogdata(WireReader& r) {
 PrimaryKeepalive read_keepalive(WireReader& r) {
   PrimaryKeepalive k;
   k.wal_end = r.lsn("walEnd");
-  k.send_time = r.i64("sendTime");
+  k.send_time = PgMicros{r.i64("sendTime")};
   const uint8_t reply = r.u8("replyRequested");
   if (reply > 1) {
     throw Error(ErrorKind::kProtocol,
@@ -78,7 +78,7 @@ ServerFrame decode_server_frame(std::span<const uint8_t> frame) {
 // applied (each "last WAL byte + 1"; the caller passes them as it means
 // them), Int64 client clock in Postgres epoch microseconds, Byte1
 // replyRequested. 34 bytes, big-endian.
-std::string encode_standby_status(Lsn written, Lsn flushed, Lsn applied, int64_t now_pg_us,
+std::string encode_standby_status(Lsn written, Lsn flushed, Lsn applied, PgMicros now,
                                   bool reply_requested) {
   std::string out;
   out.reserve(34);
@@ -86,7 +86,7 @@ std::string encode_standby_status(Lsn written, Lsn flushed, Lsn applied, int64_t
   append_be64(out, written.value());
   append_be64(out, flushed.value());
   append_be64(out, applied.value());
-  append_be64(out, static_cast<uint64_t>(now_pg_us));
+  append_be64(out, static_cast<uint64_t>(now.value()));
   out.push_back(reply_requested ? 1 : 0);
   return out;
 }

@@ -6,22 +6,25 @@
 #include <cstdint>
 #include <span>
 #include <string>
+
+#include "base/timestamps.h"
 #include <variant>
 
 #include "base/lsn.h"
+#include "base/timestamps.h"
 
 namespace tombsync::pg {
 
 struct XLogData {            // 'w'
   Lsn wal_start;
   Lsn wal_end;               // the server's current end of WAL
-  int64_t send_time = 0;     // Postgres epoch microseconds
+  PgMicros send_time;        // the walsender's clock
   std::span<const uint8_t> payload;  // a pgoutput message; points into the decoded buffer
 };
 
 struct PrimaryKeepalive {    // 'k'
   Lsn wal_end;
-  int64_t send_time = 0;
+  PgMicros send_time;
   bool reply_requested = false;
 };
 
@@ -32,7 +35,7 @@ ServerFrame decode_server_frame(std::span<const uint8_t> frame);
 
 // Standby status update ('r'): written, flushed and applied positions.
 // tombsync reports the confirmed position as all three.
-std::string encode_standby_status(Lsn written, Lsn flushed, Lsn applied, int64_t now_pg_us,
+std::string encode_standby_status(Lsn written, Lsn flushed, Lsn applied, PgMicros now,
                                   bool reply_requested);
 
 }  // namespace tombsync::pg

@@ -12,11 +12,11 @@
 namespace tombsync::pg {
 namespace {
 
-int64_t now_pg_us() {
+PgMicros now_pg() {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
-  return us - kPgEpochOffsetUs;
+  return to_pg(UnixMicros{us});
 }
 
 std::string quote_literal(const std::string& s) {
@@ -142,7 +142,7 @@ std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds tim
 }
 
 void ReplicationStream::send_status(Lsn confirmed, bool reply_requested) {
-  auto msg = encode_standby_status(confirmed, confirmed, confirmed, now_pg_us(), reply_requested);
+  auto msg = encode_standby_status(confirmed, confirmed, confirmed, now_pg(), reply_requested);
   if (PQputCopyData(conn_.raw(), msg.data(), static_cast<int>(msg.size())) != 1)
     throw Error(ErrorKind::kSource,
                 "sending standby status update failed (" + conn_.describe() + "): " + PQerrorMessage(conn_.raw()),

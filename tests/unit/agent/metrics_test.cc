@@ -45,7 +45,7 @@ ChangeEvent event(Op op, bool archived) {
   e.row = {id, flag};
   if (op == Op::kDelete) {
     e.is_deleted = true;
-    e.deleted_at_us = 1;
+    e.deleted_at_us = UnixMicros{1};
   }
   return e;
 }

@@ -107,10 +107,10 @@ ChangeEvent make_event(Op op, std::shared_ptr<const TableSchema> table, std::vec
   e.source.lsn = kLsn;
   e.source.commit_lsn = kCommitLsn;
   e.source.xid = kXid;
-  e.source.commit_ts_us = kCommitTs;
+  e.source.commit_ts_us = UnixMicros{kCommitTs};
   if (op == Op::kDelete) {
     e.is_deleted = true;
-    e.deleted_at_us = kCommitTs;
+    e.deleted_at_us = UnixMicros{kCommitTs};
   }
   return e;
 }
@@ -314,7 +314,7 @@ TEST_CASE("Every record carries all eight headers with exact values, tombstones 
   e.source.lsn = Lsn{0x1'0000ABCD};
   e.source.commit_lsn = Lsn{0x1'0000FF00};
   e.source.xid = 4'000'000'000U;
-  e.source.commit_ts_us = 0;
+  e.source.commit_ts_us = UnixMicros{0};
   f.build(e);
   f.build(row_event(Op::kInsert, keyed_table("users"), 2, "y"));
   REQUIRE(f.out.size() == 3);
@@ -404,7 +404,7 @@ TEST_CASE("Record.commit_lsn is the event's commit LSN, not its own LSN", "[reco
   f.build(e);
   e.op = Op::kDelete;
   e.is_deleted = true;
-  e.deleted_at_us = kCommitTs;
+  e.deleted_at_us = UnixMicros{kCommitTs};
   f.build(e);
   REQUIRE(f.out.size() == 3);
   for (const auto& r : f.out) CHECK(r.commit_lsn == Lsn{0x900});

@@ -63,10 +63,10 @@ ChangeEvent event(Op op, std::shared_ptr<const TableSchema> t, std::vector<Datum
   e.source.lsn = Lsn{100};
   e.source.commit_lsn = Lsn{200};
   e.source.xid = 7;
-  e.source.commit_ts_us = kCommitTs;
+  e.source.commit_ts_us = UnixMicros{kCommitTs};
   if (op == Op::kDelete) {
     e.is_deleted = true;
-    e.deleted_at_us = kCommitTs;
+    e.deleted_at_us = UnixMicros{kCommitTs};
   }
   return e;
 }

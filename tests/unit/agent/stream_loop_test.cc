@@ -70,7 +70,7 @@ struct Rig {
 
   void begin(Lsn commit) {
     SourceStep s;
-    s.step.begin = pg::TxnBegin{commit, 731, test::kCommitTs};
+    s.step.begin = pg::TxnBegin{commit, 731, UnixMicros{test::kCommitTs}};
     s.wal_end = commit;
     source.push(std::move(s));
   }

@@ -88,7 +88,7 @@ TupleValue binary_col(std::string bytes) { return TupleValue{'b', std::move(byte
 BeginMsg begin_msg() {
   BeginMsg b;
   b.final_lsn = kCommitLsn;
-  b.commit_ts = kCommitPgUs;
+  b.commit_ts = PgMicros{kCommitPgUs};
   b.xid = kXid;
   return b;
 }
@@ -97,7 +97,7 @@ CommitMsg commit_msg(Lsn commit_lsn = kCommitLsn) {
   CommitMsg c;
   c.commit_lsn = commit_lsn;
   c.end_lsn = kEndLsn;
-  c.commit_ts = kCommitPgUs;
+  c.commit_ts = PgMicros{kCommitPgUs};
   return c;
 }
 
@@ -155,8 +155,8 @@ TEST_CASE("Insert, update and delete become events with Unix commit time; only d
   REQUIRE(b.begin.has_value());
   CHECK(b.begin->commit_lsn == kCommitLsn);
   CHECK(b.begin->xid == kXid);
-  CHECK(b.begin->commit_ts_us == kCommitUnixUs);
-  CHECK(b.begin->commit_ts_us == kCommitPgUs + kPgEpochOffsetUs);
+  CHECK(b.begin->commit_ts_us.value() == kCommitUnixUs);
+  CHECK(b.begin->commit_ts_us.value() == kCommitPgUs + kPgEpochOffsetMicros);
 
   f.apply(insert_msg(kUsersRelid, {t("1"), t("Ann"), null_col()}));
   f.apply(update_msg(kUsersRelid, 0, {}, {t("1"), t("Ann B"), t("hi")}));
@@ -171,7 +171,7 @@ TEST_CASE("Insert, update and delete become events with Unix commit time; only d
   CHECK(ins.op == Op::kInsert);
   CHECK_FALSE(ins.is_deleted);
   CHECK_FALSE(ins.deleted_at_us.has_value());
-  CHECK(ins.source.commit_ts_us == kCommitUnixUs);
+  CHECK(ins.source.commit_ts_us.value() == kCommitUnixUs);
   REQUIRE(ins.row.size() == 3);
   CHECK(ins.row[0].present());
   CHECK(ins.row[0].i == 1);
@@ -189,7 +189,7 @@ TEST_CASE("Insert, update and delete become events with Unix commit time; only d
   CHECK(del.op == Op::kDelete);
   CHECK(del.is_deleted);
   REQUIRE(del.deleted_at_us.has_value());
-  CHECK(*del.deleted_at_us == kCommitUnixUs);
+  CHECK(del.deleted_at_us->value() == kCommitUnixUs);
   CHECK(del.row[0].i == 1);
   for (const auto& e : f.out) {
     CHECK(e.table->qualified() == "public.users");
@@ -211,7 +211,7 @@ TEST_CASE("Source position: lsn is the XLogData start, commit_lsn is Begin.final
   for (const auto& e : f.out) {
     CHECK(e.source.commit_lsn == kCommitLsn);
     CHECK(e.source.xid == kXid);
-    CHECK(e.source.commit_ts_us == kCommitUnixUs);
+    CHECK(e.source.commit_ts_us.value() == kCommitUnixUs);
   }
 }
 
@@ -226,7 +226,7 @@ TEST_CASE("Update with a key-only old tuple whose key changed: delete of the old
   CHECK(del.op == Op::kDelete);
   CHECK(del.is_deleted);
   REQUIRE(del.deleted_at_us.has_value());
-  CHECK(*del.deleted_at_us == kCommitUnixUs);
+  CHECK(del.deleted_at_us->value() == kCommitUnixUs);
   REQUIRE(del.row.size() == 3);
   CHECK(del.row[0].present());
   CHECK(del.row[0].i == 1);
@@ -282,7 +282,7 @@ TEST_CASE("Update with a full old tuple whose key changed: delete with the whole
   const ChangeEvent& del = f.out[0];
   CHECK(del.op == Op::kDelete);
   CHECK(del.is_deleted);
-  CHECK(del.deleted_at_us == std::optional<int64_t>(kCommitUnixUs));
+  CHECK(del.deleted_at_us == std::optional<UnixMicros>(UnixMicros{kCommitUnixUs}));
   CHECK(del.row[0].i == 1);
   CHECK(del.row[1].text == "Ann");
   CHECK(del.row[2].text == "old");

@@ -104,7 +104,7 @@ TEST_CASE("begin decodes final LSN, commit timestamp and xid", "[pgoutput]") {
   auto m = decode_as<BeginMsg>(Bytes().ch('B').i64(0x16'B374D848).i64(722'000'000'123'456)
                                    .u32(0xFFFFFFF0));
   CHECK(m.final_lsn == Lsn(0x16'B374D848));
-  CHECK(m.commit_ts == 722'000'000'123'456);
+  CHECK(m.commit_ts.value() == 722'000'000'123'456);
   CHECK(m.xid == 0xFFFFFFF0u);
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("commit decodes flags, commit LSN, end LSN and timestamp", "[pgoutput]
   CHECK(m.flags == 0);
   CHECK(m.commit_lsn == Lsn(0x100));
   CHECK(m.end_lsn == Lsn(0x130));
-  CHECK(m.commit_ts == -5);
+  CHECK(m.commit_ts.value() == -5);
 }
 
 TEST_CASE("origin decodes commit LSN and origin name", "[pgoutput]") {

@@ -50,7 +50,7 @@ TEST_CASE("xlogdata frame decodes positions and points at its payload", "[frame]
   const auto& x = std::get<XLogData>(f);
   CHECK(x.wal_start == Lsn(0x16'B374D848));
   CHECK(x.wal_end == Lsn(0x16'B3750000));
-  CHECK(x.send_time == 722'000'000'000'000);
+  CHECK(x.send_time.value() == 722'000'000'000'000);
   CHECK(x.payload.data() == bytes.data() + 25);
   CHECK(x.payload.size() == begin.size());
   auto m = decode_pgoutput(x.payload, x.wal_start);
@@ -68,7 +68,7 @@ TEST_CASE("primary keepalive decodes walEnd, send time and reply request", "[fra
   auto with_reply = decode_server_frame(frame('k', {0xA'00000010, 99}, std::string(1, '\1')));
   REQUIRE(std::holds_alternative<PrimaryKeepalive>(with_reply));
   CHECK(std::get<PrimaryKeepalive>(with_reply).wal_end == Lsn(0xA'00000010));
-  CHECK(std::get<PrimaryKeepalive>(with_reply).send_time == 99);
+  CHECK(std::get<PrimaryKeepalive>(with_reply).send_time.value() == 99);
   CHECK(std::get<PrimaryKeepalive>(with_reply).reply_requested);
 
   auto without = decode_server_frame(frame('k', {5, 6}, std::string(1, '\0')));
@@ -113,7 +113,7 @@ TEST_CASE("unknown or empty frame is a protocol error naming the type byte", "[f
 
 TEST_CASE("standby status update is 34 big-endian bytes", "[frame]") {
   const std::string got = encode_standby_status(Lsn(0x16'B374D848), Lsn(0x0102030405060708),
-                                                Lsn(0), -2, true);
+                                                Lsn(0), PgMicros{-2}, true);
   const std::string want("r"
                          "\x00\x00\x00\x16\xB3\x74\xD8\x48"   // written
                          "\x01\x02\x03\x04\x05\x06\x07\x08"   // flushed
@@ -126,7 +126,7 @@ TEST_CASE("standby status update is 34 big-endian bytes", "[frame]") {
 }
 
 TEST_CASE("standby status update without reply request ends in zero", "[frame]") {
-  const std::string got = encode_standby_status(Lsn(1), Lsn(1), Lsn(1), 0, false);
+  const std::string got = encode_standby_status(Lsn(1), Lsn(1), Lsn(1), PgMicros{0}, false);
   REQUIRE(got.size() == 34);
   CHECK(got.front() == 'r');
   CHECK(got.back() == '\0');

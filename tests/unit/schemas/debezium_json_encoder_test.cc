@@ -148,7 +148,7 @@ ChangeEvent customers_event(Op op, std::vector<Datum> row, uint64_t lsn, uint32_
   e.source.lsn = Lsn(lsn);
   e.source.commit_lsn = Lsn(lsn + 0x100);
   e.source.xid = xid;
-  e.source.commit_ts_us = commit_us;
+  e.source.commit_ts_us = UnixMicros{commit_us};
   return e;
 }
 
@@ -336,7 +336,7 @@ TEST_CASE("debezium-json payloads match Debezium 1.2.1's recorded products event
     e.source.lsn = Lsn(src["lsn"].get<uint64_t>());
     e.source.commit_lsn = Lsn(src["lsn"].get<uint64_t>() + 0x40);
     e.source.xid = src["txId"].get<uint32_t>();
-    e.source.commit_ts_us = src["ts_ms"].get<int64_t>() * 1000;
+    e.source.commit_ts_us = UnixMicros{src["ts_ms"].get<int64_t>() * 1000};
     DebeziumJsonEncoder enc(context("fullfillment", "postgres", payload["ts_ms"].get<int64_t>() * 1000));
     const json ours = json::parse(enc.value(e))["payload"];
 
@@ -574,7 +574,7 @@ TEST_CASE("debezium-json: a soft-deleted row image is a delete", "[debezium_json
   DebeziumJsonEncoder enc(context("app", "shop", 1));
   ChangeEvent e = make_event(Op::kUpdate, users_table(), users_row());
   e.is_deleted = true;
-  e.deleted_at_us = kCommitTs;
+  e.deleted_at_us = UnixMicros{kCommitTs};
   const json v = json::parse(enc.value(e));
   CHECK(v["payload"]["op"] == "d");
   CHECK(v["payload"]["after"].is_null());
@@ -598,7 +598,7 @@ TEST_CASE("debezium-json: an update that moved the row to a new key is a create"
 TEST_CASE("debezium-json: commit times before 1970 floor to the millisecond, as Java does", "[debezium_json]") {
   DebeziumJsonEncoder enc(context("app", "shop", -1));
   ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
-  e.source.commit_ts_us = -1;  // 1969-12-31T23:59:59.999999Z
+  e.source.commit_ts_us = UnixMicros{-1};  // 1969-12-31T23:59:59.999999Z
   const json v = json::parse(enc.value(e));
   CHECK(v["payload"]["source"]["ts_ms"] == -1);
   CHECK(v["payload"]["source"]["ts_us"] == -1);

@@ -87,10 +87,10 @@ inline ChangeEvent make_event(Op op, std::shared_ptr<const TableSchema> table,
   e.source.lsn = Lsn(0x16B3748);
   e.source.commit_lsn = Lsn(0x16B3800);
   e.source.xid = 731;
-  e.source.commit_ts_us = kCommitTs;
+  e.source.commit_ts_us = UnixMicros{kCommitTs};
   if (op == Op::kDelete) {
     e.is_deleted = true;
-    e.deleted_at_us = kCommitTs;
+    e.deleted_at_us = UnixMicros{kCommitTs};
   }
   return e;
 }

@@ -94,7 +94,7 @@ TEST_CASE("JSON snapshot read and soft-delete shapes", "[json_encoder]") {
   // A soft delete is an update flagged deleted by the pipeline.
   ChangeEvent soft = make_event(Op::kUpdate, users_table(), users_row());
   soft.is_deleted = true;
-  soft.deleted_at_us = 0;
+  soft.deleted_at_us = UnixMicros{0};
   CHECK(enc.value(soft).find(
             R"("is_deleted":true,"deleted_at":"1970-01-01T00:00:00.000000Z","__op":"update")") !=
         std::string::npos);
