@@ -63,8 +63,8 @@ void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out
   std::optional<std::string> key;
   if (keyed) key = encoder_.key(e);
   // A keyless table has no key to spread it over partitions; one partition keeps its order.
-  std::optional<int32_t> partition;
-  if (!keyed) partition = 0;
+  std::optional<KafkaPartition> partition;
+  if (!keyed) partition = KafkaPartition(0);
   // A hard delete, or a row image the table's soft-delete column marks deleted.
   if (!e.is_deleted) {
     Record rec = base(e, r, to_string(e.op));

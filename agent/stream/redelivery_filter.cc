@@ -21,12 +21,12 @@ std::optional<StreamPosition> position_from_headers(const std::map<std::string, 
   return StreamPosition{*c, n};
 }
 
-void RedeliveryFilter::add_tail(const std::string& topic, int partition, StreamPosition last) {
+void RedeliveryFilter::add_tail(const std::string& topic, KafkaPartition partition, StreamPosition last) {
   tails_[{topic, partition}] = last;
   last_commit_ = std::max(last_commit_, last.commit_lsn);
 }
 
-bool RedeliveryFilter::already_written(const std::string& topic, int partition, const StreamPosition& pos) const {
+bool RedeliveryFilter::already_written(const std::string& topic, KafkaPartition partition, const StreamPosition& pos) const {
   auto it = tails_.find({topic, partition});
   return it != tails_.end() && pos <= it->second;
 }

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "base/lsn.h"
+#include "schemas/record.h"
 
 namespace tombsync {
 
@@ -36,17 +37,17 @@ std::optional<StreamPosition> position_from_headers(const std::map<std::string, 
 
 class RedeliveryFilter {
  public:
-  void add_tail(const std::string& topic, int partition, StreamPosition last);
+  void add_tail(const std::string& topic, KafkaPartition partition, StreamPosition last);
   bool active() const { return !tails_.empty(); }
   // True when `partition` of `topic` already holds the record at `pos`.
-  bool already_written(const std::string& topic, int partition, const StreamPosition& pos) const;
+  bool already_written(const std::string& topic, KafkaPartition partition, const StreamPosition& pos) const;
   // Called at each commit: once the stream is past every tail, nothing more
   // can be a repeat and the filter switches itself off.
   void observe_commit(Lsn commit_lsn);
   size_t tails() const { return tails_.size(); }
 
  private:
-  std::map<std::pair<std::string, int>, StreamPosition> tails_;
+  std::map<std::pair<std::string, KafkaPartition>, StreamPosition> tails_;
   Lsn last_commit_;  // highest commit LSN among the tails
 };
 

@@ -120,7 +120,7 @@ bool StreamLoop::already_in_kafka(const Record& r) {
   const int partitions = p_.sink.partitions(r.topic);
   if (r.all_partitions) {
     for (int part = 0; part < partitions; ++part)
-      if (!p_.redelivered.already_written(r.topic, part, pos)) return false;
+      if (!p_.redelivered.already_written(r.topic, KafkaPartition(part), pos)) return false;
     return true;
   }
   if (r.partition) return p_.redelivered.already_written(r.topic, *r.partition, pos);

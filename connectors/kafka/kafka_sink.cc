@@ -253,7 +253,7 @@ int KafkaSink::partitions(const std::string& name) {
 size_t KafkaSink::send(const Record& r) {
   throw_if_failed();
   Topic& t = topic(r.topic);
-  if (r.partition) return produce(t, *r.partition, r) ? 1 : 0;
+  if (r.partition) return produce(t, r.partition->value(), r) ? 1 : 0;
   if (!r.all_partitions) return produce(t, RD_KAFKA_PARTITION_UA, r) ? 1 : 0;
   const int n = partitions(r.topic);
   size_t sent = 0;
@@ -391,7 +391,7 @@ void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t of
   }
   // After a failure nothing more is confirmed: the failed record's LSN stays unacknowledged.
   if (failure_ || !on_delivered) return;
-  run_callback([&] { on_delivered(Delivery{commit_lsn, partition, offset}); });
+  run_callback([&] { on_delivered(Delivery{commit_lsn, KafkaPartition(partition), offset}); });
 }
 
 void KafkaSink::warn(int err, const char* reason) {

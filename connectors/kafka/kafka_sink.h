@@ -63,7 +63,7 @@ struct KafkaSinkOptions {
 // One Kafka message acknowledged by the brokers (acks=all).
 struct Delivery {
   Lsn commit_lsn;             // Record::commit_lsn of the record the message came from
-  int32_t partition = -1;  // where it landed
+  KafkaPartition partition{-1};  // where it landed
   int64_t offset = -1;     // its offset in that partition
 };
 

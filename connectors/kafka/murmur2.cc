@@ -46,8 +46,8 @@ uint32_t murmur2(std::string_view bytes) {
   return h;
 }
 
-int murmur2_partition(std::string_view key, int partitions) {
-  return static_cast<int>((murmur2(key) & 0x7fffffffu) % static_cast<uint32_t>(partitions));
+KafkaPartition murmur2_partition(std::string_view key, int partitions) {
+  return KafkaPartition(static_cast<int32_t>((murmur2(key) & 0x7fffffffu) % static_cast<uint32_t>(partitions)));
 }
 
 }  // namespace tombsync

@@ -8,6 +8,8 @@
 // bit; it is not Math.abs). librdkafka's `murmur2_random` partitioner does the same.
 #pragma once
 
+#include "schemas/record.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -18,6 +20,6 @@ uint32_t murmur2(std::string_view bytes);
 
 // The partition the Java client's default partitioner (and librdkafka's murmur2_random) picks
 // for a non-null `key` on a topic with `partitions` partitions. `partitions` must be > 0.
-int murmur2_partition(std::string_view key, int partitions);
+KafkaPartition murmur2_partition(std::string_view key, int partitions);
 
 }  // namespace tombsync

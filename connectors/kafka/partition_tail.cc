@@ -107,7 +107,7 @@ std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options,
       if (m == nullptr) continue;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->partition == p && m->offset == high - 1) {
         PartitionTail tail;
-        tail.partition = p;
+        tail.partition = KafkaPartition(p);
         rd_kafka_headers_t* hdrs = nullptr;
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
           const char* name;

@@ -12,7 +12,7 @@
 namespace tombsync {
 
 struct PartitionTail {
-  int partition = 0;
+  KafkaPartition partition{0};
   std::map<std::string, std::string> headers;  // of the partition's last record
 };
 

@@ -388,7 +388,7 @@ TEST_CASE("Keyless table: partition 0, no key, and a delete is a flagged event w
     CHECK(r.topic == "app.public.log");
     CHECK_FALSE(r.key.has_value());
     REQUIRE(r.partition.has_value());
-    CHECK(*r.partition == 0);
+    CHECK(r.partition->value() == 0);
     REQUIRE(r.value.has_value());  // never a tombstone
     CHECK(nlohmann::json::parse(*r.value)["__op"] == ops[i]);
     check_headers(r, ops[i], "public.log", static_cast<uint32_t>(i));

@@ -29,20 +29,20 @@ TEST_CASE("records another source or slot wrote, or without tombsync headers, ha
 
 TEST_CASE("a record at or below its partition's tail is already written; others are not", "[redelivery]") {
   RedeliveryFilter f;
-  f.add_tail("app.public.users", 1, StreamPosition{Lsn(0x200), 5});
+  f.add_tail("app.public.users", KafkaPartition(1), StreamPosition{Lsn(0x200), 5});
   CHECK(f.active());
-  CHECK(f.already_written("app.public.users", 1, StreamPosition{Lsn(0x200), 4}));
-  CHECK(f.already_written("app.public.users", 1, StreamPosition{Lsn(0x200), 5}));
-  CHECK_FALSE(f.already_written("app.public.users", 1, StreamPosition{Lsn(0x200), 6}));
-  CHECK(f.already_written("app.public.users", 1, StreamPosition{Lsn(0x100), 90}));
-  CHECK_FALSE(f.already_written("app.public.users", 0, StreamPosition{Lsn(0x100), 0}));
-  CHECK_FALSE(f.already_written("app.public.orders", 1, StreamPosition{Lsn(0x100), 0}));
+  CHECK(f.already_written("app.public.users", KafkaPartition(1), StreamPosition{Lsn(0x200), 4}));
+  CHECK(f.already_written("app.public.users", KafkaPartition(1), StreamPosition{Lsn(0x200), 5}));
+  CHECK_FALSE(f.already_written("app.public.users", KafkaPartition(1), StreamPosition{Lsn(0x200), 6}));
+  CHECK(f.already_written("app.public.users", KafkaPartition(1), StreamPosition{Lsn(0x100), 90}));
+  CHECK_FALSE(f.already_written("app.public.users", KafkaPartition(0), StreamPosition{Lsn(0x100), 0}));
+  CHECK_FALSE(f.already_written("app.public.orders", KafkaPartition(1), StreamPosition{Lsn(0x100), 0}));
 }
 
 TEST_CASE("the filter switches off once the stream passes every tail", "[redelivery]") {
   RedeliveryFilter f;
-  f.add_tail("a", 0, StreamPosition{Lsn(0x200), 0});
-  f.add_tail("b", 2, StreamPosition{Lsn(0x300), 7});
+  f.add_tail("a", KafkaPartition(0), StreamPosition{Lsn(0x200), 0});
+  f.add_tail("b", KafkaPartition(2), StreamPosition{Lsn(0x300), 7});
   f.observe_commit(Lsn(0x300));
   CHECK(f.active());
   f.observe_commit(Lsn(0x301));

@@ -76,7 +76,7 @@ class FakeRecordSink final : public RecordSink {
     if (interrupted_) return 0;
     ++sent;
     const int copies = r.all_partitions ? partition_count : 1;
-    for (int p = 0; p < copies; ++p) messages.push_back({r, r.all_partitions ? p : r.partition.value_or(0)});
+    for (int p = 0; p < copies; ++p) messages.push_back({r, r.all_partitions ? p : (r.partition ? r.partition->value() : 0)});
     return static_cast<size_t>(copies);
   }
   void poll(int) override { deliver(); }

@@ -207,7 +207,7 @@ TEST_CASE("a keepalive confirms the server's position only while nothing is in f
 TEST_CASE("a restart skips what Kafka holds past the cursor and writes the rest", "[stream][loop]") {
   Rig rig;
   // The earlier session wrote records 0 and 1 of 0x3000 to the only partition, then died.
-  rig.redelivered.add_tail("app.public.users", 0, StreamPosition{Lsn(0x3000), 1});
+  rig.redelivered.add_tail("app.public.users", KafkaPartition(0), StreamPosition{Lsn(0x3000), 1});
   rig.transaction(Lsn(0x0800), Lsn(0x0810), {9});        // before the start: delivered long ago
   rig.transaction(Lsn(0x3000), Lsn(0x3010), {1, 2, 3});  // seq 0, 1 in Kafka; 2 not
   rig.transaction(Lsn(0x4000), Lsn(0x4010), {4});

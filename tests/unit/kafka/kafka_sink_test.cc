@@ -109,7 +109,7 @@ TEST_CASE("every acknowledged message reports its record's end LSN", "[kafka][si
     CHECK(d.partition == tombsync::murmur2_partition("user-" + std::to_string(i), 3));
     CHECK(d.offset >= 0);
     // Send order is kept per partition.
-    auto [it, first] = last_per_partition.try_emplace(d.partition, i);
+    auto [it, first] = last_per_partition.try_emplace(d.partition.value(), i);
     if (!first) {
       CHECK(it->second < i);
       it->second = i;
@@ -189,7 +189,7 @@ TEST_CASE("all_partitions sends one copy to each partition", "[kafka][sink]") {
   std::set<int32_t> partitions;
   for (const Delivery& d : deliveries) {
     CHECK(d.commit_lsn == Lsn(42));
-    partitions.insert(d.partition);
+    partitions.insert(d.partition.value());
   }
   CHECK(deliveries.size() == 4);
   CHECK(partitions == std::set<int32_t>{0, 1, 2, 3});

@@ -35,12 +35,12 @@ TEST_CASE("murmur2 reads bytes as unsigned, as Java's & 0xff does", "[kafka][mur
 
 TEST_CASE("murmur2_partition drops the sign bit, as Utils.toPositive does", "[kafka][murmur2]") {
   // Java: Utils.toPositive(murmur2(key)) % partitions.
-  CHECK(murmur2_partition("21", 3) == 0);
-  CHECK(murmur2_partition("21", 7) == 3);
-  CHECK(murmur2_partition("a-little-bit-long-string", 3) == 2);
-  CHECK(murmur2_partition("a-little-bit-long-string", 7) == 1);
-  CHECK(murmur2_partition("abc", 7) == 4);
-  CHECK(murmur2_partition("a", 3) == 1);
-  CHECK(murmur2_partition("kafka", 7) == 3);
-  CHECK(murmur2_partition("anything", 1) == 0);
+  CHECK(murmur2_partition("21", 3).value() == 0);
+  CHECK(murmur2_partition("21", 7).value() == 3);
+  CHECK(murmur2_partition("a-little-bit-long-string", 3).value() == 2);
+  CHECK(murmur2_partition("a-little-bit-long-string", 7).value() == 1);
+  CHECK(murmur2_partition("abc", 7).value() == 4);
+  CHECK(murmur2_partition("a", 3).value() == 1);
+  CHECK(murmur2_partition("kafka", 7).value() == 3);
+  CHECK(murmur2_partition("anything", 1).value() == 0);
 }
