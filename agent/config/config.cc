@@ -176,12 +176,6 @@ bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return lower(a) == lower(b); });
-  return it != haystack.end();
-}
-
 bool equals_ci(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(),
@@ -322,94 +316,6 @@ size_t uri_prefix_length(std::string_view dsn) {
     }
   }
   return 0;
-}
-
-bool is_secret_key(std::string_view key) {
-  return equals_ci(key, "password") || equals_ci(key, "sslpassword");
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned value = 0;
-    if (s[i] == '%' && i + 2 < s.size() &&
-        std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16).ptr == s.data() + i + 3) {
-      out += static_cast<char>(value);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string redact_conninfo(std::string_view s) {
-  std::vector<ConninfoPair> pairs;
-  const size_t bad = scan_conninfo(s, pairs);
-  std::string out;
-  size_t pos = 0;
-  for (const ConninfoPair& p : pairs) {
-    const std::string_view value = s.substr(p.value_begin, p.value_end - p.value_begin);
-    // libpq expands a dbname that is itself a conninfo or URI, so it can hold a password.
-    const bool secret = is_secret_key(p.key) || (equals_ci(p.key, "dbname") &&
-                                                 contains_ci(value, "password"));
-    if (!secret) continue;
-    out.append(s.substr(pos, p.value_begin - pos));
-    out += "****";
-    pos = p.value_end;
-  }
-  if (bad != std::string_view::npos && bad >= pos) {
-    // Past a syntax error we cannot tell keys from values: keep the rest only
-    // when it cannot hold a password.
-    out.append(s.substr(pos, bad - pos));
-    const std::string_view rest = s.substr(bad);
-    out += contains_ci(rest, "pass") ? std::string("****") : std::string(rest);
-  } else {
-    out.append(s.substr(pos));
-  }
-  return out;
-}
-
-std::string redact_uri(std::string_view s, size_t prefix) {
-  std::string out(s.substr(0, prefix));
-  const std::string_view rest = s.substr(prefix);
-  const size_t query = rest.find('?');
-  const std::string_view head = rest.substr(0, query);
-  // The last '@' ends the user info even when a password holds a raw '@' or
-  // '/' (libpq would misread those; the log must not show them either way).
-  const size_t at = head.rfind('@');
-  const size_t colon = at == std::string_view::npos ? at : head.substr(0, at).find(':');
-  if (colon != std::string_view::npos) {
-    out.append(head.substr(0, colon + 1));
-    out += "****";
-    out.append(head.substr(at));
-  } else {
-    out.append(head);
-  }
-  if (query == std::string_view::npos) return out;
-  out += '?';
-  std::string_view params = rest.substr(query + 1);
-  bool first = true;
-  while (true) {
-    const size_t amp = params.find('&');
-    const std::string_view param = params.substr(0, amp);
-    if (!first) out += '&';
-    first = false;
-    const size_t eq = param.find('=');
-    const std::string key = percent_decode(param.substr(0, eq));
-    const bool secret = eq != std::string_view::npos &&
-                        (is_secret_key(key) ||
-                         (equals_ci(key, "dbname") && contains_ci(param, "password")));
-    if (secret) {
-      out.append(param.substr(0, eq + 1));
-      out += "****";
-    } else {
-      out.append(param);
-    }
-    if (amp == std::string_view::npos) break;
-    params = params.substr(amp + 1);
-  }
-  return out;
 }
 
 // ---- validation of single values
@@ -1394,11 +1300,6 @@ Config load_config_file(const std::string& path) {
                 "config " + path + ": cannot read the file: " + std::strerror(errno));
   }
   return parse_config(text, path);
-}
-
-std::string redact_dsn(const std::string& dsn) {
-  if (const size_t prefix = uri_prefix_length(dsn); prefix > 0) return redact_uri(dsn, prefix);
-  return redact_conninfo(dsn);
 }
 
 }  // namespace tombsync

@@ -145,10 +145,4 @@ Config load_config_file(const std::string& path);
 // Reads the process environment for ${VAR} substitution.
 Config parse_config(const std::string& yaml_text, const std::string& origin);
 
-// The conninfo ("host=db password=s3cret") or URI
-// ("postgresql://u:s3cret@db/app?sslpassword=x") with every password and
-// sslpassword value replaced by "****", for logs and error messages.
-// Malformed input is redacted conservatively rather than echoed.
-std::string redact_dsn(const std::string& dsn);
-
 }  // namespace tombsync
