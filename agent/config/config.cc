@@ -29,15 +29,6 @@ const char* to_string(DeletePolicy policy) {
   return "unknown";
 }
 
-const char* to_string(OutputFormat format) {
-  switch (format) {
-    case OutputFormat::kJson: return "json";
-    case OutputFormat::kProtobuf: return "protobuf";
-    case OutputFormat::kDebeziumJson: return "debezium-json";
-  }
-  return "unknown";
-}
-
 const char* to_string(RedactMode mode) { return mode == RedactMode::kHash ? "hash" : "drop"; }
 
 std::string TableName::qualified() const { return schema + "." + table; }
@@ -763,7 +754,9 @@ Config Parser::parse(const std::string& text) {
   }
   if (const Value* n = find(top, "format")) {
     static constexpr std::array<std::string_view, 3> kNames = {"json", "protobuf", "debezium-json"};
-    config.format = static_cast<OutputFormat>(one_of(*n, "format", kNames));
+    static constexpr std::array<Format, 3> kValues = {Format::kJson, Format::kProtobuf,
+                                                      Format::kDebeziumJson};
+    config.format = kValues[one_of(*n, "format", kNames)];
   }
   if (const Value* n = find(top, "deletes")) config.deletes = delete_policy(*n, "deletes");
   if (const Value* n = find(top, "state_dir")) {

@@ -14,20 +14,20 @@
 #include <string>
 #include <vector>
 
+#include "schemas/encoder.h"  // Format: the encoders own the output formats
+
 namespace tombsync {
 
 // What a DELETE becomes downstream (DESIGN.md 1.2): a delete event with
 // is_deleted = true, a tombstone (null value), or the event then the tombstone.
 enum class DeletePolicy { kBoth, kFlag, kTombstone };
-enum class OutputFormat { kJson, kProtobuf, kDebeziumJson };
 // What redact_on_delete does to a listed column in a delete event's row image.
 enum class RedactMode { kDrop, kHash };
 enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // order = YAML names
 
-// The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf",
-// "debezium-json"; "drop", "hash".
+// The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
+// names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
 const char* to_string(DeletePolicy policy);
-const char* to_string(OutputFormat format);
 const char* to_string(RedactMode mode);
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
@@ -92,7 +92,7 @@ struct Config {
     // at load time, merged into `properties`, never logged.
     std::map<std::string, std::string> property_files;
   } kafka;
-  OutputFormat format = OutputFormat::kJson;
+  Format format = Format::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;

@@ -54,15 +54,6 @@ int64_t now_unix_ms() {
       .count();
 }
 
-Format encoder_format(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::kJson: return Format::kJson;
-    case OutputFormat::kProtobuf: return Format::kProtobuf;
-    case OutputFormat::kDebeziumJson: return Format::kDebeziumJson;
-  }
-  throw Error(ErrorKind::kInternal, "unknown output format");
-}
-
 // After an unclean stop, reads the last record of every partition of every
 // table topic, so records Kafka already holds are not written again.
 RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start, const std::string& source) {
@@ -151,7 +142,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   encoder_context.server_name = config.kafka.topic_prefix;  // Debezium's topic.prefix
   encoder_context.database = source.database;               // source.db
   encoder_context.version = std::string("tombsync-") + TOMBSYNC_VERSION;
-  auto encoder = make_encoder(encoder_format(config.format), encoder_context);
+  auto encoder = make_encoder(config.format, encoder_context);
   RecordBuilder records(config, *encoder, record_source);
   auto find_resolved = [&](const std::string& name) -> const pg::ResolvedTable* {
     for (const auto& t : source.tables)

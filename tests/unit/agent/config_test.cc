@@ -121,7 +121,7 @@ TEST_CASE("the example file parses to the documented config", "[config]") {
   CHECK(c.kafka.topic_prefix == "app");
   CHECK(c.kafka.properties == std::map<std::string, std::string>{{"compression.type", "zstd"}});
   CHECK(c.kafka.connect_timeout_ms == 10000);
-  CHECK(c.format == OutputFormat::kJson);
+  CHECK(c.format == Format::kJson);
   CHECK(c.deletes == DeletePolicy::kBoth);
   CHECK(c.state_dir == "/var/lib/tombsync");
   CHECK(c.log.level == "info");
@@ -155,7 +155,7 @@ TEST_CASE("a minimal config gets every default", "[config]") {
   CHECK(c.source.status_interval_ms == 1000);
   CHECK(c.kafka.properties.empty());
   CHECK(c.kafka.connect_timeout_ms == 10000);
-  CHECK(c.format == OutputFormat::kJson);
+  CHECK(c.format == Format::kJson);
   CHECK(c.deletes == DeletePolicy::kBoth);
   CHECK(c.log.level == "info");
   CHECK(c.log.format == "text");
@@ -219,7 +219,7 @@ log:
                                   {"client.id", "tombsync"},
                                   {"enable.ssl.certificate.verification", "false"},
                                   {"linger.ms", "5"}});
-  CHECK(c.format == OutputFormat::kProtobuf);
+  CHECK(c.format == Format::kProtobuf);
   CHECK(c.deletes == DeletePolicy::kFlag);
   CHECK(c.state_dir == "/data");
   CHECK(c.log.level == "debug");
@@ -616,8 +616,8 @@ TEST_CASE("enum names print as the config spells them", "[config]") {
   CHECK(std::string(to_string(DeletePolicy::kBoth)) == "both");
   CHECK(std::string(to_string(DeletePolicy::kFlag)) == "flag");
   CHECK(std::string(to_string(DeletePolicy::kTombstone)) == "tombstone");
-  CHECK(std::string(to_string(OutputFormat::kJson)) == "json");
-  CHECK(std::string(to_string(OutputFormat::kProtobuf)) == "protobuf");
+  CHECK(std::string(to_string(Format::kJson)) == "json");
+  CHECK(std::string(to_string(Format::kProtobuf)) == "protobuf");
 }
 
 TEST_CASE("two tables routed to one topic are refused, naming both", "[config]") {
