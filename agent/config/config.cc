@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "connectors/kafka/kafka_properties.h"
 
 namespace tombsync {
 
@@ -119,32 +120,6 @@ constexpr std::array<Alias, 9> kAliases = {{
     {"kafka", "bootstrap.servers", "brokers"},
     {"kafka", "topic", "topic_prefix"},
     {"kafka", "prefix", "topic_prefix"},
-}};
-
-// librdkafka properties that tombsync sets itself; a user value would break
-// the delivery guarantee (DESIGN.md 1.1), the key-to-partition mapping
-// (DESIGN.md 2) or contradict kafka.brokers. KafkaSink refuses the same
-// ones; refusing them here too reports them with their line in the file.
-struct OwnedProperty {
-  std::string_view name;
-  std::string_view why;
-};
-constexpr std::string_view kWhyIdempotent =
-    "tombsync always produces with acks=all and enable.idempotence=true, so that an "
-    "acknowledged change is never lost and a retry never duplicates it; remove it";
-constexpr std::string_view kWhyBrokers = "set kafka.brokers instead";
-constexpr std::array<OwnedProperty, 7> kOwnedProperties = {{
-    {"bootstrap.servers", kWhyBrokers},
-    {"metadata.broker.list", kWhyBrokers},  // librdkafka alias of bootstrap.servers
-    {"acks", kWhyIdempotent},
-    {"request.required.acks", kWhyIdempotent},  // librdkafka alias of acks
-    {"enable.idempotence", kWhyIdempotent},
-    {"partitioner",
-     "tombsync always uses murmur2_random, so that a key lands on the partition the Java "
-     "client would pick; remove it"},
-    {"delivery.report.only.error",
-     "tombsync confirms a WAL position to Postgres only after a delivery report for every "
-     "record at or before it; remove it"},
 }};
 
 // One hint per required key: the expected form, for "missing required key" messages.
@@ -394,33 +369,18 @@ bool valid_env_name(std::string_view name) {
 }
 
 // Why a broker list entry is wrong, or "" when it is "host:port" (optionally
-// "[v6addr]:port" or prefixed with a librdkafka "PROTOCOL://").
+// "[v6addr]:port" or prefixed with a librdkafka "PROTOCOL://"); the syntax is
+// connectors/kafka/kafka_properties.h's, the wording the config's.
 std::string broker_problem(std::string_view entry) {
-  if (entry.empty()) return "an entry is empty";
-  if (const size_t scheme = entry.find("://"); scheme != std::string_view::npos) {
-    entry = entry.substr(scheme + 3);
-  }
-  size_t colon;
-  if (!entry.empty() && entry[0] == '[') {
-    const size_t close = entry.find(']');
-    if (close == std::string_view::npos) return quote(entry) + " has an unclosed '['";
-    colon = close + 1;
-    if (colon >= entry.size() || entry[colon] != ':') return quote(entry) + " has no port";
-  } else {
-    colon = entry.rfind(':');
-    if (colon == std::string_view::npos) return quote(entry) + " has no port";
-    const std::string_view host = entry.substr(0, colon);
-    const bool host_ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-      return is_alpha(c) || is_digit(c) || c == '.' || c == '-' || c == '_';
-    });
-    if (!host_ok) return quote(entry) + " has no valid host name";
-  }
-  const std::string_view port = entry.substr(colon + 1);
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535) {
-    return quote(entry) + " has no valid port (1 to 65535)";
+  const BrokerCheck check = check_broker(entry);
+  switch (check.problem) {
+    case BrokerProblem::kNone: return "";
+    case BrokerProblem::kEmpty: return "an entry is empty";
+    case BrokerProblem::kUnclosedBracket: return quote(check.address) + " has an unclosed '['";
+    case BrokerProblem::kNoPort: return quote(check.address) + " has no port";
+    case BrokerProblem::kInvalidHost: return quote(check.address) + " has no valid host name";
+    case BrokerProblem::kInvalidPort:
+      return quote(check.address) + " has no valid port (1 to 65535)";
   }
   return "";
 }
@@ -1020,23 +980,12 @@ void Parser::parse_kafka(const Value& at, Config::Kafka& kafka) {
     const std::string text = nonempty(*v, "kafka.brokers", kForm);
     // Stored without whitespace: librdkafka splits on commas only.
     std::string normalized;
-    size_t begin = 0;
-    while (true) {
-      const size_t comma = text.find(',', begin);
-      std::string_view entry = std::string_view(text).substr(begin, comma - begin);
-      while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front()))) {
-        entry.remove_prefix(1);
-      }
-      while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back()))) {
-        entry.remove_suffix(1);
-      }
+    for (std::string_view entry : split_broker_list(text)) {
       if (const std::string problem = broker_problem(entry); !problem.empty()) {
         fail(*v, "kafka.brokers", problem + "; expected " + std::string(kForm));
       }
       if (!normalized.empty()) normalized += ',';
       normalized += entry;
-      if (comma == std::string::npos) break;
-      begin = comma + 1;
     }
     kafka.brokers = normalized;
   } else {
@@ -1059,8 +1008,8 @@ void Parser::parse_kafka(const Value& at, Config::Kafka& kafka) {
                 "a mapping of librdkafka property to file, e.g. { sasl.password: /secrets/kafka }")) {
       for (const auto& [key, file] : entries(v->node, "kafka.property_files", "properties", nullptr)) {
         const std::string path = "kafka.property_files." + key;
-        for (const OwnedProperty& owned : kOwnedProperties) {
-          if (key == owned.name) fail(file, path, "tombsync owns this librdkafka property: " + std::string(owned.why));
+        if (const OwnedProperty* owned = find_owned_property(key)) {
+          fail(file, path, "tombsync owns this librdkafka property: " + std::string(owned->config_reason));
         }
         if (kafka.properties.count(key)) {
           fail(file, path, "is also set in kafka.properties; keep one of the two");
@@ -1084,10 +1033,8 @@ void Parser::parse_properties(const Value& at, std::map<std::string, std::string
   }
   for (const auto& [key, value] : entries(n, "kafka.properties", "properties", nullptr)) {
     const std::string path = "kafka.properties." + key;
-    for (const OwnedProperty& owned : kOwnedProperties) {
-      if (key == owned.name) {
-        fail(value, path, "tombsync owns this librdkafka property: " + std::string(owned.why));
-      }
+    if (const OwnedProperty* owned = find_owned_property(key)) {
+      fail(value, path, "tombsync owns this librdkafka property: " + std::string(owned->config_reason));
     }
     // Values are never echoed: sasl.password and ssl.key.password live here.
     properties[key] = scalar(value, path, "a string, number or boolean");
