@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "connectors/kafka/kafka_properties.h"
+#include "connectors/postgres/conninfo.h"
 
 namespace tombsync {
 
@@ -142,12 +143,6 @@ bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool equals_ci(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return lower(x) == lower(y); });
-}
-
 // A value inside a message: double-quoted, with quotes, backslashes and control
 // characters escaped so a message always stays on one line, and cut when long.
 std::string quote(std::string_view s) {
@@ -222,66 +217,6 @@ const char* kind_name(const YAML::Node& n) {
     case YAML::NodeType::Undefined: return "nothing";
   }
   return "something else";
-}
-
-// ---- libpq conninfo ("host=db password='a b'"), as libpq's conninfo_parse reads it.
-
-struct ConninfoPair {
-  std::string_view key;
-  size_t value_begin = 0;  // offsets into the scanned text; quotes included
-  size_t value_end = 0;
-};
-
-// Splits `s` into keyword=value pairs. Returns npos when the whole text
-// parses, else the offset where it stops making sense (pairs before it are
-// still reported; an unterminated quoted value runs to the end).
-size_t scan_conninfo(std::string_view s, std::vector<ConninfoPair>& pairs) {
-  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  size_t i = 0;
-  while (true) {
-    while (i < s.size() && space(s[i])) ++i;
-    if (i == s.size()) return std::string_view::npos;
-    const size_t key_begin = i;
-    while (i < s.size() && s[i] != '=' && !space(s[i])) ++i;
-    ConninfoPair pair;
-    pair.key = s.substr(key_begin, i - key_begin);
-    while (i < s.size() && space(s[i])) ++i;
-    if (i == s.size() || s[i] != '=' || pair.key.empty()) return key_begin;
-    ++i;
-    while (i < s.size() && space(s[i])) ++i;
-    pair.value_begin = i;
-    if (i < s.size() && s[i] == '\'') {
-      ++i;
-      bool closed = false;
-      while (i < s.size()) {
-        if (s[i] == '\\' && i + 1 < s.size()) {
-          i += 2;
-        } else if (s[i] == '\'') {
-          ++i;
-          closed = true;
-          break;
-        } else {
-          ++i;
-        }
-      }
-      pair.value_end = i;
-      pairs.push_back(pair);
-      if (!closed) return pair.value_begin;
-    } else {
-      while (i < s.size() && !space(s[i])) i += (s[i] == '\\' && i + 1 < s.size()) ? 2 : 1;
-      pair.value_end = i;
-      pairs.push_back(pair);
-    }
-  }
-}
-
-size_t uri_prefix_length(std::string_view dsn) {
-  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
-    if (dsn.size() >= scheme.size() && equals_ci(dsn.substr(0, scheme.size()), scheme)) {
-      return scheme.size();
-    }
-  }
-  return 0;
 }
 
 // ---- validation of single values
@@ -766,14 +701,14 @@ void Parser::parse_source(const Value& at, Config::Source& source) {
         "or a postgresql:// URI";
     // The value is never echoed: it may hold a password.
     source.dsn = nonempty(*v, "source.dsn", kForm);
-    if (uri_prefix_length(source.dsn) == 0) {
-      std::vector<ConninfoPair> pairs;
-      const size_t bad = scan_conninfo(source.dsn, pairs);
-      if (bad != std::string_view::npos) {
-        fail(*v, "source.dsn", "not a valid conninfo (it stops making sense at character " +
-                                   std::to_string(bad + 1) + "); expected " + std::string(kForm));
-      }
-      if (pairs.empty()) fail(*v, "source.dsn", "is blank; expected " + std::string(kForm));
+    const pg::DsnCheck check = pg::check_dsn(source.dsn);
+    if (check.problem == pg::DsnProblem::kSyntax) {
+      fail(*v, "source.dsn", "not a valid conninfo (it stops making sense at character " +
+                                 std::to_string(check.offset + 1) + "); expected " +
+                                 std::string(kForm));
+    }
+    if (check.problem == pg::DsnProblem::kBlank) {
+      fail(*v, "source.dsn", "is blank; expected " + std::string(kForm));
     }
   } else {
     missing_.push_back("source.dsn");
