@@ -139,6 +139,8 @@ struct Config {
   SnapshotMode snapshot_for(const TableConfig& table) const;
 };
 
+// Loading (config_parser.cc). Both return a Config that passed every check above, or throw
+// Error(kConfig) with the first problem, in the one-line form described at the top.
 // Reads and validates the file; a missing or unreadable file is a kConfig error.
 Config load_config_file(const std::string& path);
 // Validates YAML text; `origin` names it in messages ("config <origin> line N: ...").
