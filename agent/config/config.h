@@ -18,7 +18,7 @@
 
 namespace tombsync {
 
-// What a DELETE becomes downstream (DESIGN.md 1.2): a delete event with
+// What a DELETE becomes downstream (docs/contract.md 1.2): a delete event with
 // is_deleted = true, a tombstone (null value), or the event then the tombstone.
 enum class DeletePolicy { kBoth, kFlag, kTombstone };
 // What redact_on_delete does to a listed column in a delete event's row image.
@@ -59,7 +59,7 @@ struct TableConfig {
   std::optional<SnapshotMode> snapshot;  // initial | never; unset: the global mode applies
   // A column the application sets to soft-delete a row (a timestamp, or a
   // boolean): a row image where it is set (non-null, or true) is delivered as
-  // a delete (DESIGN.md 1.3); one where it is clear, as an upsert (a restore).
+  // a delete (docs/contract.md 1.3); one where it is clear, as an upsert (a restore).
   std::optional<std::string> soft_delete_column;
   // Columns removed (kDrop) or replaced by their SHA-256 (kHash) in the row
   // image of delete events, hard or soft, so the audit trail drops personal data.
@@ -84,8 +84,9 @@ struct Config {
   struct Kafka {
     std::string brokers;       // "host:port[,host:port]" (required); whitespace removed
     std::string topic_prefix;  // [A-Za-z0-9._-]+ (required)
-    // librdkafka passthrough. Never holds bootstrap.servers, acks or
-    // enable.idempotence (or their aliases): tombsync owns those.
+    // librdkafka passthrough. Never holds a property tombsync owns
+    // (owned_properties() in connectors/kafka/kafka_properties.h: bootstrap.servers,
+    // acks, enable.idempotence, partitioner, delivery.report.only.error, and aliases).
     std::map<std::string, std::string> properties;
     int connect_timeout_ms = 10000;  // 100..300000
     // librdkafka property -> file holding its value (sasl.password, ...); read
@@ -117,7 +118,8 @@ struct Config {
     int interval_ms = 0;
   } heartbeat;
   struct Reconnect {
-    // After a lost Postgres connection: exponential back-off with full jitter.
+    // After a lost Postgres connection: exponential back-off with jitter (a random wait in
+    // [base/2, base]).
     int initial_backoff_ms = 500;
     int max_backoff_ms = 30000;
     int max_attempts = 0;  // 0: retry forever
