@@ -14,20 +14,20 @@
 #include <string>
 #include <vector>
 
+#include "schemas/encoder.h"  // Format: the encoders own the output formats
+
 namespace tombsync {
 
-// What a DELETE becomes downstream (DESIGN.md 1.2): a delete event with
+// What a DELETE becomes downstream (docs/contract.md 1.2): a delete event with
 // is_deleted = true, a tombstone (null value), or the event then the tombstone.
 enum class DeletePolicy { kBoth, kFlag, kTombstone };
-enum class OutputFormat { kJson, kProtobuf, kDebeziumJson };
 // What redact_on_delete does to a listed column in a delete event's row image.
 enum class RedactMode { kDrop, kHash };
 enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // order = YAML names
 
-// The names used in the config file: "both", "flag", "tombstone"; "json", "protobuf",
-// "debezium-json"; "drop", "hash".
+// The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
+// names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
 const char* to_string(DeletePolicy policy);
-const char* to_string(OutputFormat format);
 const char* to_string(RedactMode mode);
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
@@ -59,7 +59,7 @@ struct TableConfig {
   std::optional<SnapshotMode> snapshot;  // initial | never; unset: the global mode applies
   // A column the application sets to soft-delete a row (a timestamp, or a
   // boolean): a row image where it is set (non-null, or true) is delivered as
-  // a delete (DESIGN.md 1.3); one where it is clear, as an upsert (a restore).
+  // a delete (docs/contract.md 1.3); one where it is clear, as an upsert (a restore).
   std::optional<std::string> soft_delete_column;
   // Columns removed (kDrop) or replaced by their SHA-256 (kHash) in the row
   // image of delete events, hard or soft, so the audit trail drops personal data.
@@ -84,15 +84,16 @@ struct Config {
   struct Kafka {
     std::string brokers;       // "host:port[,host:port]" (required); whitespace removed
     std::string topic_prefix;  // [A-Za-z0-9._-]+ (required)
-    // librdkafka passthrough. Never holds bootstrap.servers, acks or
-    // enable.idempotence (or their aliases): tombsync owns those.
+    // librdkafka passthrough. Never holds a property tombsync owns
+    // (owned_properties() in connectors/kafka/kafka_properties.h: bootstrap.servers,
+    // acks, enable.idempotence, partitioner, delivery.report.only.error, and aliases).
     std::map<std::string, std::string> properties;
     int connect_timeout_ms = 10000;  // 100..300000
     // librdkafka property -> file holding its value (sasl.password, ...); read
     // at load time, merged into `properties`, never logged.
     std::map<std::string, std::string> property_files;
   } kafka;
-  OutputFormat format = OutputFormat::kJson;
+  Format format = Format::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;
@@ -117,7 +118,8 @@ struct Config {
     int interval_ms = 0;
   } heartbeat;
   struct Reconnect {
-    // After a lost Postgres connection: exponential back-off with full jitter.
+    // After a lost Postgres connection: exponential back-off with jitter (a random wait in
+    // [base/2, base]).
     int initial_backoff_ms = 500;
     int max_backoff_ms = 30000;
     int max_attempts = 0;  // 0: retry forever
@@ -139,16 +141,12 @@ struct Config {
   SnapshotMode snapshot_for(const TableConfig& table) const;
 };
 
+// Loading (config_parser.cc). Both return a Config that passed every check above, or throw
+// Error(kConfig) with the first problem, in the one-line form described at the top.
 // Reads and validates the file; a missing or unreadable file is a kConfig error.
 Config load_config_file(const std::string& path);
 // Validates YAML text; `origin` names it in messages ("config <origin> line N: ...").
 // Reads the process environment for ${VAR} substitution.
 Config parse_config(const std::string& yaml_text, const std::string& origin);
-
-// The conninfo ("host=db password=s3cret") or URI
-// ("postgresql://u:s3cret@db/app?sslpassword=x") with every password and
-// sslpassword value replaced by "****", for logs and error messages.
-// Malformed input is redacted conservatively rather than echoed.
-std::string redact_dsn(const std::string& dsn);
 
 }  // namespace tombsync

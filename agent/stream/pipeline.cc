@@ -24,15 +24,6 @@
 namespace tombsync {
 namespace {
 
-Format encoder_format(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::kJson: return Format::kJson;
-    case OutputFormat::kProtobuf: return Format::kProtobuf;
-    case OutputFormat::kDebeziumJson: return Format::kDebeziumJson;
-  }
-  throw Error(ErrorKind::kInternal, "unknown output format");
-}
-
 std::unique_ptr<CursorStore> open_store(const Config& config) {
   std::error_code ec;
   std::filesystem::create_directories(config.state_dir, ec);
@@ -45,7 +36,7 @@ std::unique_ptr<Encoder> session_encoder(const Config& config, const PreparedSou
   context.server_name = config.kafka.topic_prefix;  // Debezium's topic.prefix
   context.database = source.database;               // source.db
   context.version = std::string("tombsync-") + TOMBSYNC_VERSION;
-  return make_encoder(encoder_format(config.format), context);
+  return make_encoder(config.format, context);
 }
 
 // Clears the stop signal's interrupter before the sink it points at goes.

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "connectors/kafka/kafka_properties.h"
 
 namespace tombsync {
 namespace {
@@ -50,26 +51,6 @@ constexpr std::array<std::pair<const char*, const char*>, 13> kDefaults = {{
     {"queue.buffering.max.kbytes", "131072"},  // 128 MiB
     {"allow.auto.create.topics", "true"},      // already librdkafka's producer default
 }};
-
-// Properties the user may not set, and why.
-const char* refusal(const std::string& key) {
-  if (key == "enable.idempotence" || key == "acks" || key == "request.required.acks") {
-    return "tombsync always produces with enable.idempotence=true and acks=all, so that an "
-           "acknowledged record is durable and each partition keeps commit order";
-  }
-  if (key == "partitioner") {
-    return "tombsync always uses murmur2_random, so that a key lands on the partition the Java "
-           "client would pick";
-  }
-  if (key == "bootstrap.servers" || key == "metadata.broker.list") {
-    return "set kafka.brokers instead";
-  }
-  if (key == "delivery.report.only.error") {
-    return "tombsync confirms a WAL position only after a delivery report for every record at or "
-           "before it";
-  }
-  return nullptr;
-}
 
 std::string seconds(int ms) { return fmt::format("{:g}", ms / 1000.0); }
 
@@ -135,10 +116,10 @@ KafkaSink::KafkaSink(KafkaSinkOptions options) : options_(std::move(options)) {
   for (const auto& [key, value] : kDefaults) set(key, value);
   set("bootstrap.servers", options_.brokers);
   for (const auto& [key, value] : options_.properties) {
-    if (const char* why = refusal(key)) {
+    if (const OwnedProperty* owned = find_owned_property(key)) {
       rd_kafka_conf_destroy(conf);
       throw Error(ErrorKind::kConfig,
-                  fmt::format("kafka property '{}' cannot be set: {}", key, why));
+                  fmt::format("kafka property '{}' cannot be set: {}", key, owned->sink_reason));
     }
     set(key, value);
   }

@@ -49,7 +49,8 @@ struct KafkaSinkOptions {
   // Passed through to librdkafka (SASL/SSL, tuning) after tombsync's defaults. Refused, with an
   // error naming the key: enable.idempotence, acks (and its alias request.required.acks),
   // partitioner and delivery.report.only.error, which the contract depends on, and
-  // bootstrap.servers / metadata.broker.list, which come from `brokers`. Anything else is
+  // bootstrap.servers / metadata.broker.list, which come from `brokers` (the list is
+  // owned_properties() in kafka_properties.h, which the config refuses too). Anything else is
   // librdkafka's to judge (e.g. a finite message.timeout.ms is allowed: a message that times
   // out fails the sink, it is not lost).
   std::map<std::string, std::string> properties;

@@ -42,7 +42,6 @@ class PgConnection {
                        const std::string& what);
   // "host=127.0.0.1 port=5432 dbname=app user=tombsync", without secrets.
   const std::string& describe() const { return description_; }
-  int server_version() const { return PQserverVersion(conn_); }
 
  private:
   PGconn* conn_ = nullptr;

@@ -60,7 +60,7 @@ TEST_CASE("runtime settings have defaults and parse", "[config]") {
   CHECK(c.reconnect.max_backoff_ms == 2000);
   CHECK(c.reconnect.max_attempts == 5);
   CHECK(c.snapshot_max_connections == 4);
-  CHECK(c.format == OutputFormat::kDebeziumJson);
+  CHECK(c.format == Format::kDebeziumJson);
   CHECK(parse_config(kBase + "heartbeat: {interval: 1m}\n", "t").heartbeat.interval_ms == 60000);
   CHECK(parse_config(kBase + "heartbeat: {interval: 0}\n", "t").heartbeat.interval_ms == 0);
 }

@@ -1,5 +1,6 @@
 // Config loading: the example file, every validation rule (each error names
-// its key path and fits on one line), ${VAR} substitution, DSN redaction.
+// its key path and fits on one line), ${VAR} substitution. The rules of
+// source.tables are config_tables_test.cc's.
 #include "agent/config/config.h"
 
 #include <catch2/catch.hpp>
@@ -10,49 +11,14 @@
 #include <string>
 
 #include "base/error.h"
+#include "tests/unit/agent/config_fixtures.h"
 
 using namespace tombsync;
+using namespace tombsync::test;
 using Catch::Contains;
 using Catch::StartsWith;
 
 namespace {
-
-// A minimal valid config; tests append or substitute one thing at a time.
-const std::string kDsn = "  dsn: \"host=db dbname=app user=tombsync\"\n";
-const std::string kTables = "  tables: [public.users]\n";
-const std::string kKafka = "kafka:\n  brokers: kafka:9092\n  topic_prefix: app\n";
-const std::string kStateDir = "state_dir: /tmp/tombsync\n";
-
-std::string with_source(const std::string& source_lines) {
-  return "source:\n" + kDsn + source_lines + kKafka + kStateDir;
-}
-std::string with_tables(const std::string& table_lines) {
-  return "source:\n" + kDsn + "  tables:\n" + table_lines + kKafka + kStateDir;
-}
-std::string with_kafka(const std::string& kafka_lines) {
-  return "source:\n" + kDsn + kTables + "kafka:\n  brokers: kafka:9092\n  topic_prefix: app\n" +
-         kafka_lines + kStateDir;
-}
-std::string with_top(const std::string& top_lines) {
-  return "source:\n" + kDsn + kTables + kKafka + kStateDir + top_lines;
-}
-
-// The message of the kConfig error parse_config must throw, after checking
-// the properties every config error shares: the kind, one line, the origin.
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_config(yaml, "test.yaml");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    CHECK(e.kind() == ErrorKind::kConfig);
-    CHECK(msg.find('\n') == std::string::npos);
-    CHECK(msg.find('\r') == std::string::npos);
-    CHECK_THAT(msg, StartsWith("config test.yaml"));
-    return msg;
-  }
-  FAIL("parse_config accepted:\n" << yaml);
-  return "";
-}
 
 // Sets (or unsets, with nullopt) an environment variable for one scope.
 class ScopedEnv {
@@ -121,7 +87,7 @@ TEST_CASE("the example file parses to the documented config", "[config]") {
   CHECK(c.kafka.topic_prefix == "app");
   CHECK(c.kafka.properties == std::map<std::string, std::string>{{"compression.type", "zstd"}});
   CHECK(c.kafka.connect_timeout_ms == 10000);
-  CHECK(c.format == OutputFormat::kJson);
+  CHECK(c.format == Format::kJson);
   CHECK(c.deletes == DeletePolicy::kBoth);
   CHECK(c.state_dir == "/var/lib/tombsync");
   CHECK(c.log.level == "info");
@@ -155,7 +121,7 @@ TEST_CASE("a minimal config gets every default", "[config]") {
   CHECK(c.source.status_interval_ms == 1000);
   CHECK(c.kafka.properties.empty());
   CHECK(c.kafka.connect_timeout_ms == 10000);
-  CHECK(c.format == OutputFormat::kJson);
+  CHECK(c.format == Format::kJson);
   CHECK(c.deletes == DeletePolicy::kBoth);
   CHECK(c.log.level == "info");
   CHECK(c.log.format == "text");
@@ -219,26 +185,11 @@ log:
                                   {"client.id", "tombsync"},
                                   {"enable.ssl.certificate.verification", "false"},
                                   {"linger.ms", "5"}});
-  CHECK(c.format == OutputFormat::kProtobuf);
+  CHECK(c.format == Format::kProtobuf);
   CHECK(c.deletes == DeletePolicy::kFlag);
   CHECK(c.state_dir == "/data");
   CHECK(c.log.level == "debug");
   CHECK(c.log.format == "json");
-}
-
-TEST_CASE("table names follow SQL identifier rules", "[config]") {
-  const Config c = parse_config(with_tables("    - Public.Users\n"
-                                            "    - name: '\"CamelSchema\".\"With\"\"Quote\"'\n"
-                                            "      topic: camel\n"
-                                            "    - { name: app.t$1, topic: app.t1 }\n"),
-                                "test.yaml");
-  REQUIRE(c.source.tables.size() == 3);
-  // Unquoted names fold to lower case, as Postgres stores them.
-  CHECK(c.source.tables[0].name == TableName{"public", "users"});
-  CHECK(c.find_table("public", "users") != nullptr);
-  CHECK(c.source.tables[1].name == TableName{"CamelSchema", "With\"Quote"});
-  CHECK(c.source.tables[1].name.sql_quoted() == "\"CamelSchema\".\"With\"\"Quote\"");
-  CHECK(c.source.tables[2].name == TableName{"app", "t$1"});
 }
 
 TEST_CASE("malformed YAML is one line with its position", "[config][errors]") {
@@ -370,73 +321,6 @@ TEST_CASE("enums list their allowed values", "[config][errors]") {
   CHECK_THAT(error_of(with_tables("    - name: public.users\n      deletes: FLAG\n")),
              Contains("source.tables[0].deletes: \"FLAG\" is not allowed; expected one of: both, "
                       "flag, tombstone"));
-}
-
-TEST_CASE("tables must be schema-qualified, valid and unique", "[config][errors]") {
-  CHECK(error_of(with_tables("    - public.orders\n    - users\n")) ==
-        "config test.yaml line 5: source.tables[1]: \"users\" is not schema-qualified; expected "
-        "\"schema.table\", e.g. \"public.users\"");
-  CHECK_THAT(error_of(with_tables("    - name: users\n")),
-             Contains("source.tables[0].name: \"users\" is not schema-qualified"));
-  CHECK_THAT(error_of(with_tables("    - db.public.users\n")),
-             Contains("source.tables[0]: \"db.public.users\" has 3 dot-separated parts"));
-  CHECK_THAT(error_of(with_tables("    - public.my-table\n")),
-             Contains("source.tables[0]: \"public.my-table\" is not a valid table name: \"-\" is "
-                      "not allowed in an unquoted name"));
-  CHECK_THAT(error_of(with_tables("    - 'public.\"open'\n")),
-             Contains("source.tables[0]: \"public.\\\"open\" is not a valid table name: a double "
-                      "quote is not closed"));
-  CHECK_THAT(error_of(with_tables("    - public.\n")), Contains("a name is empty"));
-  CHECK_THAT(error_of(with_tables("    - public." + std::string(64, 'x') + "\n")),
-             Contains("longer than 63 bytes"));
-  CHECK_THAT(error_of(with_tables("    - \"\"\n")), Contains("source.tables[0]: is empty"));
-  // Duplicates compare the names Postgres would see.
-  CHECK(error_of(with_tables("    - public.users\n    - public.orders\n"
-                             "    - name: Public.USERS\n")) ==
-        "config test.yaml line 6: source.tables[2]: public.users is listed twice (first as "
-        "source.tables[0])");
-}
-
-TEST_CASE("per-table overrides are validated", "[config][errors]") {
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      key_columns: []\n")),
-             Contains("source.tables[0].key_columns: is empty; expected a list of column names"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      key_columns: id\n")),
-             Contains("source.tables[0].key_columns: expected a list of column names, e.g. "
-                      "[order_id], got a scalar"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      key_columns: [id, ID]\n")),
-             Contains("source.tables[0].key_columns[1]: column \"id\" is listed twice"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      key_columns: [a.b]\n")),
-             Contains("source.tables[0].key_columns[0]: \"a.b\" is not a valid column name"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      allow_keyless: true\n"
-                                  "      deletes: flag\n      key_columns: [id]\n")),
-             Contains("source.tables[0]: allow_keyless: true and key_columns contradict"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      topic: \"bad topic\"\n")),
-             Contains("source.tables[0].topic: \"bad topic\" is not a valid Kafka topic name"));
-  CHECK_THAT(error_of(with_tables("    - name: public.users\n      topic: ..\n")),
-             Contains("source.tables[0].topic: \"..\" is not a valid Kafka topic name"));
-}
-
-TEST_CASE("checks across keys point at the table", "[config][errors]") {
-  // A keyless table's events have a null key: a tombstone would delete nothing.
-  CHECK(error_of(with_tables("    - public.users\n    - name: public.log\n"
-                             "      allow_keyless: true\n")) ==
-        "config test.yaml line 5: source.tables[1]: public.log is keyless (allow_keyless: true) "
-        "and its delete policy is both, but a tombstone needs a key; set deletes: flag on this "
-        "table");
-  const Config flag = parse_config(
-      with_tables("    - name: public.log\n      allow_keyless: true\n      snapshot: never\n") +
-          "deletes: flag\n",
-      "test.yaml");
-  CHECK(flag.deletes_for(flag.source.tables[0]) == DeletePolicy::kFlag);
-  // A quoted name can hold characters a topic cannot: then a topic must be set.
-  CHECK_THAT(error_of(with_tables("    - 'public.\"Order Items\"'\n")),
-             Contains("source.tables[0]: the topic \"app.public.Order Items\" derived from "
-                      "kafka.topic_prefix and the table name is not a valid Kafka topic name"));
-  const std::string long_prefix(200, 'p');
-  CHECK_THAT(error_of("source:\n" + kDsn + "  tables: [public." + std::string(63, 't') +
-                      "]\nkafka:\n  brokers: k:9092\n  topic_prefix: " + long_prefix + "\n" +
-                      kStateDir),
-             Contains("source.tables[0]: the topic \"" + long_prefix.substr(0, 50)));
 }
 
 TEST_CASE("source names are validated", "[config][errors]") {
@@ -612,78 +496,10 @@ TEST_CASE("load_config_file reports a file it cannot read", "[config][errors]") 
   }
 }
 
-TEST_CASE("redact_dsn hides passwords in conninfo strings", "[config][redact]") {
-  CHECK(redact_dsn("host=db password=s3cret dbname=app") == "host=db password=**** dbname=app");
-  CHECK(redact_dsn("password=s3cret") == "password=****");
-  CHECK(redact_dsn("host=db password = 's3 cr\\'et' user=u") == "host=db password = **** user=u");
-  CHECK(redact_dsn("host=db password=s\\ 3cret user=u") == "host=db password=**** user=u");
-  CHECK(redact_dsn("host=db sslpassword=k password=p") == "host=db sslpassword=**** password=****");
-  CHECK(redact_dsn("host=db PASSWORD=p") == "host=db PASSWORD=****");
-  CHECK(redact_dsn("host=db user=tombsync") == "host=db user=tombsync");
-  CHECK(redact_dsn("") == "");
-  // libpq expands a dbname that is itself a conninfo.
-  CHECK(redact_dsn("dbname='host=x password=p' user=u") == "dbname=**** user=u");
-  // Unparsable input is cut rather than echoed.
-  CHECK(redact_dsn("host=db password='unterminated") == "host=db password=****");
-  CHECK(redact_dsn("host=db oops password=p") == "host=db ****");
-  CHECK(redact_dsn("host=db oops") == "host=db oops");
-}
-
-TEST_CASE("redact_dsn hides passwords in postgresql:// URIs", "[config][redact]") {
-  CHECK(redact_dsn("postgresql://u:s3cret@db:5432/app") == "postgresql://u:****@db:5432/app");
-  CHECK(redact_dsn("postgres://u:s3cret@db/app?sslmode=require") ==
-        "postgres://u:****@db/app?sslmode=require");
-  CHECK(redact_dsn("postgresql://u@db/app") == "postgresql://u@db/app");
-  CHECK(redact_dsn("postgresql://db/app") == "postgresql://db/app");
-  CHECK(redact_dsn("postgresql://u:p@ss/w@db/app") == "postgresql://u:****@db/app");
-  CHECK(redact_dsn("postgresql://u:p@h1:5432,h2:5432/app") ==
-        "postgresql://u:****@h1:5432,h2:5432/app");
-  CHECK(redact_dsn("postgresql://u@db/app?password=p&sslmode=require&sslpassword=k") ==
-        "postgresql://u@db/app?password=****&sslmode=require&sslpassword=****");
-  CHECK(redact_dsn("postgresql:///app?pass%77ord=p") == "postgresql:///app?pass%77ord=****");
-  CHECK(redact_dsn("POSTGRESQL://u:p@db") == "POSTGRESQL://u:****@db");
-}
-
 TEST_CASE("enum names print as the config spells them", "[config]") {
   CHECK(std::string(to_string(DeletePolicy::kBoth)) == "both");
   CHECK(std::string(to_string(DeletePolicy::kFlag)) == "flag");
   CHECK(std::string(to_string(DeletePolicy::kTombstone)) == "tombstone");
-  CHECK(std::string(to_string(OutputFormat::kJson)) == "json");
-  CHECK(std::string(to_string(OutputFormat::kProtobuf)) == "protobuf");
-}
-
-TEST_CASE("two tables routed to one topic are refused, naming both", "[config]") {
-  const std::string yaml =
-      "source:\n  dsn: \"host=x\"\n  tables:\n    - public.a\n    - name: public.b\n      topic: app.public.a\n"
-      "kafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
-  try {
-    tombsync::parse_config(yaml, "test.yaml");
-    FAIL("accepted two tables on one topic");
-  } catch (const tombsync::Error& e) {
-    std::string what = e.what();
-    CHECK(what.find("source.tables[1]") != std::string::npos);
-    CHECK(what.find("source.tables[0] (public.a)") != std::string::npos);
-    CHECK(what.find("set topic:") != std::string::npos);
-  }
-}
-
-TEST_CASE("snapshot modes parse globally and per table, and keyless tables must not be snapshotted", "[config]") {
-  const std::string base = "source:\n  dsn: \"host=x\"\n  tables:\n    - public.a\n    - name: public.b\n      snapshot: never\n"
-                           "kafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
-  auto c = tombsync::parse_config(base + "snapshot: initial_only\nsnapshot_chunk_rows: 500\n", "test.yaml");
-  CHECK(c.snapshot == tombsync::SnapshotMode::kInitialOnly);
-  CHECK(c.snapshot_chunk_rows == 500);
-  CHECK(c.snapshot_for(c.source.tables[0]) == tombsync::SnapshotMode::kInitialOnly);
-  CHECK(c.snapshot_for(c.source.tables[1]) == tombsync::SnapshotMode::kNever);
-  auto d = tombsync::parse_config(base, "test.yaml");
-  CHECK(d.snapshot == tombsync::SnapshotMode::kInitial);
-  CHECK(d.snapshot_chunk_rows == 10000);
-  CHECK_THROWS_WITH(tombsync::parse_config(base + "snapshot: sometimes\n", "test.yaml"),
-                    Catch::Contains("snapshot") && Catch::Contains("initial_only"));
-  CHECK_THROWS_WITH(tombsync::parse_config(base + "snapshot_chunk_rows: 5\n", "test.yaml"),
-                    Catch::Contains("snapshot_chunk_rows"));
-  const std::string keyless = "source:\n  dsn: \"host=x\"\n  tables:\n    - name: public.k\n      allow_keyless: true\n"
-                              "      deletes: flag\nkafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/x\n";
-  CHECK_THROWS_WITH(tombsync::parse_config(keyless, "test.yaml"), Catch::Contains("snapshot: never"));
-  CHECK_NOTHROW(tombsync::parse_config(keyless + "snapshot: never\n", "test.yaml"));
+  CHECK(std::string(to_string(Format::kJson)) == "json");
+  CHECK(std::string(to_string(Format::kProtobuf)) == "protobuf");
 }
