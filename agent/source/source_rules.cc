@@ -97,13 +97,11 @@ Findings judge_role(const pg::RoleFacts& role) {
 
 namespace {
 
-// "replication slot s is about to lose WAL ...", for an unreserved slot.
-std::string at_risk(const std::string& name) {
-  return "replication slot " + name +
-         " is at risk: wal_status unreserved, it is further behind than max_slot_wal_keep_size allows and the "
-         "next checkpoint removes WAL it needs, after which it is lost; let tombsync catch up now, or raise "
-         "max_slot_wal_keep_size (ALTER SYSTEM SET max_slot_wal_keep_size = '...'; SELECT pg_reload_conf())";
-}
+// Why an unreserved slot is at risk, and the fix; follows "replication slot s is " or a summary.
+constexpr const char* kAtRisk =
+    "at risk: wal_status unreserved, it is further behind than max_slot_wal_keep_size allows and the next "
+    "checkpoint removes WAL it needs, after which it is lost; let tombsync catch up now, or raise "
+    "max_slot_wal_keep_size (ALTER SYSTEM SET max_slot_wal_keep_size = '...'; SELECT pg_reload_conf())";
 
 }  // namespace
 
@@ -150,7 +148,7 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
                                  ErrorKind::kSource, Transient::kYes));
   const bool unreserved = slot.wal_status == "unreserved";
   if (!problems(r.findings).empty()) {
-    if (unreserved) r.findings.push_back(warning("slot", name, at_risk(name)));
+    if (unreserved) r.findings.push_back(warning("slot", name, title + " is " + kAtRisk));
     return r;
   }
   std::string summary = title + " exists: plugin pgoutput, database " + server.database + ", not active";
@@ -158,7 +156,7 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
   if (!slot.wal_status.empty()) summary += ", wal_status " + slot.wal_status;
   if (slot.failover) summary += *slot.failover ? ", failover on" : ", failover off";
   if (unreserved)
-    r.findings.push_back(warning("slot", name, summary + "; " + at_risk(name)));
+    r.findings.push_back(warning("slot", name, summary + "; " + kAtRisk));
   else
     r.findings.push_back(holds("slot", name, summary));
   return r;

@@ -157,6 +157,15 @@ TEST_CASE("slot rules: lost WAL, at risk, another plugin or database, in use, mi
     CHECK(has(r.findings[0].message, "raise max_slot_wal_keep_size"));
     CHECK_NOTHROW(refuse_first_problem(r.findings));
   }
+  SECTION("unreserved and in use: the problem, and the risk as its own warning") {
+    f.slot.wal_status = "unreserved";
+    f.slot.active = true;
+    auto r = judge_slot(f.slot, f.server, s);
+    REQUIRE(r.findings.size() == 2);
+    CHECK(r.findings[0].level == Level::kProblem);
+    CHECK(r.findings[1].level == Level::kWarning);
+    CHECK(has(r.findings[1].message, "replication slot tombsync is at risk: wal_status unreserved"));
+  }
   SECTION("wal_status extended holds") {
     f.slot.wal_status = "extended";
     auto r = judge_slot(f.slot, f.server, s);
