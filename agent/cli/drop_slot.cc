@@ -5,25 +5,23 @@
 #include <filesystem>
 #include <string>
 
-#include "state/cursor_store.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/slot_admin.h"
+#include "connectors/postgres/source_facts.h"
+#include "state/cursor_store.h"
 
 namespace tombsync {
 
 int drop_slot(const Config& config, bool assume_yes, std::FILE* in, std::FILE* out) {
   const std::string& slot = config.source.slot;
   pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
-  auto r = conn.exec_params(
-      "SELECT active, coalesce(active_pid, 0), "
-      "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint, "
-      "coalesce(confirmed_flush_lsn::text, '?') FROM pg_replication_slots WHERE slot_name = $1",
-      {slot}, "reading replication slot " + slot);
-  const bool exists = PQntuples(r.get()) == 1;
-  if (exists && std::string(PQgetvalue(r.get(), 0, 0)) == "t") {
-    std::fprintf(out, "slot %s is in use by backend pid %s (a running tombsync?); stop it first, then run drop-slot "
-                 "again\n", slot.c_str(), PQgetvalue(r.get(), 0, 1));
+  const pg::SlotFacts facts = pg::read_slot(conn, slot);
+  const bool exists = facts.exists;
+  if (exists && facts.active) {
+    std::fprintf(out, "slot %s is in use by backend pid %d (a running tombsync?); stop it first, then run drop-slot "
+                 "again\n", slot.c_str(), facts.active_pid.value_or(0));
     return 1;
   }
   // Opening the store also proves no agent runs with this state_dir (RocksDB's lock).
@@ -37,8 +35,10 @@ int drop_slot(const Config& config, bool assume_yes, std::FILE* in, std::FILE* o
     return 0;
   }
   const std::string what =
-      exists ? "drop replication slot " + slot + " (confirmed at " + PQgetvalue(r.get(), 0, 3) + ", holding " +
-                   PQgetvalue(r.get(), 0, 2) + " bytes of WAL)" + (has_state ? " and forget its cursor" : "")
+      exists ? "drop replication slot " + slot + " (confirmed at " +
+                   (facts.confirmed_flush ? facts.confirmed_flush->str() : std::string("?")) + ", holding " +
+                   std::to_string(facts.retained_wal_bytes.value_or(0)) + " bytes of WAL)" +
+                   (has_state ? " and forget its cursor" : "")
              : "forget the cursor of slot " + slot + " (the slot itself is already gone)";
   if (!assume_yes) {
     if (!isatty(fileno(in))) {
@@ -58,7 +58,7 @@ int drop_slot(const Config& config, bool assume_yes, std::FILE* in, std::FILE* o
     }
   }
   if (exists) {
-    conn.exec_params("SELECT pg_drop_replication_slot($1)", {slot}, "dropping replication slot " + slot);
+    pg::drop_replication_slot(conn, slot);
     log::info("dropped replication slot {}", slot);
   }
   if (store) store->forget_slot(slot);

@@ -1,10 +1,12 @@
 // `tombsync check`: the pre-flight report. It connects to Postgres and Kafka
 // and checks, item by item, everything `tombsync run` needs before it streams
-// (docs/operations.md lists the items and their fixes). Unlike `run`, it does
-// not stop at the first problem: every item is reported as PASS, FAIL (with
-// what to do) or SKIP (it depends on an item that failed, e.g. the Postgres
-// login). It is read-only: it creates, alters or locks nothing in Postgres,
-// Kafka or state_dir (its write test in state_dir is a temp file, removed).
+// (docs/operations.md lists the items and their fixes); the source's items are
+// judged by the rules `run` applies (agent/source/source_rules.h), with the
+// same messages. Unlike `run`, it does not stop at the first problem: every
+// item is reported as PASS, FAIL (with what to do) or SKIP (it depends on an
+// item that failed, e.g. the Postgres login). It is read-only: it creates,
+// alters or locks nothing in Postgres, Kafka or state_dir (its write test in
+// state_dir is a temp file, removed).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +26,7 @@ struct CheckItem {
   std::string subject;  // what the item is about when there are several (a table, a topic), else ""
   CheckStatus status = CheckStatus::kPass;
   std::string message;  // one line: what holds; or what is wrong and how to fix it; or why skipped
+  bool warning = false;  // a PASS that is at risk (the message says why and the fix); JSON "warning": true
 };
 
 struct PreflightReport {
@@ -34,7 +37,8 @@ struct PreflightReport {
   size_t count(CheckStatus status) const;
   // One line per item, "PASS  wal_level = logical", then a summary line.
   std::string text() const;
-  // One JSON object: {"ok":..,"passed":..,"failed":..,"skipped":..,"items":[{"check","subject","status","message"}]}.
+  // One JSON object: {"ok":..,"passed":..,"failed":..,"skipped":..,
+  // "items":[{"check","subject","status","message","warning"}]} (subject and warning only when set).
   std::string json() const;
 };
 

@@ -1,32 +1,22 @@
 #include "agent/cli/status_report.h"
 
-#include <libpq-fe.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "state/cursor_reader.h"
+#include "agent/source/source_rules.h"
 #include "base/error.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/source_facts.h"
+#include "state/cursor_reader.h"
 
 namespace tombsync {
 namespace {
 
-// host, port, dbname and user as the DSN gives them (for when the connection fails).
-void describe_dsn(const std::string& dsn, StatusReport::Source& s) {
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
-  if (err) PQfreemem(err);
-  if (!opts) return;
-  for (auto* o = opts; o->keyword; ++o) {
-    if (!o->val) continue;
-    std::string k = o->keyword;
-    if (k == "host" || (k == "hostaddr" && s.host.empty())) s.host = o->val;
-    else if (k == "port") s.port = o->val;
-    else if (k == "dbname") s.dbname = o->val;
-    else if (k == "user") s.user = o->val;
-  }
-  PQconninfoFree(opts);
+void set_target(const pg::ConnectionTarget& t, StatusReport::Source& s) {
+  s.host = t.host;
+  s.port = t.port;
+  s.dbname = t.dbname;
+  s.user = t.user;
 }
 
 std::optional<int64_t> diff(std::optional<Lsn> a, std::optional<Lsn> b) {
@@ -43,79 +33,45 @@ nlohmann::ordered_json opt_json(const std::optional<T>& v) {
   return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
+// The source's facts (pg::inspect: the slot's positions and the current WAL of one instant), and
+// the stored cursor judged against them by the rule `run` applies (judge_cursor).
 void read_postgres(const Config& config, StatusReport& r) {
   pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
   r.source.reachable = true;
-  auto field = [](const char* v) { return v ? std::string(v) : std::string(); };
-  r.source.host = field(PQhost(conn.raw()));
-  r.source.port = field(PQport(conn.raw()));
-  r.source.dbname = field(PQdb(conn.raw()));
-  r.source.user = field(PQuser(conn.raw()));
-  r.source.server_version = field(PQparameterStatus(conn.raw(), "server_version"));
+  set_target(conn.target(), r.source);
+  r.source.server_version = conn.server_version_text();
+  const pg::SourceFacts facts = pg::inspect(conn, inspect_request(config.source));
 
-  // One statement, so every figure is taken at the same instant.
-  auto s = conn.exec_params(
-      "SELECT pg_current_wal_lsn()::text, s.slot_name IS NOT NULL, coalesce(s.plugin, ''), "
-      "coalesce(s.database::text, ''), coalesce(s.active, false), s.active_pid, s.confirmed_flush_lsn::text, "
-      "s.restart_lsn::text, coalesce(s.wal_status, ''), current_database() "
-      "FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1",
-      {config.source.slot}, "reading replication slot " + config.source.slot);
-  auto at = [&](int col) { return pg::value_at(s.get(), 0, col); };
-  r.source.current_wal_lsn = Lsn::parse(at(0).value_or(""));
-  r.slot.exists = at(1) == "t";
-  r.slot.plugin = at(2).value_or("");
-  r.slot.database = at(3).value_or("");
-  r.slot.active = at(4) == "t";
-  if (auto pid = at(5)) r.slot.active_pid = std::stol(*pid);
-  if (auto l = at(6)) r.slot.confirmed_flush_lsn = Lsn::parse(*l);
-  if (auto l = at(7)) r.slot.restart_lsn = Lsn::parse(*l);
-  r.slot.wal_status = at(8).value_or("");
-  const std::string database = at(9).value_or("");
+  r.source.current_wal_lsn = facts.server.current_wal;
+  r.source.system_identifier = facts.server.system_identifier;  // "" when pg_control_system() is revoked
+  const pg::SlotFacts& slot = facts.slot;
+  r.slot.exists = slot.exists;
+  r.slot.plugin = slot.plugin;
+  r.slot.database = slot.database;
+  r.slot.active = slot.active;
+  if (slot.active_pid) r.slot.active_pid = *slot.active_pid;
+  r.slot.confirmed_flush_lsn = slot.confirmed_flush;
+  r.slot.restart_lsn = slot.restart_lsn;
+  r.slot.wal_status = slot.wal_status;
   r.slot.lag_bytes = diff(r.source.current_wal_lsn, r.slot.confirmed_flush_lsn);
-  r.slot.retained_wal_bytes = diff(r.source.current_wal_lsn, r.slot.restart_lsn);
+  r.slot.retained_wal_bytes = slot.retained_wal_bytes;
   r.cursor.lag_bytes = diff(r.source.current_wal_lsn, r.cursor.lsn);
 
-  // pg_control_system() may be revoked: then the cursor's source is not compared.
-  try {
-    auto id = conn.exec("SELECT system_identifier::text FROM pg_control_system()", "reading the system identifier");
-    r.source.system_identifier = pg::value_at(id.get(), 0, 0).value_or("");
-  } catch (const Error&) {
-  }
-  if (r.cursor.source && !r.source.system_identifier.empty()) {
-    std::string identity = r.source.system_identifier + "/" + database;
-    r.cursor.matches_source = *r.cursor.source == identity;
-    if (!*r.cursor.matches_source)
-      r.errors.push_back("state_dir " + config.state_dir + " holds the cursor of slot " + config.source.slot +
-                         " for source " + *r.cursor.source + ", not " + identity +
-                         " (this database): it belongs to another database");
-  }
+  if (r.cursor.source && !r.source.system_identifier.empty())
+    r.cursor.matches_source = *r.cursor.source == source_identity(r.source.system_identifier, facts.server.database);
+  const StoredState stored{config.state_dir, r.cursor.lsn, r.cursor.source};
+  const Finding verdict = judge_cursor(stored, facts.server, slot, config.source.slot);
+  if (verdict.level == Finding::Level::kProblem) r.errors.push_back(verdict.message);
 
-  if (r.cursor.lsn && !r.slot.exists)
-    r.errors.push_back("replication slot " + config.source.slot + " is gone but state_dir has its cursor " +
-                       r.cursor.lsn->str() + ": run refuses to start (changes since then are lost to this slot)");
-  if (r.cursor.lsn && r.source.current_wal_lsn && *r.cursor.lsn > *r.source.current_wal_lsn)
-    r.errors.push_back("the stored cursor " + r.cursor.lsn->str() + " is ahead of the server's WAL (" +
-                       r.source.current_wal_lsn->str() + "): the database was restored or failed over");
-
-  auto p = conn.exec_params("SELECT puballtables FROM pg_publication WHERE pubname = $1", {config.source.publication},
-                            "looking up publication " + config.source.publication);
-  r.publication.exists = PQntuples(p.get()) == 1;
-  r.publication.all_tables = r.publication.exists && pg::value_at(p.get(), 0, 0) == "t";
-  std::vector<std::pair<std::string, std::string>> published;
-  if (r.publication.exists && !r.publication.all_tables) {
-    auto t = conn.exec_params(
-        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2",
-        {config.source.publication}, "reading publication " + config.source.publication);
-    for (int i = 0; i < PQntuples(t.get()); ++i) {
-      published.emplace_back(pg::value_at(t.get(), i, 0).value_or(""), pg::value_at(t.get(), i, 1).value_or(""));
-      r.publication.tables.push_back(published.back().first + "." + published.back().second);
-    }
-  }
+  const pg::PublicationFacts& pub = facts.publication;
+  r.publication.exists = pub.exists;
+  r.publication.all_tables = pub.all_tables;
+  for (const auto& t : pub.tables)
+    if (t.listed) r.publication.tables.push_back(t.name.qualified());
   for (size_t i = 0; i < config.source.tables.size(); ++i) {
     const auto& name = config.source.tables[i].name;
-    bool in = r.publication.all_tables;
-    for (const auto& [schema, table] : published) in = in || (schema == name.schema && table == name.table);
-    r.tables[i].in_publication = r.publication.exists && in;
+    const pg::PublishedTable* p = pub.find({name.schema, name.table});
+    r.tables[i].in_publication = pub.exists && (pub.all_tables || (p && p->listed));
   }
 }
 
@@ -124,7 +80,7 @@ void read_postgres(const Config& config, StatusReport& r) {
 StatusReport collect_status(const std::string& config_path, const Config& config) {
   StatusReport r;
   r.config_path = config_path;
-  describe_dsn(config.source.dsn, r.source);
+  set_target(pg::dsn_target(config.source.dsn), r.source);
   r.slot.name = config.source.slot;
   r.publication.name = config.source.publication;
   r.cursor.state_dir = config.state_dir;

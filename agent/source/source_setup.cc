@@ -4,89 +4,96 @@
 
 #include <fmt/format.h>
 
+#include "agent/source/source_rules.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "connectors/postgres/pg_connection.h"
 
 namespace tombsync {
+namespace {
+
+// After refuse_first_problem: what holds goes to the debug log (the keys at info, as they shape
+// the events), warnings to the warn log.
+void log_findings(const Findings& findings) {
+  for (const auto& f : findings) {
+    if (f.level == Finding::Level::kWarning) log::warn("{}", f.message);
+    else if (f.check == "table.key") log::info("{}", f.message);
+    else log::debug("{}", f.message);
+  }
+}
+
+std::vector<std::string> names(const std::vector<pg::TableRef>& tables) {
+  std::vector<std::string> out;
+  for (const auto& t : tables) out.push_back(t.qualified());
+  return out;
+}
+
+void apply(const PublicationPlan& plan, const std::string& publication, pg::SourceCatalog& catalog) {
+  switch (plan.action) {
+    case PublicationPlan::Action::kNone: return;
+    case PublicationPlan::Action::kCreate:
+      catalog.create_publication(publication, plan.tables);
+      log::info("created publication {} for {} tables", publication, plan.tables.size());
+      return;
+    case PublicationPlan::Action::kAddTables:
+      catalog.add_tables(publication, plan.tables);
+      log::info("added {} to publication {}", fmt::join(names(plan.tables), ", "), publication);
+      return;
+  }
+}
+
+}  // namespace
 
 PreparedSource prepare_source(const Config& config) {
   pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
-  pg::SourceCatalog catalog(conn);
-  catalog.check_server_settings();
-  catalog.check_replication_role();
-  std::vector<pg::TableRequest> requests;
-  for (const auto& t : config.source.tables)
-    requests.push_back({t.name.schema, t.name.table, t.key_columns, t.allow_keyless});
   PreparedSource p;
-  p.tables = catalog.resolve_tables(requests);
-  for (const auto& t : p.tables)
-    log::info("table {}: key ({}) from {}, replica identity {}", t.qualified(),
-              t.key_columns.empty() ? std::string("none") : fmt::format("{}", fmt::join(t.key_columns, ", ")),
-              t.key_source, t.replica_identity);
-  for (const auto& action : catalog.ensure_publication(config.source.publication, p.tables,
-                                                       config.source.create_publication))
-    log::info("{}", action);
-  p.slot = catalog.slot(config.source.slot);
+  p.facts = pg::inspect(conn, inspect_request(config.source));
+  Findings findings = judge_server(p.facts.server, p.facts.slot, config.source);
+  for (auto& f : judge_role(p.facts.role)) findings.push_back(std::move(f));
+  TablesRuling tables = judge_tables(p.facts, config.source);
+  findings.insert(findings.end(), tables.findings.begin(), tables.findings.end());
+  PublicationRuling publication = judge_publication(p.facts, config.source);
+  findings.insert(findings.end(), publication.findings.begin(), publication.findings.end());
+  refuse_first_problem(findings);
+  log_findings(findings);
+
+  pg::SourceCatalog catalog(conn);
+  apply(publication.plan, config.source.publication, catalog);
+  p.tables = std::move(tables.resolved);
+  if (p.facts.slot.exists) p.slot = p.facts.slot;
   p.type_names = catalog.builtin_type_names();
-  p.database = catalog.current_database();
+  p.database = p.facts.server.database;
   return p;
 }
 
 SlotClaim claim_slot(const Config& config, const PreparedSource& source, CursorStore& store,
                      pg::ReplicationStream& stream) {
   const auto& slot = config.source.slot;
-  auto identity = stream.identify();
-  SlotClaim claim;
-  claim.identity = identity.system_id + "/" + source.database;
-  if (auto known = store.load_source_identity(slot); known && *known != claim.identity)
-    throw Error(ErrorKind::kState, "state_dir " + config.state_dir + " holds the cursor of slot " + slot +
-                                       " for source " + *known + ", not " + claim.identity +
-                                       "; use a fresh state_dir for a different database");
+  const auto identity = stream.identify();
+  // The replication connection's view of the server is the one streaming starts from.
+  pg::ServerFacts server = source.facts.server;
+  server.system_identifier = identity.system_id;
+  server.current_wal = identity.xlog_pos;
+  const StoredState stored{config.state_dir, store.load_confirmed(slot), store.load_source_identity(slot)};
 
-  claim.cursor = store.load_confirmed(slot);
-  const auto& cursor = claim.cursor;
-  if (cursor && *cursor > identity.xlog_pos)
-    throw Error(ErrorKind::kState, "the stored cursor of slot " + slot + " (" + cursor->str() +
-                                       ") is ahead of the server's WAL (" + identity.xlog_pos.str() +
-                                       "): the database was restored or failed over; streaming from here "
-                                       "could skip changes. Re-sync the tables and start with a fresh state_dir");
-  if (!source.slot && cursor)
-    throw Error(ErrorKind::kSource, "replication slot " + slot + " is gone but state_dir has its cursor " +
-                                        cursor->str() + ": changes since then are lost to this slot (dropped, "
-                                        "or a failover to a server without it). Re-sync the tables and start "
-                                        "with a fresh state_dir");
-  if (!source.slot) {
-    if (!config.source.create_slot)
-      throw Error(ErrorKind::kSource, "replication slot " + slot + " does not exist; create it with "
-                                          "SELECT pg_create_logical_replication_slot('" + slot +
-                                          "', 'pgoutput'), or set source.create_slot: true");
+  Findings findings{judge_cursor(stored, server, source.facts.slot, slot)};
+  SlotRuling ruling = judge_slot(source.facts.slot, server, config.source);
+  findings.insert(findings.end(), ruling.findings.begin(), ruling.findings.end());
+  refuse_first_problem(findings);
+  log_findings(findings);
+
+  if (ruling.create) {
     Lsn at = stream.create_slot(slot);
     log::info("created replication slot {} (pgoutput) at {}", slot, at.str());
-  } else {
-    if (source.slot->plugin != "pgoutput")
-      throw Error(ErrorKind::kSource, "replication slot " + slot + " uses plugin " + source.slot->plugin +
-                                          ", not pgoutput; drop it or choose another source.slot");
-    if (source.slot->database != source.database)
-      throw Error(ErrorKind::kSource, "replication slot " + slot + " belongs to database " +
-                                          source.slot->database + ", not " + source.database);
-    if (source.slot->active)
-      // Transient: after a network drop, this agent's own previous walsender can hold the slot
-      // until the server notices (wal_sender_timeout). At first start it still ends the run.
-      throw Error(ErrorKind::kSource,
-                  "replication slot " + slot + " is in use by another connection (pid " +
-                      std::to_string(source.slot->active_pid.value_or(0)) + "); is another tombsync running on it?",
-                  Transient::kYes);
   }
+  SlotClaim claim;
+  claim.identity = source_identity(identity.system_id, source.database);
+  claim.cursor = stored.cursor;
   store.save_source_identity(slot, claim.identity);
-  claim.slot_existed = source.slot.has_value();
-
-  Lsn start = cursor.value_or(Lsn());
-  Lsn slot_pos = source.slot && source.slot->confirmed_flush ? *source.slot->confirmed_flush : Lsn();
-  if (!start.is_zero() && slot_pos > start)
-    log::warn("slot {} confirmed {} but the stored cursor is {}: the state was reset or restored from an "
-              "older copy; streaming resumes at the slot's position",
-              slot, slot_pos.str(), start.str());
+  claim.slot_existed = source.facts.slot.exists;
+  const Lsn start = claim.cursor.value_or(Lsn());
+  const Lsn slot_pos = source.facts.slot.confirmed_flush.value_or(Lsn());
+  // A slot ahead of the cursor was logged as judge_cursor's warning: streaming resumes there.
   claim.start = std::max(start, slot_pos);
   return claim;
 }

@@ -1,13 +1,17 @@
-// Sets up the source for one streaming session, in two phases, and refuses
-// (Error with the fix in its message) what would make streaming unsafe:
+// Sets up the source for one streaming session, in two phases. Each gathers
+// the facts (pg::inspect), judges them with the rulebook `tombsync check`
+// judges them with (source_rules.h), throws the first problem as an Error with
+// the fix in its message (its kind and transient flag as the rule says), logs
+// the warnings, and only then does what the rules planned:
 //  1. prepare_source, over a plain SQL connection: server settings, the
 //     role's rights, the configured tables and their keys, the publication
 //     (created, or extended with missing tables, when the config allows it);
 //  2. claim_slot, over the replication connection, once Kafka is known to be
 //     reachable: the state_dir's source identity, the stored cursor against the
-//     server's WAL and the slot, the slot itself (created when missing and
-//     allowed); it saves the source identity and says where streaming starts.
-// Called from the pipeline thread at the start of each session.
+//     server's WAL (IDENTIFY_SYSTEM) and the slot, the slot itself (plugin,
+//     database, lost WAL, in use; created when missing and allowed); it saves
+//     the source identity and says where streaming starts.
+// Called from the pipeline thread at the start of each session (agent/stream/pipeline.cc).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,7 @@
 #include "base/lsn.h"
 #include "connectors/postgres/replication_stream.h"
 #include "connectors/postgres/source_catalog.h"
+#include "connectors/postgres/source_facts.h"
 #include "state/cursor_store.h"
 
 namespace tombsync {
@@ -27,8 +32,9 @@ namespace tombsync {
 struct PreparedSource {
   std::vector<pg::ResolvedTable> tables;
   std::unordered_map<uint32_t, std::string> type_names;  // built-in types, for the relation cache
-  std::optional<pg::SlotInfo> slot;                      // as found, before this session
+  std::optional<pg::SlotFacts> slot;                     // as found, before this session; unset: none
   std::string database;
+  pg::SourceFacts facts;  // everything prepare_source read, for claim_slot's rules
 };
 
 PreparedSource prepare_source(const Config& config);

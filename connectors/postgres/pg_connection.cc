@@ -109,6 +109,34 @@ PgResult PgConnection::exec_params(const std::string& sql, const std::vector<std
   return r;
 }
 
+std::string PgConnection::server_version_text() const {
+  const char* v = PQparameterStatus(conn_, "server_version");
+  return v ? v : "?";
+}
+
+ConnectionTarget PgConnection::target() const {
+  auto field = [](const char* v) { return v ? std::string(v) : std::string(); };
+  return {field(PQhost(conn_)), field(PQport(conn_)), field(PQdb(conn_)), field(PQuser(conn_))};
+}
+
+ConnectionTarget dsn_target(const std::string& dsn) {
+  ConnectionTarget t;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return t;
+  for (auto* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string k = o->keyword;
+    if (k == "host" || (k == "hostaddr" && t.host.empty())) t.host = o->val;
+    else if (k == "port") t.port = o->val;
+    else if (k == "dbname") t.dbname = o->val;
+    else if (k == "user") t.user = o->val;
+  }
+  PQconninfoFree(opts);
+  return t;
+}
+
 std::string quote_ident(const std::string& ident) {
   std::string out = "\"";
   for (char c : ident) {

@@ -24,6 +24,13 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
+// Where a connection goes, without secrets: for reports (tombsync status).
+struct ConnectionTarget {
+  std::string host, port, dbname, user;  // "" when not known
+};
+// As the DSN itself gives them (for when the connection fails); malformed: all empty.
+ConnectionTarget dsn_target(const std::string& dsn);
+
 class PgConnection {
  public:
   enum class Mode { kSql, kReplication };
@@ -42,6 +49,11 @@ class PgConnection {
                        const std::string& what);
   // "host=127.0.0.1 port=5432 dbname=app user=tombsync", without secrets.
   const std::string& describe() const { return description_; }
+  int server_version() const { return PQserverVersion(conn_); }
+  // The server's version as it reports it at login, "15.20 (Debian 15.20-0+deb12u1)"; "?" if not.
+  std::string server_version_text() const;
+  // Where this connection went (libpq's resolved host, port, database and user).
+  ConnectionTarget target() const;
 
  private:
   PGconn* conn_ = nullptr;

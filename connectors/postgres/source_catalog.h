@@ -1,27 +1,22 @@
-// Pre-flight and setup of the source over a plain SQL connection: server
-// settings, role rights, the configured tables and their keys, the
-// publication and the slot. Every refusal is an Error(kSource) that names the
-// object and says how to fix it.
+// What the start-up of a session writes to, or reads from, the source catalog
+// besides the facts (source_facts.h): the publication tombsync creates or
+// extends once the rules (agent/source/source_rules.h) allowed it, and the
+// built-in type names the relation cache needs. Called by agent/source
+// (source_setup.cc) on the plain SQL connection of a session's start.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "base/lsn.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/source_facts.h"
 
 namespace tombsync::pg {
 
-struct TableRequest {
-  std::string schema;
-  std::string table;
-  std::vector<std::string> key_columns;  // configured override; empty = use the primary key
-  bool allow_keyless = false;
-};
-
+// A configured table as the start-up checks resolved it: what the change builder and the
+// snapshotter key its events by.
 struct ResolvedTable {
   std::string schema;
   std::string table;
@@ -33,33 +28,24 @@ struct ResolvedTable {
   std::string qualified() const { return schema + "." + table; }
 };
 
-struct SlotInfo {
-  std::string plugin;
-  std::string database;
-  bool active = false;
-  std::optional<int> active_pid;
-  std::optional<Lsn> confirmed_flush;
-};
+// The statements tombsync runs on a publication, also quoted in the rules' messages so an
+// operator can run them by hand. An empty table list renders as "<the tables>" (messages only).
+//   CREATE PUBLICATION "p" FOR TABLE "s"."t", ... WITH (publish_via_partition_root = true)
+// Via the root, a partitioned table's changes arrive under its own name, not its partitions'.
+std::string create_publication_sql(const std::string& publication, const std::vector<TableRef>& tables);
+//   ALTER PUBLICATION "p" ADD TABLE "s"."t", ...
+std::string add_tables_sql(const std::string& publication, const std::vector<TableRef>& tables);
 
 class SourceCatalog {
  public:
   explicit SourceCatalog(PgConnection& conn) : conn_(conn) {}
 
-  // wal_level = logical, and free slots / senders.
-  void check_server_settings();
-  // The connected role may replicate (REPLICATION or superuser).
-  void check_replication_role();
-  // Each table exists, is readable, and has a usable key (or is allowed keyless).
-  std::vector<ResolvedTable> resolve_tables(const std::vector<TableRequest>& requests);
-  // Creates the publication, or adds missing tables to it, when `create`;
-  // otherwise refuses if it does not cover every table. Returns what it did, for the log.
-  std::vector<std::string> ensure_publication(const std::string& name,
-                                              const std::vector<ResolvedTable>& tables, bool create);
-  std::optional<SlotInfo> slot(const std::string& name);
+  // Run the statements above; Error(kSource) with the server's reason when refused.
+  void create_publication(const std::string& publication, const std::vector<TableRef>& tables);
+  void add_tables(const std::string& publication, const std::vector<TableRef>& tables);
   // Names of every built-in type (OID < 16384), since pgoutput only sends Type
   // messages for user-defined ones.
   std::unordered_map<uint32_t, std::string> builtin_type_names();
-  std::string current_database();
 
  private:
   PgConnection& conn_;

@@ -1,0 +1,47 @@
+// What Kafka says about the topics tombsync writes to, read without changing
+// anything: the topic list (a metadata request for all topics, by a client
+// that may not auto-create topics, so nothing is created) and, when asked, one
+// broker's configuration (DescribeConfigs). For `tombsync check`
+// (agent/cli/preflight_kafka.cc), which judges these facts; plain data, no
+// judgement. Blocking, bounded by the options' connect_timeout_ms.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connectors/kafka/kafka_sink.h"
+
+namespace tombsync {
+
+struct KafkaTopicFacts {
+  std::string name;
+  bool exists = false;  // in the metadata without error
+  int partitions = 0;
+  bool unknown = false;  // not in the metadata, or UNKNOWN_TOPIC_OR_PART
+  std::string error;     // the broker's error for it otherwise (authorisation, leader not available, ...)
+};
+
+struct KafkaFacts {
+  // Set when there is no topic list: the client could not be created, or the metadata request
+  // failed (then `error` is librdkafka's reason). Every other field is empty then.
+  enum class Failure { kNone, kClient, kMetadata };
+  Failure failure = Failure::kNone;
+  std::string error;
+  int brokers = 0;
+  std::vector<KafkaTopicFacts> topics;  // the asked topics, in the asked order
+  // One broker's configuration; read only when asked and a topic is unknown. Unset with
+  // broker_config_error saying why (timed out, not authorised, no broker).
+  std::optional<std::map<std::string, std::string>> broker_config;
+  std::string broker_config_error;
+};
+
+// Reads the facts with a client built from `options` (brokers, properties minus
+// allow.auto.create.topics, which is forced off; log). `broker_config_if_unknown`: also read
+// the first broker's configuration when an asked topic is unknown (whether it would be
+// auto-created). Never throws for Kafka's answers; they are facts.
+KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std::string>& topics,
+                          bool broker_config_if_unknown);
+
+}  // namespace tombsync
