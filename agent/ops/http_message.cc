@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace tombsync::http {
 namespace {
@@ -42,9 +42,9 @@ std::string http_date() {
   return buf;
 }
 
-// Serialises a response; `head_only` (HEAD) keeps Content-Length but drops the body.
 }  // namespace
 
+// `head_only` (HEAD) keeps Content-Length but drops the body.
 std::string serialize(const HttpResponse& r, bool head_only, bool allow_header) {
   std::string out;
   out.reserve(160 + (head_only ? 0 : r.body.size()));

@@ -423,7 +423,7 @@ bool ConnectionLoop::wait(int& ready, bool& accepting) {
     fds_.clear();
     fds_.push_back({wake_fd_, POLLIN, 0});
     accepting = conns_.size() < kMaxConnections && now >= accept_paused_until_;
-    fds_.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds_
+    fds_.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
     Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until_;
     for (const auto& c : conns_) {
       const short events = c->state == Connection::State::kWriting ? POLLOUT : POLLIN;

@@ -91,14 +91,15 @@ void SnapshotWindow::take_requests() {
   }
 }
 
-void SnapshotWindow::tick(std::chrono::steady_clock::time_point now, bool may_start) {
+void SnapshotWindow::tick(std::chrono::steady_clock::time_point now, bool may_start, bool producer_keeps_up) {
   if (now >= next_request_check_) {
     next_request_check_ = now + std::chrono::seconds(1);
     take_requests();
   }
   if (!snapshot_) return;
   // A chunk's rows wait in memory until its high watermark comes back through the stream.
-  if (may_start && snapshot_->wants_chunk()) snapshot_->start_chunk();
+  // wants_chunk() first: it takes finished reads in and rethrows a reader's failure.
+  if (may_start && snapshot_->wants_chunk() && producer_keeps_up) snapshot_->start_chunk();
   for (const auto& line : snapshot_->progress_lines()) log::info("{}", line);
   if (!snapshot_->finished()) return;
   publish_status();  // the final state, before the snapshotter goes

@@ -26,6 +26,9 @@ class SnapshotWindow {
   // every table whose snapshot is not done (unless snapshot: never).
   SnapshotWindow(const Config& config, CursorStore& store, const std::vector<pg::ResolvedTable>& tables,
                  const std::unordered_map<uint32_t, std::string>& type_names, StreamGauges& gauges);
+  // `tables` is kept by reference: it must outlive the window.
+  SnapshotWindow(const Config&, CursorStore&, std::vector<pg::ResolvedTable>&&,
+                 const std::unordered_map<uint32_t, std::string>&, StreamGauges&) = delete;
 
   bool active() const { return snapshot_ != nullptr; }
   // initial_only and nothing (more) to read: the run is over.
@@ -42,9 +45,9 @@ class SnapshotWindow {
   bool confirmable(Lsn acked) const { return snapshot_ && snapshot_->confirmable(acked); }
 
   // Between messages: requests (once a second), new chunks when `may_start`
-  // (between transactions, no stop asked, the producer keeps up), progress
+  // (between transactions, no stop asked) and `producer_keeps_up`, progress
   // lines, and the end of the snapshot.
-  void tick(std::chrono::steady_clock::time_point now, bool may_start);
+  void tick(std::chrono::steady_clock::time_point now, bool may_start, bool producer_keeps_up);
   void publish_status();
 
  private:

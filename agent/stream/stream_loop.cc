@@ -24,6 +24,12 @@ StreamLoop::StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool
   p_.checkpointer.before_save = [this](Lsn acked) { p_.snapshot.on_acknowledged(acked); };
 }
 
+StreamLoop::~StreamLoop() {
+  p_.sink.on_delivered = nullptr;
+  p_.sink.while_blocked = nullptr;
+  p_.checkpointer.before_save = nullptr;
+}
+
 bool StreamLoop::keep_running() const {
   if (!stopping_.load(std::memory_order_relaxed) && !p_.snapshot.complete()) return true;
   // On stop, finish the transaction being read, unless the stop was forced.
@@ -33,6 +39,7 @@ bool StreamLoop::keep_running() const {
 void StreamLoop::run() {
   try {
     while (keep_running()) iterate();
+    drain();
   } catch (...) {
     // What Kafka already has in hand is given a few seconds and the acknowledged position is
     // saved, so the next session resends as little as possible; unless the tracker's own
@@ -40,7 +47,6 @@ void StreamLoop::run() {
     if (!delivery_bug_) p_.checkpointer.save_after_error(p_.sink);
     throw;
   }
-  drain();
 }
 
 void StreamLoop::iterate() {
@@ -62,8 +68,7 @@ void StreamLoop::iterate() {
     log::info("{}", report_.line(p_.tracker.acked(), server_end_, p_.sink.in_flight()));
     next_report_ = now + std::chrono::seconds(10);
   }
-  p_.snapshot.tick(now, !stopping_.load() && !p_.source.in_transaction() &&
-                            p_.sink.in_flight() < kSnapshotMaxInFlight);
+  p_.snapshot.tick(now, !stopping_.load() && !p_.source.in_transaction(), p_.sink.in_flight() < kSnapshotMaxInFlight);
 }
 
 void StreamLoop::on_data(SourceStep& s) {
@@ -153,7 +158,7 @@ void StreamLoop::produce(const std::vector<ChangeEvent>& batch) {
       if (t) Metrics::count_record(*t, r);
       handed_over = true;
     }
-    if (t && (handed_over || out_.empty())) Metrics::count_event(*t, e.op);
+    if (t && handed_over) Metrics::count_event(*t, e.op);
   }
   if (!batch.empty()) p_.gauges.on_events();
 }

@@ -59,6 +59,10 @@ class StreamLoop {
 
   // `start`: transactions committed before it were delivered by an earlier session.
   StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool>& stopping);
+  // Takes its callbacks back from the sink and the checkpointer, which outlive it.
+  ~StreamLoop();
+  StreamLoop(const StreamLoop&) = delete;
+  StreamLoop& operator=(const StreamLoop&) = delete;
 
   // Runs until `stopping` (then finishes the transaction in hand, waits up to
   // 10 s for Kafka, confirms what it acknowledged and finishes the stream) or

@@ -25,9 +25,10 @@ std::string StreamReport::line(Lsn confirmed, Lsn server_end, size_t in_flight) 
 std::string StreamReport::totals() const {
   const Metrics::Totals t = metrics_.totals();
   auto op = [&](Op o) { return t.by_op[static_cast<size_t>(o)]; };
-  return fmt::format("ins {} upd {} del {} trunc {} snapshot rows {} tombstones {} records {} already in kafka {}",
-                     op(Op::kInsert), op(Op::kUpdate), t.deletes, op(Op::kTruncate), op(Op::kRead), t.tombstones,
-                     t.records, t.redelivered);
+  return fmt::format("ins {} upd {} del {} trunc {} snapshot rows {} delete events {} tombstones {} records {} "
+                     "already in kafka {}",
+                     op(Op::kInsert), op(Op::kUpdate), op(Op::kDelete), op(Op::kTruncate), op(Op::kRead), t.deletes,
+                     t.tombstones, t.records, t.redelivered);
 }
 
 }  // namespace tombsync

@@ -21,7 +21,9 @@ class StreamReport {
   // "streamed 1200 events in 10.0 s (120/s); total ins 1000 upd 150 del 50 ...; confirmed 0/1A2B, lag 1234
   // bytes, in flight 12". The window runs from the previous line (or the report's creation).
   std::string line(Lsn confirmed, Lsn server_end, size_t in_flight);
-  // "ins 1000 upd 150 del 50 trunc 0 snapshot rows 0 tombstones 50 records 1250 already in kafka 0"
+  // "ins 1000 upd 150 del 50 trunc 0 snapshot rows 0 delete events 60 tombstones 50 records 1260
+  // already in kafka 0": ins..snapshot rows as tombsync_events_total by op, delete events (hard and
+  // soft) as tombsync_deletes_total, then tombstones, records and redelivered records.
   std::string totals() const;
 
  private:

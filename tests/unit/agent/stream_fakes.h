@@ -48,7 +48,12 @@ class FakeChangeSource final : public ChangeSource {
     return true;
   }
   bool in_transaction() const override { return open_; }
-  void send_status(Lsn confirmed, bool) override { statuses.push_back(confirmed); }
+  void send_status(Lsn confirmed, bool) override {
+    if (on_status) on_status(confirmed);
+    statuses.push_back(confirmed);
+  }
+  // Sees each status update before it is recorded (e.g. to check it was saved first).
+  std::function<void(Lsn)> on_status;
   void finish() override { finished = true; }
 
   std::vector<Lsn> statuses;  // every standby status update, in order
@@ -73,12 +78,23 @@ class FakeRecordSink final : public RecordSink {
   size_t send(const Record& r) override {
     if (fail_at_send && sent == *fail_at_send)
       throw Error(ErrorKind::kSink, "delivery to " + r.topic + " failed: Broker: Message size too large");
-    if (interrupted_) return 0;
+    if (interrupted_ && !short_at_send) return 0;
+    if (block_at_send && sent == *block_at_send) {
+      if (before_block) before_block();
+      if (while_blocked) while_blocked();  // as KafkaSink does while the queue is full
+      if (after_block) after_block();
+    }
+    int copies = r.all_partitions ? partition_count : 1;
+    if (short_at_send && sent == *short_at_send) {
+      copies -= 1;  // a forced stop let only part of the record through
+      interrupted_ = true;
+    }
     ++sent;
-    const int copies = r.all_partitions ? partition_count : 1;
     for (int p = 0; p < copies; ++p) messages.push_back({r, r.all_partitions ? p : (r.partition ? r.partition->value() : 0)});
     return static_cast<size_t>(copies);
   }
+  // The next poll reports an acknowledgement for a transaction nobody sent (a bookkeeping bug).
+  void deliver_unknown(Lsn commit_lsn) { unknown_ = commit_lsn; }
   void poll(int) override { deliver(); }
   bool flush(int) override {
     if (flush_acks_all)
@@ -103,11 +119,21 @@ class FakeRecordSink final : public RecordSink {
   std::vector<Message> messages;  // every message handed over, in send order
   size_t sent = 0;                // records (not messages) handed over
   int partition_count = 1;
-  std::optional<size_t> fail_at_send;  // the send() of this record (0-based) throws
+  std::optional<size_t> fail_at_send;   // the send() of this record (0-based) throws
+  std::optional<size_t> short_at_send;  // this all-partitions record gets one copy short, then interrupted;
+                                        // later sends are still taken (the real sink takes what fits)
+  std::optional<size_t> block_at_send;  // this send() waits (calls while_blocked) before taking the record
+  std::function<void()> before_block;   // run around while_blocked, for the test to look
+  std::function<void()> after_block;
   bool flush_acks_all = true;          // flush() acknowledges everything outstanding
 
  private:
   void deliver() {
+    if (unknown_) {
+      const Lsn l = *unknown_;
+      unknown_.reset();
+      if (on_delivered) on_delivered(l);
+    }
     for (auto& m : messages)
       if (m.acked && !m.delivered) {
         m.delivered = true;
@@ -115,6 +141,7 @@ class FakeRecordSink final : public RecordSink {
       }
   }
   bool interrupted_ = false;
+  std::optional<Lsn> unknown_;
 };
 
 class MemoryCursorStore final : public CursorStore {
