@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/lsn.h"
+#include "base/named_type.h"
 #include "base/timestamps.h"
 
 namespace tombsync {
@@ -65,10 +66,13 @@ struct ColumnSpec {
   bool key = false;       // part of the event key (primary key or configured key_columns)
 };
 
+// A relation's OID (pg_class.oid): what pgoutput names a table by. Not a type OID.
+using RelationId = NamedType<uint32_t, struct RelationIdTag>;
+
 // A table as the stream last described it. Replaced (never mutated) when an
 // ALTER TABLE arrives, so events keep the schema they were decoded with.
 struct TableSchema {
-  uint32_t relid = 0;
+  RelationId relid;
   std::string schema;
   std::string table;
   std::vector<ColumnSpec> columns;

@@ -384,7 +384,7 @@ void Snapshotter::on_acknowledged(Lsn acked) {
   }
 }
 
-bool Snapshotter::is_reading(uint32_t relid) const {
+bool Snapshotter::is_reading(RelationId relid) const {
   return std::any_of(tables_.begin(), tables_.end(),
                      [&](const auto& t) { return t->resolved.oid == relid && !t->progress.done; });
 }

@@ -100,7 +100,7 @@ class Snapshotter {
   // progress must already be cleared in the store. Returns false when it is
   // being read already. Its columns are read by the reader that takes it.
   bool add_table(const pg::ResolvedTable& resolved);
-  bool is_reading(uint32_t relid) const;  // a snapshot of the table is under way
+  bool is_reading(RelationId relid) const;  // a snapshot of the table is under way
 
   // Every table done and its last chunk acknowledged.
   bool finished() const;

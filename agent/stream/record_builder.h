@@ -50,7 +50,7 @@ class RecordBuilder {
   std::string source_;
   uint32_t seq_ = 0;
   TxnHeaders txn_;
-  std::unordered_map<uint32_t, Route> routes_;  // by relation OID
+  std::unordered_map<RelationId, Route> routes_;
 };
 
 }  // namespace tombsync

@@ -45,7 +45,7 @@ class RowPolicy {
   const Config& config_;
   // By relation OID, for the schema version last seen: a new version (ALTER TABLE, or a
   // Relation message re-sent after an invalidation) replaces the entry instead of adding one.
-  std::unordered_map<uint32_t, Rules> rules_;
+  std::unordered_map<RelationId, Rules> rules_;
 };
 
 // Lower-case hex SHA-256 of `bytes`.

@@ -97,7 +97,7 @@ class StreamLoop {
   int frames_since_poll_ = 0;
   uint64_t redelivered_skipped_ = 0;
   std::chrono::steady_clock::time_point next_report_;
-  std::unordered_map<uint32_t, Metrics::Table*> metric_tables_;  // by relation OID
+  std::unordered_map<RelationId, Metrics::Table*> metric_tables_;
 };
 
 }  // namespace tombsync

@@ -120,7 +120,7 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
     relations_.erase(m.relid);
     BuildStep step;
     if (first)
-      step.notice = "publication sends " + name + " (relation " + std::to_string(m.relid) +
+      step.notice = "publication sends " + name + " (relation " + std::to_string(m.relid.value()) +
                     "), which is not one of the tables in source.tables; its changes are not streamed (a "
                     "configured table dropped and re-created is picked up at the next start)";
     return step;
@@ -156,11 +156,11 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
   return BuildStep{};
 }
 
-const ChangeBuilder::Relation& ChangeBuilder::relation(uint32_t relid, Lsn wal_start, const char* what) {
+const ChangeBuilder::Relation& ChangeBuilder::relation(RelationId relid, Lsn wal_start, const char* what) {
   auto it = relations_.find(relid);
   if (it == relations_.end())
     throw Error(ErrorKind::kProtocol, std::string(what) + " at LSN " + wal_start.str() + " refers to relation " +
-                                          std::to_string(relid) + ", which no Relation message described");
+                                          std::to_string(relid.value()) + ", which no Relation message described");
   return it->second;
 }
 

@@ -56,7 +56,7 @@ class ChangeBuilder {
   };
 
   BuildStep on_relation(const RelationMsg& m);
-  const Relation& relation(uint32_t relid, Lsn wal_start, const char* what);
+  const Relation& relation(RelationId relid, Lsn wal_start, const char* what);
   std::vector<Datum> to_row(const Relation& rel, const Tuple& tuple, bool key_only_image, Lsn wal_start);
   ChangeEvent event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const;
   bool same_key(const TableSchema& t, const std::vector<Datum>& a, const std::vector<Datum>& b) const;
@@ -66,10 +66,10 @@ class ChangeBuilder {
     std::string name;                      // "schema.table" as configured
     std::vector<std::string> key_columns;
   };
-  std::unordered_map<uint32_t, Configured> configured_;  // by table OID
+  std::unordered_map<RelationId, Configured> configured_;
   std::unordered_map<uint32_t, std::string> type_names_;
-  std::unordered_map<uint32_t, Relation> relations_;
-  std::unordered_map<uint32_t, bool> ignored_;  // relids published but not configured
+  std::unordered_map<RelationId, Relation> relations_;
+  std::unordered_map<RelationId, bool> ignored_;  // relids published but not configured
   std::optional<TxnBegin> current_;
 };
 

@@ -154,7 +154,7 @@ RelationColumn read_relation_column(WireReader& r) {
 // column Int8 flags (1 = key), String name, Int32 type OID, Int32 typmod.
 RelationMsg read_relation(WireReader& r) {
   RelationMsg m;
-  m.relid = r.u32("relation OID");
+  m.relid = RelationId(r.u32("relation OID"));
   m.nspname = r.cstring("namespace");
   m.relname = r.cstring("relation name");
   const uint8_t identity = r.u8("replica identity");
@@ -195,7 +195,7 @@ void expect_new_tuple_marker(uint8_t marker) {
 // Insert: Int32 relation OID, Byte1 'N', TupleData.
 InsertMsg read_insert(WireReader& r) {
   InsertMsg m;
-  m.relid = r.u32("relation OID");
+  m.relid = RelationId(r.u32("relation OID"));
   expect_new_tuple_marker(r.u8("tuple marker"));
   m.new_tuple = read_tuple(r, "new tuple");
   return m;
@@ -206,7 +206,7 @@ InsertMsg read_insert(WireReader& r) {
 // TupleData, then Byte1 'N' and the new TupleData.
 UpdateMsg read_update(WireReader& r) {
   UpdateMsg m;
-  m.relid = r.u32("relation OID");
+  m.relid = RelationId(r.u32("relation OID"));
   uint8_t marker = r.u8("tuple marker");
   if (marker == 'K' || marker == 'O') {
     m.old_kind = static_cast<char>(marker);
@@ -223,7 +223,7 @@ UpdateMsg read_update(WireReader& r) {
 // Delete: Int32 relation OID, Byte1 'K' or 'O', TupleData.
 DeleteMsg read_delete(WireReader& r) {
   DeleteMsg m;
-  m.relid = r.u32("relation OID");
+  m.relid = RelationId(r.u32("relation OID"));
   const uint8_t marker = r.u8("tuple marker");
   if (marker != 'K' && marker != 'O') {
     malformed(fmt::format("expected tuple marker 'K' or 'O', got {}", describe_byte(marker)));
@@ -250,7 +250,7 @@ TruncateMsg read_truncate(WireReader& r) {
                           needed, r.remaining()));
   }
   m.relids.reserve(static_cast<size_t>(count));
-  for (int32_t i = 0; i < count; ++i) m.relids.push_back(r.u32("relation OID"));
+  for (int32_t i = 0; i < count; ++i) m.relids.push_back(RelationId(r.u32("relation OID")));
   return m;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/lsn.h"
+#include "schemas/change.h"
 #include "base/timestamps.h"
 
 namespace tombsync::pg {
@@ -48,7 +49,7 @@ struct RelationColumn {
 };
 
 struct RelationMsg {     // 'R'
-  uint32_t relid = 0;
+  RelationId relid;
   std::string nspname;
   std::string relname;
   char replica_identity = 'd';  // d default, n nothing, f full, i index
@@ -62,26 +63,26 @@ struct TypeMsg {         // 'Y'
 };
 
 struct InsertMsg {       // 'I'
-  uint32_t relid = 0;
+  RelationId relid;
   Tuple new_tuple;
 };
 
 struct UpdateMsg {       // 'U'
-  uint32_t relid = 0;
+  RelationId relid;
   char old_kind = 0;     // 'K' key-only old tuple, 'O' full old tuple, 0 none
   Tuple old_tuple;       // empty when old_kind == 0
   Tuple new_tuple;
 };
 
 struct DeleteMsg {       // 'D'
-  uint32_t relid = 0;
+  RelationId relid;
   char old_kind = 'K';   // 'K' or 'O'
   Tuple old_tuple;
 };
 
 struct TruncateMsg {     // 'T'
   uint8_t options = 0;   // 1 CASCADE, 2 RESTART IDENTITY
-  std::vector<uint32_t> relids;
+  std::vector<RelationId> relids;
 };
 
 struct LogicalMsg {      // 'M' (pg_logical_emit_message)

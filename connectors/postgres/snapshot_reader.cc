@@ -141,7 +141,7 @@ SnapshotPlan SnapshotReader::plan(const pg::ResolvedTable& r, const std::unorder
       "t.typname, n.nspname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
       "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = $1::oid AND a.attnum > 0 "
       "AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
-      {std::to_string(r.oid)}, "reading the columns of " + r.qualified() + " for its snapshot");
+      {std::to_string(r.oid.value())}, "reading the columns of " + r.qualified() + " for its snapshot");
   auto schema = std::make_shared<TableSchema>();
   schema->relid = r.oid;
   schema->schema = r.schema;
@@ -183,7 +183,7 @@ SnapshotPlan SnapshotReader::plan(const pg::ResolvedTable& r, const std::unorder
   p.select = "SELECT " + select_list + " FROM " + pg::quote_ident(r.schema) + "." + pg::quote_ident(r.table);
   p.chunk_rows = chunk_rows;
   auto est = conn_.exec_params("SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1::oid",
-                               {std::to_string(r.oid)}, "estimating the size of " + r.qualified());
+                               {std::to_string(r.oid.value())}, "estimating the size of " + r.qualified());
   p.estimate = std::stod(pg::value_at(est.get(), 0, 0).value_or("0"));
   p.schema = std::move(schema);
   return p;

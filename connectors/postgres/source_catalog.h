@@ -20,7 +20,7 @@ namespace tombsync::pg {
 struct ResolvedTable {
   std::string schema;
   std::string table;
-  uint32_t oid = 0;
+  RelationId oid;
   char replica_identity = 'd';            // d default, f full, i index, n nothing
   bool partitioned = false;               // a partitioned table: published through its root
   std::vector<std::string> key_columns;   // empty only for an allowed keyless table

@@ -120,7 +120,7 @@ void read_tables(PgConnection& conn, const std::vector<TableRef>& tables, Source
     if (!oid) continue;  // no such relation
     TableFacts& t = f.tables[i];
     t.exists = true;
-    t.oid = static_cast<uint32_t>(std::stoul(*oid));
+    t.oid = RelationId(static_cast<uint32_t>(std::stoul(*oid)));
     t.relkind = value_at(r.get(), row, 2).value_or("?").at(0);
     t.replica_identity = value_at(r.get(), row, 3).value_or("d").at(0);
     t.owner = value_at(r.get(), row, 4).value_or("?");

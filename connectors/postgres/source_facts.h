@@ -54,7 +54,7 @@ struct TableFacts {
   TableRef name;
   bool exists = false;          // a relation of that name is in that schema (any relkind)
   char relkind = 0;             // 'r' table, 'p' partitioned table, 'v' view, 'm', 'f', ...
-  uint32_t oid = 0;
+  RelationId oid;
   std::string owner;
   bool owned = false;           // the role has its owner's privileges (may publish or alter it)
   bool readable = false;        // the role has SELECT on it

@@ -26,7 +26,7 @@ health: {max_lag_bytes: 1000}
 
 std::shared_ptr<const TableSchema> users() {
   auto t = std::make_shared<TableSchema>();
-  t->relid = 1;
+  t->relid = RelationId(1);
   t->schema = "public";
   t->table = "users";
   t->columns = {{"id", 23, -1, "int4", ColumnType::kInt32, true}, {"archived", 16, -1, "bool", ColumnType::kBool, false}};

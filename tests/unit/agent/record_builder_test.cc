@@ -68,7 +68,7 @@ std::shared_ptr<const TableSchema> make_table(const std::string& table, const st
   static std::map<std::pair<std::string, std::string>, uint32_t> oids;
   auto [it, added] = oids.emplace(std::make_pair(schema, table), 16384 + static_cast<uint32_t>(oids.size()));
   (void)added;
-  t->relid = it->second;
+  t->relid = RelationId(it->second);
   t->schema = schema;
   t->table = table;
   for (const Col& c : cols) {

@@ -35,7 +35,7 @@ state_dir: /tmp/x
 std::shared_ptr<const TableSchema> table(const std::string& name, uint32_t relid,
                                          std::vector<std::pair<std::string, ColumnType>> cols) {
   auto t = std::make_shared<TableSchema>();
-  t->relid = relid;
+  t->relid = RelationId(relid);
   t->schema = "public";
   t->table = name;
   for (auto& [n, type] : cols) {

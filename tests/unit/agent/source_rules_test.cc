@@ -34,7 +34,7 @@ pg::TableFacts users_table() {
   t.name = {"public", "users"};
   t.exists = true;
   t.relkind = 'r';
-  t.oid = 16400;
+  t.oid = RelationId(16400);
   t.owner = "tombsync";
   t.owned = true;
   t.readable = true;
@@ -120,7 +120,7 @@ TEST_CASE("a good source: every rule holds, nothing to do", "[rules]") {
   REQUIRE(tables.resolved.size() == 1);
   CHECK(tables.resolved[0].key_columns == std::vector<std::string>{"id"});
   CHECK(tables.resolved[0].key_source == "primary key");
-  CHECK(tables.resolved[0].oid == 16400);
+  CHECK(tables.resolved[0].oid.value() == 16400);
   CHECK(judge_publication(f, s).plan.action == PublicationPlan::Action::kNone);
   CHECK_FALSE(judge_slot(f.slot, f.server, s).create);
   CHECK(has(find_check(all, "table.key")->message, "table public.users: key (id) from primary key, replica identity default"));

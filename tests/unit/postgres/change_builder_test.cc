@@ -55,7 +55,7 @@ ResolvedTable resolved(std::string schema, std::string table, uint32_t oid, std:
   ResolvedTable t;
   t.schema = std::move(schema);
   t.table = std::move(table);
-  t.oid = oid;
+  t.oid = RelationId(oid);
   t.key_columns = std::move(keys);
   t.key_source = t.key_columns.empty() ? "none" : "primary key";
   return t;
@@ -72,7 +72,7 @@ RelationColumn column(std::string name, uint32_t oid, bool identity = false) {
 // public.users(id int4 PRIMARY KEY, name text, bio text), replica identity default.
 RelationMsg users_relation() {
   RelationMsg m;
-  m.relid = kUsersRelid;
+  m.relid = RelationId(kUsersRelid);
   m.nspname = "public";
   m.relname = "users";
   m.replica_identity = 'd';
@@ -103,14 +103,14 @@ CommitMsg commit_msg(Lsn commit_lsn = kCommitLsn) {
 
 InsertMsg insert_msg(uint32_t relid, Tuple row) {
   InsertMsg m;
-  m.relid = relid;
+  m.relid = RelationId(relid);
   m.new_tuple = std::move(row);
   return m;
 }
 
 UpdateMsg update_msg(uint32_t relid, char old_kind, Tuple old_row, Tuple new_row) {
   UpdateMsg m;
-  m.relid = relid;
+  m.relid = RelationId(relid);
   m.old_kind = old_kind;
   m.old_tuple = std::move(old_row);
   m.new_tuple = std::move(new_row);
@@ -119,7 +119,7 @@ UpdateMsg update_msg(uint32_t relid, char old_kind, Tuple old_row, Tuple new_row
 
 DeleteMsg delete_msg(uint32_t relid, char old_kind, Tuple old_row) {
   DeleteMsg m;
-  m.relid = relid;
+  m.relid = RelationId(relid);
   m.old_kind = old_kind;
   m.old_tuple = std::move(old_row);
   return m;
@@ -193,7 +193,7 @@ TEST_CASE("Insert, update and delete become events with Unix commit time; only d
   CHECK(del.row[0].i == 1);
   for (const auto& e : f.out) {
     CHECK(e.table->qualified() == "public.users");
-    CHECK(e.table->relid == kUsersRelid);
+    CHECK(e.table->relid.value() == kUsersRelid);
   }
 }
 
@@ -296,7 +296,7 @@ TEST_CASE("Key-only delete image: identity columns present, the others absent (n
   ChangeBuilder builder({resolved("public", "items", 500, {"sku", "region"})}, builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg rel;
-  rel.relid = 500;
+  rel.relid = RelationId(500);
   rel.nspname = "public";
   rel.relname = "items";
   rel.replica_identity = 'i';
@@ -371,7 +371,7 @@ TEST_CASE("An unchanged TOASTed key column is filled from the old key image: no 
   ChangeBuilder builder({resolved("public", "docs", 550, {"slug"})}, builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg rel;
-  rel.relid = 550;
+  rel.relid = RelationId(550);
   rel.nspname = "public";
   rel.relname = "docs";
   rel.columns = {column("slug", kText, true), column("body", kText)};
@@ -391,7 +391,7 @@ TEST_CASE("Keyless table (REPLICA IDENTITY FULL): an update never becomes a key 
   ChangeBuilder builder({resolved("public", "log", 560, {})}, builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg rel;
-  rel.relid = 560;
+  rel.relid = RelationId(560);
   rel.nspname = "public";
   rel.relname = "log";
   rel.replica_identity = 'f';
@@ -415,7 +415,7 @@ TEST_CASE("Composite key order follows the configured key columns, not the table
   ChangeBuilder builder({resolved("sales", "lines", 600, {"line_no", "order_id"})}, builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg rel;
-  rel.relid = 600;
+  rel.relid = RelationId(600);
   rel.nspname = "sales";
   rel.relname = "lines";
   rel.columns = {column("order_id", kInt8, true), column("qty", kInt4), column("line_no", kInt4, true)};
@@ -476,7 +476,7 @@ TEST_CASE("A Relation without a configured key column is a source error naming t
 TEST_CASE("An unconfigured table gets one notice and none of its changes become events", "[change_builder]") {
   Fixture f;
   RelationMsg audit;
-  audit.relid = kAuditRelid;
+  audit.relid = RelationId(kAuditRelid);
   audit.nspname = "public";
   audit.relname = "audit";
   audit.columns = {column("id", kInt4, true), column("what", kText)};
@@ -494,7 +494,7 @@ TEST_CASE("An unconfigured table gets one notice and none of its changes become 
   CHECK(f.out.empty());
 
   TruncateMsg trunc;
-  trunc.relids = {kAuditRelid, kUsersRelid};
+  trunc.relids = {RelationId(kAuditRelid), RelationId(kUsersRelid)};
   f.apply(trunc, kWal2);
   REQUIRE(f.out.size() == 1);
   CHECK(f.out[0].op == Op::kTruncate);
@@ -512,7 +512,7 @@ TEST_CASE("Truncate of several configured tables gives one event per table, in m
       builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg orders;
-  orders.relid = kOrdersRelid;
+  orders.relid = RelationId(kOrdersRelid);
   orders.nspname = "public";
   orders.relname = "orders";
   orders.columns = {column("order_id", kInt8, true)};
@@ -520,7 +520,7 @@ TEST_CASE("Truncate of several configured tables gives one event per table, in m
   builder.apply(orders, kWal1, out);
   builder.apply(begin_msg(), kWal1, out);
   TruncateMsg trunc;
-  trunc.relids = {kOrdersRelid, kUsersRelid};
+  trunc.relids = {RelationId(kOrdersRelid), RelationId(kUsersRelid)};
   builder.apply(trunc, kWal1, out);
   REQUIRE(out.size() == 2);
   CHECK(out[0].table->qualified() == "public.orders");
@@ -546,7 +546,7 @@ TEST_CASE("Type message names a user type for relations described after it; buil
   CHECK_FALSE(step.notice.has_value());
 
   RelationMsg rel;
-  rel.relid = 700;
+  rel.relid = RelationId(700);
   rel.nspname = "public";
   rel.relname = "moods";
   rel.columns = {column("id", kInt4, true), column("feeling", 70001), column("tags", 99999)};
@@ -589,7 +589,7 @@ TEST_CASE("A change of a relid no Relation described is a protocol error", "[cha
   CHECK_THAT(message, Contains("99"));
   CHECK(kind_of([&] { f.apply(delete_msg(99, 'K', {t("1")})); }) == "protocol");
   TruncateMsg trunc;
-  trunc.relids = {99};
+  trunc.relids = {RelationId(99)};
   CHECK(kind_of([&] { f.apply(trunc); }) == "protocol");
   CHECK(f.out.empty());
 }
@@ -665,12 +665,12 @@ TEST_CASE("Tables whose quoted names contain dots keep their own key columns", "
                         builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg first;
-  first.relid = 801;
+  first.relid = RelationId(801);
   first.nspname = "a.b";
   first.relname = "c";
   first.columns = {column("id", kInt4, true)};
   RelationMsg second;
-  second.relid = 802;
+  second.relid = RelationId(802);
   second.nspname = "a";
   second.relname = "b.c";
   second.columns = {column("code", kText, true)};
@@ -691,7 +691,7 @@ TEST_CASE("An unconfigured table whose dotted name prints like a configured one 
   ChangeBuilder builder({resolved("a.b", "c", 801, {"id"})}, builtin_type_names());
   std::vector<ChangeEvent> out;
   RelationMsg other;
-  other.relid = 803;
+  other.relid = RelationId(803);
   other.nspname = "a";
   other.relname = "b.c";
   other.columns = {column("id", kInt4, true)};

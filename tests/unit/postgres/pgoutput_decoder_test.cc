@@ -125,7 +125,7 @@ TEST_CASE("origin decodes commit LSN and origin name", "[pgoutput]") {
 TEST_CASE("relation with type modifiers decodes columns, key flags and replica identity",
           "[pgoutput]") {
   auto m = decode_as<RelationMsg>(relation_fixture());
-  CHECK(m.relid == 16384u);
+  CHECK(m.relid.value() == 16384u);
   CHECK(m.nspname == "public");
   CHECK(m.relname == "orders");
   CHECK(m.replica_identity == 'd');
@@ -142,7 +142,7 @@ TEST_CASE("relation with type modifiers decodes columns, key flags and replica i
 
 TEST_CASE("relation of a zero-column table in pg_catalog decodes", "[pgoutput]") {
   auto m = decode_as<RelationMsg>(Bytes().ch('R').u32(7).str("").str("empty").ch('n').i16(0));
-  CHECK(m.relid == 7u);
+  CHECK(m.relid.value() == 7u);
   CHECK(m.nspname.empty());
   CHECK(m.relname == "empty");
   CHECK(m.replica_identity == 'n');
@@ -166,7 +166,7 @@ TEST_CASE("type message decodes OID, namespace and name", "[pgoutput]") {
 TEST_CASE("insert keeps null, unchanged TOAST, text, empty text and binary columns apart",
           "[pgoutput]") {
   auto m = decode_as<InsertMsg>(insert_fixture());
-  CHECK(m.relid == 16384u);
+  CHECK(m.relid.value() == 16384u);
   REQUIRE(m.new_tuple.size() == 5);
   CHECK(m.new_tuple[0].kind == 't');
   CHECK(m.new_tuple[0].data == "42");
@@ -182,7 +182,7 @@ TEST_CASE("insert keeps null, unchanged TOAST, text, empty text and binary colum
 
 TEST_CASE("insert of a zero-column row decodes", "[pgoutput]") {
   auto m = decode_as<InsertMsg>(Bytes().ch('I').u32(5).ch('N').i16(0));
-  CHECK(m.relid == 5u);
+  CHECK(m.relid.value() == 5u);
   CHECK(m.new_tuple.empty());
 }
 
@@ -190,7 +190,7 @@ TEST_CASE("update with key-only old tuple decodes both tuples", "[pgoutput]") {
   auto m = decode_as<UpdateMsg>(Bytes().ch('U').u32(16384)
                                     .ch('K').i16(2).text_col("1").null_col()
                                     .ch('N').i16(2).text_col("2").toast_col());
-  CHECK(m.relid == 16384u);
+  CHECK(m.relid.value() == 16384u);
   CHECK(m.old_kind == 'K');
   REQUIRE(m.old_tuple.size() == 2);
   CHECK(m.old_tuple[0].data == "1");
@@ -222,7 +222,7 @@ TEST_CASE("update without old tuple decodes only the new tuple", "[pgoutput]") {
 TEST_CASE("delete with key-only old tuple decodes the key", "[pgoutput]") {
   auto m = decode_as<DeleteMsg>(Bytes().ch('D').u32(16384).ch('K').i16(2).text_col("7")
                                     .null_col());
-  CHECK(m.relid == 16384u);
+  CHECK(m.relid.value() == 16384u);
   CHECK(m.old_kind == 'K');
   REQUIRE(m.old_tuple.size() == 2);
   CHECK(m.old_tuple[0].data == "7");
@@ -244,13 +244,13 @@ TEST_CASE("truncate of three relations with CASCADE and RESTART IDENTITY decodes
   auto m = decode_as<TruncateMsg>(Bytes().ch('T').i32(3).u8(1 | 2).u32(16384).u32(16390)
                                       .u32(0xFFFFFFFF));
   CHECK(m.options == 3);
-  CHECK(m.relids == std::vector<uint32_t>{16384, 16390, 0xFFFFFFFF});
+  CHECK(m.relids == std::vector<RelationId>{RelationId(16384), RelationId(16390), RelationId(0xFFFFFFFF)});
 }
 
 TEST_CASE("truncate without options decodes", "[pgoutput]") {
   auto m = decode_as<TruncateMsg>(Bytes().ch('T').i32(1).u8(0).u32(16384));
   CHECK(m.options == 0);
-  CHECK(m.relids == std::vector<uint32_t>{16384});
+  CHECK(m.relids == std::vector<RelationId>{RelationId(16384)});
 }
 
 TEST_CASE("transactional logical message decodes prefix and content", "[pgoutput]") {

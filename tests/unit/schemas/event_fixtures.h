@@ -20,7 +20,7 @@ struct Col {
 inline std::shared_ptr<const TableSchema> make_table(std::string schema, std::string name,
                                                      const std::vector<Col>& cols) {
   auto t = std::make_shared<TableSchema>();
-  t->relid = 16384;
+  t->relid = RelationId(16384);
   t->schema = std::move(schema);
   t->table = std::move(name);
   for (const Col& c : cols) {
