@@ -48,7 +48,7 @@ class DebeziumJsonEncoder final : public Encoder {
   // By relation OID, for the table version last seen (a TableSchema is replaced, never
   // mutated, on ALTER TABLE): a new version replaces the entry, so the cache does not grow
   // with every Relation message. Mutable: an Encoder is used from one thread at a time.
-  mutable std::unordered_map<uint32_t, Schemas> schemas_;
+  mutable std::unordered_map<RelationId, Schemas> schemas_;
 };
 
 }  // namespace tombsync

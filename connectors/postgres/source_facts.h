@@ -13,6 +13,7 @@
 
 #include "base/lsn.h"
 #include "connectors/postgres/pg_connection.h"
+#include "schemas/change.h"
 
 namespace tombsync::pg {
 
