@@ -4,7 +4,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,13 +12,11 @@
 #include <memory>
 
 #include "base/error.h"
+#include "state/cursor_keys.h"
 
 namespace tombsync {
 namespace {
 
-// Key layout of state/rocksdb_cursor_store.cc.
-std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
-std::string identity_key(const std::string& slot) { return "source/" + slot; }
 
 // Without an info_log of its own, RocksDB would open (and rotate) the writer's LOG file.
 class NullLogger final : public rocksdb::Logger {
@@ -56,20 +53,19 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
     if (!st.ok()) fail(state_dir, "read of " + key + " failed: " + st.ToString());
     return value;
   };
-  if (auto v = get(cursor_key(slot))) {
-    if (v->size() != 8) fail(state_dir, "cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
-    uint64_t x = 0;
-    for (unsigned char c : *v) x = (x << 8) | c;
-    out.confirmed = Lsn(x);
+  if (auto v = get(state::cursor_key(slot))) {
+    out.confirmed = state::decode_cursor(*v);
+    if (!out.confirmed)
+      fail(state_dir, "cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
   }
-  out.source = get(identity_key(slot));
-  const std::string prefix = "snapshot/" + slot + "/";
+  out.source = get(state::identity_key(slot));
+  const std::string prefix = state::snapshot_prefix(slot);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string table = it->key().ToString().substr(prefix.size());
     try {
-      auto j = nlohmann::json::parse(it->value().ToString());
-      out.snapshots[table] = {j.at("done").get<bool>(), j.at("rows").get<uint64_t>()};
+      const SnapshotProgress p = state::decode_snapshot(it->value().ToString());
+      out.snapshots[table] = {p.done, p.rows};
     } catch (const std::exception& e) {
       fail(state_dir, "snapshot progress of " + table + " is corrupt: " + e.what());
     }

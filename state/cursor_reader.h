@@ -3,8 +3,7 @@
 // which must work while an agent holds the store open. It uses RocksDB's
 // OpenForReadOnly, which takes no lock, writes nothing in state_dir (not even
 // an info LOG) and sees what the running writer had synced when it opened.
-// Keys as the writer lays them out: "cursor/<slot>" = the confirmed LSN, 8
-// bytes big-endian; "source/<slot>" = "<system identifier>/<database>".
+// It reads the keys as the writer lays them out (state/cursor_keys.h, shared).
 #pragma once
 
 #include <cstdint>

@@ -2,25 +2,16 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
-#include <nlohmann/json.hpp>
-
+#include "state/cursor_keys.h"
 #include "state/cursor_store.h"
 #include "base/error.h"
 
 namespace tombsync {
 namespace {
 
-std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
-std::string identity_key(const std::string& slot) { return "source/" + slot; }
-std::string snapshot_key(const std::string& slot, const std::string& table) {
-  return "snapshot/" + slot + "/" + table;
-}
-
-std::string encode_u64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
-  return out;
-}
+using state::cursor_key;
+using state::identity_key;
+using state::snapshot_key;
 
 class RocksCursorStore final : public CursorStore {
  public:
@@ -30,14 +21,13 @@ class RocksCursorStore final : public CursorStore {
   std::optional<Lsn> load_confirmed(const std::string& slot) override {
     auto v = get(cursor_key(slot));
     if (!v) return std::nullopt;
-    if (v->size() != 8) fail("cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
-    uint64_t x = 0;
-    for (unsigned char c : *v) x = (x << 8) | c;
-    return Lsn(x);
+    auto lsn = state::decode_cursor(*v);
+    if (!lsn) fail("cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
+    return lsn;
   }
 
   void save_confirmed(const std::string& slot, Lsn lsn) override {
-    put(cursor_key(slot), encode_u64(lsn.value()));
+    put(cursor_key(slot), state::encode_cursor(lsn));
   }
 
   std::optional<std::string> load_source_identity(const std::string& slot) override {
@@ -52,21 +42,14 @@ class RocksCursorStore final : public CursorStore {
     auto v = get(snapshot_key(slot, table));
     if (!v) return std::nullopt;
     try {
-      auto j = nlohmann::json::parse(*v);
-      SnapshotProgress p;
-      p.done = j.at("done").get<bool>();
-      p.rows = j.at("rows").get<uint64_t>();
-      if (!j.at("last_key").is_null()) p.last_key = j.at("last_key").get<std::vector<std::string>>();
-      return p;
+      return state::decode_snapshot(*v);
     } catch (const std::exception& e) {
       fail("snapshot progress of " + table + " is corrupt: " + e.what());
     }
   }
 
   void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) override {
-    nlohmann::json j = {{"done", p.done}, {"rows", p.rows}, {"last_key", nullptr}};
-    if (p.last_key) j["last_key"] = *p.last_key;
-    put(snapshot_key(slot, table), j.dump());
+    put(snapshot_key(slot, table), state::encode_snapshot(p));
   }
 
   void clear_snapshot(const std::string& slot, const std::string& table) override {
@@ -85,7 +68,7 @@ class RocksCursorStore final : public CursorStore {
     rocksdb::WriteBatch batch;
     batch.Delete(cursor_key(slot));
     batch.Delete(identity_key(slot));
-    const std::string prefix = snapshot_key(slot, "");
+    const std::string prefix = state::snapshot_prefix(slot);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
     if (!it->status().ok()) fail("listing the snapshot progress of slot " + slot + " failed: " + it->status().ToString());
