@@ -70,7 +70,7 @@ void check_postgres(const Config& c, CheckList& list, SourceSeen& seen) {
     list.fail("postgres.query", "", std::string("checking the source stopped: ") + e.what());
     return;
   }
-  list.add(judge_server(facts.server, facts.slot, c.source));
+  list.add(judge_server(facts.server));
   list.add(judge_role(facts.role));
   replication_connection(c, facts, list);
   list.add(judge_tables(facts, c.source).findings);

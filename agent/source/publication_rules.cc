@@ -79,12 +79,29 @@ void judge_coverage(const pg::SourceFacts& facts, const Config::Source& source, 
     return;
   }
   std::vector<pg::TableRef> missing;
-  std::vector<std::string> missing_names, may_not_add;
+  std::vector<std::string> missing_names, may_not_add, under_ancestor;
   for (const auto* t : present.tables) {
-    if (pub.find(t->name)) continue;
+    const pg::PublishedTable* p = pub.find(t->name);
+    // Covered: its changes are sent under its own name. A partitioned table named without
+    // publish_via_partition_root is covered through its partitions (the partition_root item
+    // reports that). Any other member that is not listed is published under an ancestor's name.
+    if (p && (p->listed || (t->partitioned() && !pub.via_root))) continue;
+    if (p && p->member) {
+      under_ancestor.push_back(t->name.qualified());
+      continue;
+    }
     missing.push_back(t->name);
     missing_names.push_back(t->name.qualified());
     if (!facts.role.superuser && !t->owned) may_not_add.push_back(t->name.qualified());
+  }
+  if (!under_ancestor.empty()) {
+    r.findings.push_back(problem(
+        "publication.tables", name,
+        "publication " + name + " publishes " + join(under_ancestor) +
+            " under the name of a partitioned ancestor it also includes (publish_via_partition_root = true), so "
+            "its changes would arrive as that table and be skipped: list the ancestor in source.tables instead, "
+            "or use a publication of its own"));
+    return;
   }
   if (missing.empty()) {
     r.findings.push_back(holds("publication.tables", name,

@@ -39,7 +39,7 @@ std::string source_identity(const std::string& system_identifier, const std::str
   return system_identifier + "/" + database;
 }
 
-Findings judge_server(const pg::ServerFacts& server, const pg::SlotFacts& slot, const Config::Source& source) {
+Findings judge_server(const pg::ServerFacts& server) {
   Findings out;
   if (server.wal_level == "logical")
     out.push_back(holds("postgres.wal_level", "", "wal_level = logical"));
@@ -54,13 +54,6 @@ Findings judge_server(const pg::ServerFacts& server, const pg::SlotFacts& slot, 
     out.push_back(problem("postgres.replication_slots", "",
                           "max_replication_slots is 0: run ALTER SYSTEM SET max_replication_slots = 10 and restart "
                           "PostgreSQL"));
-  else if (!slot.exists && used_slots >= max_slots)
-    out.push_back(problem(
-        "postgres.replication_slots", "",
-        fmt::format("max_replication_slots = {} and all {} are in use, so slot {} cannot be created: raise it "
-                    "(ALTER SYSTEM SET max_replication_slots = {}, then restart PostgreSQL) or drop a slot nobody "
-                    "uses (SELECT pg_drop_replication_slot('<name>'))",
-                    max_slots, used_slots, source.slot, max_slots + 4)));
   else
     out.push_back(holds("postgres.replication_slots", "",
                         fmt::format("max_replication_slots = {}: {} used, {} free", max_slots, used_slots,
@@ -109,7 +102,17 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
   const std::string& name = source.slot;
   SlotRuling r;
   if (!slot.exists) {
-    if (source.create_slot) {
+    const int max_slots = server.max_replication_slots, used_slots = server.used_replication_slots;
+    // Judged here, after the cursor rules in run: a cursor whose slot is gone is the news, not
+    // that a new slot would not fit.
+    if (source.create_slot && max_slots > 0 && used_slots >= max_slots) {
+      r.findings.push_back(problem(
+          "slot", name,
+          fmt::format("max_replication_slots = {} and all {} are in use, so slot {} cannot be created: raise it "
+                      "(ALTER SYSTEM SET max_replication_slots = {}, then restart PostgreSQL) or drop a slot "
+                      "nobody uses (SELECT pg_drop_replication_slot('<name>'))",
+                      max_slots, used_slots, name, max_slots + 4)));
+    } else if (source.create_slot) {
       r.create = true;
       r.findings.push_back(holds("slot", name, "replication slot " + name + " does not exist; run will create it (pgoutput)"));
     } else {

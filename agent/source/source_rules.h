@@ -58,10 +58,11 @@ pg::InspectRequest inspect_request(const Config::Source& source);
 // "<system identifier>/<database>": what state_dir records its cursor for.
 std::string source_identity(const std::string& system_identifier, const std::string& database);
 
-// postgres.wal_level, postgres.replication_slots (a free one when the slot must be created),
+// postgres.wal_level, postgres.replication_slots (not 0; a free one when the slot must be created
+// is judged by judge_slot, after the cursor rules),
 // postgres.wal_senders (a free one for the agent's connection: transient when all are in use,
 // since the agent's own previous walsender may hold one for a while after a network drop).
-Findings judge_server(const pg::ServerFacts& server, const pg::SlotFacts& slot, const Config::Source& source);
+Findings judge_server(const pg::ServerFacts& server);
 // postgres.replication_role: REPLICATION or superuser.
 Findings judge_role(const pg::RoleFacts& role);
 

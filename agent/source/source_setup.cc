@@ -48,7 +48,7 @@ PreparedSource prepare_source(const Config& config) {
   pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
   PreparedSource p;
   p.facts = pg::inspect(conn, inspect_request(config.source));
-  Findings findings = judge_server(p.facts.server, p.facts.slot, config.source);
+  Findings findings = judge_server(p.facts.server);
   for (auto& f : judge_role(p.facts.role)) findings.push_back(std::move(f));
   TablesRuling tables = judge_tables(p.facts, config.source);
   findings.insert(findings.end(), tables.findings.begin(), tables.findings.end());

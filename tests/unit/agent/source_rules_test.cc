@@ -80,7 +80,7 @@ StoredState stored(std::optional<Lsn> cursor, std::optional<std::string> identit
 
 // Every finding of every rule, in check's order.
 Findings judge_all(const pg::SourceFacts& f, const Config::Source& s, const StoredState& state = stored(Lsn(0x4000000))) {
-  Findings out = judge_server(f.server, f.slot, s);
+  Findings out = judge_server(f.server);
   for (auto& x : judge_role(f.role)) out.push_back(x);
   for (auto& x : judge_tables(f, s).findings) out.push_back(x);
   for (auto& x : judge_publication(f, s).findings) out.push_back(x);
@@ -367,6 +367,7 @@ TEST_CASE("publication rules: coverage, create and add, operations, filters, par
     CHECK(has(p.message, "publication tombsync publishes the partitions of public.orders under their own names; run "
                          "ALTER PUBLICATION \"tombsync\" SET (publish_via_partition_root = true)"));
     f.publication.via_root = true;
+    f.publication.tables.back().listed = true;  // with the option, Postgres lists the root itself
     auto ok = judge_publication(f, s);
     CHECK(problems(ok.findings).empty());
     CHECK(find_check(ok.findings, "publication.partition_root")->level == Level::kHolds);
@@ -377,6 +378,40 @@ TEST_CASE("publication rules: coverage, create and add, operations, filters, par
     auto r = judge_publication(f, s);
     CHECK(problems(r.findings).empty());
     CHECK(r.plan.action == PublicationPlan::Action::kNone);
+    f.publication.owned = false;  // an admin's publication: nothing to change, so no right needed
+    f.tables[0].owned = f.tables[1].owned = false;
+    CHECK(problems(judge_publication(f, s).findings).empty());
+  }
+  SECTION("an admin's publication that already covers every table needs no right to change it") {
+    f.publication.tables.push_back({.name = {"public", "orders"}, .listed = true, .member = true});
+    f.publication.owned = false;
+    f.tables[0].owned = f.tables[1].owned = false;
+    f.role.may_create_in_database = false;
+    auto r = judge_publication(f, s);
+    CHECK(problems(r.findings).empty());
+    CHECK(r.plan.action == PublicationPlan::Action::kNone);
+  }
+  SECTION("a superuser creates a missing publication without owning the tables or CREATE on the database") {
+    f.publication = pg::PublicationFacts{};
+    f.tables[0].owned = f.tables[1].owned = false;
+    f.role.may_create_in_database = false;
+    f.role.superuser = true;
+    auto r = judge_publication(f, s);
+    CHECK(problems(r.findings).empty());
+    CHECK(r.plan.action == PublicationPlan::Action::kCreate);
+  }
+  SECTION("a partition published under its ancestor's name (via root) is refused, not silently skipped") {
+    // CREATE PUBLICATION p FOR TABLE orders_root, orders WITH (publish_via_partition_root = true):
+    // orders is a member, but its changes are sent as orders_root.
+    f.publication.via_root = true;
+    f.publication.tables.push_back({.name = {"public", "orders"}, .listed = false, .member = true});
+    f.publication.tables.push_back({.name = {"public", "orders_root"}, .listed = true, .member = true});
+    auto r = judge_publication(f, s);
+    auto p = only_problem(r.findings);
+    CHECK(p.check == "publication.tables");
+    CHECK(has(p.message, "publishes public.orders under the name of a partitioned ancestor"));
+    CHECK(has(p.message, "list the ancestor in source.tables"));
+    CHECK(r.plan.action == PublicationPlan::Action::kNone);  // no ALTER ... ADD TABLE of a member
   }
 }
 
@@ -385,7 +420,7 @@ TEST_CASE("server and role rules: wal_level, slots, senders, REPLICATION", "[rul
   auto s = source_config();
   SECTION("wal_level replica") {
     f.server.wal_level = "replica";
-    auto p = only_problem(judge_server(f.server, f.slot, s));
+    auto p = only_problem(judge_server(f.server));
     CHECK(p.check == "postgres.wal_level");
     CHECK(has(p.message, "wal_level is 'replica'"));
     CHECK(has(p.message, "ALTER SYSTEM SET wal_level = logical"));
@@ -393,20 +428,26 @@ TEST_CASE("server and role rules: wal_level, slots, senders, REPLICATION", "[rul
   }
   SECTION("max_replication_slots full: a problem only when the slot must be created") {
     f.server.used_replication_slots = 10;
-    CHECK(problems(judge_server(f.server, f.slot, s)).empty());
+    CHECK(problems(judge_server(f.server)).empty());
+    CHECK(problems(judge_slot(f.slot, f.server, s).findings).empty());  // the slot exists: nothing to create
     f.slot = pg::SlotFacts{};
-    auto p = only_problem(judge_server(f.server, f.slot, s));
-    CHECK(p.check == "postgres.replication_slots");
+    CHECK(problems(judge_server(f.server)).empty());  // judged with the slot, after the cursor in run
+    auto r = judge_slot(f.slot, f.server, s);
+    auto p = only_problem(r.findings);
+    CHECK(p.check == "slot");
     CHECK(has(p.message, "max_replication_slots = 10 and all 10 are in use, so slot tombsync cannot be created"));
     CHECK(has(p.message, "pg_drop_replication_slot"));
+    CHECK_FALSE(r.create);
+    s.create_slot = false;  // nothing would be created: the missing slot is the problem, not the room
+    CHECK(has(only_problem(judge_slot(f.slot, f.server, s).findings).message, "does not exist; create it with"));
   }
   SECTION("max_replication_slots 0") {
     f.server.max_replication_slots = 0;
-    CHECK(has(only_problem(judge_server(f.server, f.slot, s)).message, "max_replication_slots is 0"));
+    CHECK(has(only_problem(judge_server(f.server)).message, "max_replication_slots is 0"));
   }
   SECTION("every wal sender in use: transient") {
     f.server.used_wal_senders = 10;
-    auto p = only_problem(judge_server(f.server, f.slot, s));
+    auto p = only_problem(judge_server(f.server));
     CHECK(p.check == "postgres.wal_senders");
     CHECK(has(p.message, "max_wal_senders = 10 and all 10 are in use"));
     CHECK(p.transient == Transient::kYes);
@@ -482,6 +523,12 @@ TEST_CASE("table rules: missing, not a table, SELECT, keys", "[rules]") {
     REQUIRE(r.resolved.size() == 1);
     CHECK(r.resolved[0].key_columns == std::vector<std::string>{"email"});
     CHECK(r.resolved[0].key_source == "key_columns");
+  }
+  SECTION("key_columns within the primary key but REPLICA IDENTITY NOTHING: deletes carry no key") {
+    s.tables[0].key_columns = {"id"};
+    f.tables[0].replica_identity = 'n';
+    auto p = only_problem(judge_tables(f, s).findings);
+    CHECK(has(p.message, "key_columns (id) of public.users are not all in its replica identity"));
   }
   SECTION("key_columns in the replica identity index") {
     s.tables[0].key_columns = {"email"};
