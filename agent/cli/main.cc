@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "agent/ops/http_server.h"
 #include "base/log.h"
+#include "base/small_file.h"
 #include "agent/ops/metrics.h"
 #include "agent/cli/preflight.h"
 #include "agent/snapshot/snapshot_request.h"
@@ -57,15 +58,12 @@ int usage_error(const std::string& what) {
 // before any thread starts (setenv is not thread-safe), never logged.
 void export_password(const tombsync::Config& config) {
   if (config.source.password_file.empty()) return;
-  std::FILE* f = std::fopen(config.source.password_file.c_str(), "rb");
-  if (!f)
-    throw tombsync::Error(tombsync::ErrorKind::kConfig, "source.password_file " + config.source.password_file +
-                                                            ": " + std::strerror(errno));
-  std::string pw;
-  char buf[1024];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) pw.append(buf, n);
-  std::fclose(f);
+  std::string why;
+  auto read = tombsync::read_small_file(config.source.password_file, tombsync::kMaxSecretFileBytes, why);
+  if (!read)
+    throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                          "source.password_file " + config.source.password_file + ": " + why);
+  std::string pw = std::move(*read);
   while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
   setenv("PGPASSWORD", pw.c_str(), 1);
 }

@@ -6,6 +6,8 @@
 // properties tombsync refuses; the wording of the messages stays the config's.
 #include "agent/config/config_parser.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -56,6 +58,10 @@ Config Parser::parse(const std::string& text) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is "bad file".
+    fail(e.mark, "", "invalid YAML: nested too deeply (the parser stops at " + std::to_string(e.depth()) +
+                         " levels); a tombsync config needs a few");
   } catch (const YAML::Exception& e) {
     fail(e.mark, "", "invalid YAML: " + e.msg + yaml_hint(text, e.mark, e.msg));
   }

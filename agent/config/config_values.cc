@@ -17,6 +17,7 @@
 #include "agent/config/config_messages.h"
 #include "agent/config/config_names.h"
 #include "base/error.h"
+#include "base/small_file.h"
 
 namespace tombsync::config_internal {
 
@@ -219,13 +220,10 @@ int Parser::duration_ms(const Value& at, const std::string& path, int max_ms) co
 // the trailing newline. The content is never echoed in messages.
 std::string Parser::file_content(const Value& at, const std::string& path) const {
   const std::string file = scalar(at, path, "a file path");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
-  if (!f) fail(at, path, "cannot open " + quote(file) + ": " + std::strerror(errno));
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
-  if (std::ferror(f.get())) fail(at, path, "cannot read " + quote(file) + ": " + std::strerror(errno));
+  std::string why;
+  std::optional<std::string> read = read_small_file(file, kMaxSecretFileBytes, why);
+  if (!read) fail(at, path, "cannot open " + quote(file) + ": " + why);
+  std::string text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) fail(at, path, quote(file) + " is empty");
   return text;

@@ -1,5 +1,7 @@
 #include "connectors/postgres/change_builder.h"
 
+#include <limits>
+
 #include <algorithm>
 
 #include "base/error.h"
@@ -28,6 +30,19 @@ ChangeBuilder::ChangeBuilder(const std::vector<ResolvedTable>& tables,
   for (const auto& t : tables) configured_[t.oid] = Configured{t.qualified(), t.key_columns};
 }
 
+// Every encoder must be able to print the commit time: Debezium's source.ts_ns is the time in
+// nanoseconds, which fits an int64 only for 1677-2262. A time outside that is a broken stream or
+// server clock; converting it would overflow.
+void ChangeBuilder::check_commit_time(const BeginMsg& m, Lsn wal_start) {
+  constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 1000;  // Unix microseconds
+  const int64_t pg = m.commit_ts.value();
+  if (pg > kLimit - kPgEpochOffsetMicros || pg < -kLimit - kPgEpochOffsetMicros)
+    throw Error(ErrorKind::kProtocol, "Begin of transaction " + std::to_string(m.xid) + " at LSN " + wal_start.str() +
+                                          " has commit timestamp " + std::to_string(pg) +
+                                          " (microseconds since 2000-01-01), outside the years 1677-2262 every "
+                                          "encoder can represent; the stream or the server's clock is broken");
+}
+
 BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::vector<ChangeEvent>& out) {
   auto require_txn = [&](const char* what) {
     if (!current_)
@@ -36,6 +51,7 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
   return std::visit(
       Overloaded{
           [&](const BeginMsg& m) {
+            check_commit_time(m, wal_start);
             current_ = TxnBegin{m.final_lsn, m.xid, to_unix(m.commit_ts)};
             return BuildStep{current_, {}, {}, {}};
           },

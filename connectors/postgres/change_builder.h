@@ -56,6 +56,7 @@ class ChangeBuilder {
   };
 
   BuildStep on_relation(const RelationMsg& m);
+  static void check_commit_time(const BeginMsg& m, Lsn wal_start);
   const Relation& relation(RelationId relid, Lsn wal_start, const char* what);
   std::vector<Datum> to_row(const Relation& rel, const Tuple& tuple, bool key_only_image, Lsn wal_start);
   ChangeEvent event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const;

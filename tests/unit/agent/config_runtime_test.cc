@@ -9,6 +9,7 @@
 
 #include "agent/config/config.h"
 #include "base/error.h"
+#include "base/small_file.h"
 
 namespace tombsync {
 namespace {
@@ -103,4 +104,29 @@ TEST_CASE("secrets from files: read, trimmed, never echoed", "[config]") {
   std::remove(sasl.c_str());
 }
 
+}  // namespace tombsync
+
+namespace tombsync {
+namespace {
+
+TEST_CASE("a secret file that is a device, a directory or too large is refused with one line", "[config][secrets]") {
+  auto with_pw = [](const std::string& file) {
+    return error_of("source:\n  dsn: \"host=db\"\n  password_file: " + file +
+                    "\n  tables: [public.users]\nkafka:\n  brokers: k:9092\n  topic_prefix: app\nstate_dir: /tmp/t\n");
+  };
+  CHECK_THAT(with_pw("/dev/zero"), Catch::Contains("source.password_file: cannot open \"/dev/zero\": is not a regular "
+                                                   "file (a character device)"));
+  CHECK_THAT(with_pw("/tmp"), Catch::Contains("is not a regular file (a directory)"));
+  const std::string big = (std::filesystem::temp_directory_path() / "tombsync-big-secret").string();
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << std::string(kMaxSecretFileBytes + 1, 'x');
+  }
+  const std::string msg = with_pw(big);
+  CHECK_THAT(msg, Catch::Contains("is larger than 65536 bytes"));
+  CHECK(msg.find("xxxx") == std::string::npos);  // never the content
+  std::filesystem::remove(big);
+}
+
+}  // namespace
 }  // namespace tombsync

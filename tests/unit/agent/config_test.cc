@@ -503,3 +503,21 @@ TEST_CASE("enum names print as the config spells them", "[config]") {
   CHECK(std::string(to_string(Format::kJson)) == "json");
   CHECK(std::string(to_string(Format::kProtobuf)) == "protobuf");
 }
+
+namespace tombsync {
+namespace {
+
+TEST_CASE("deeply nested YAML is refused naming the nesting, not as a bad file", "[config][errors]") {
+  const std::string deep = "source: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  try {
+    parse_config(deep, "t.yaml");
+    FAIL("accepted 100,000 levels of nesting");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConfig);
+    CHECK_THAT(e.what(), Catch::Contains("invalid YAML: nested too deeply"));
+    CHECK_THAT(e.what(), !Catch::Contains("bad file"));
+  }
+}
+
+}  // namespace
+}  // namespace tombsync

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -579,6 +581,29 @@ TEST_CASE("Insert before any Begin is a protocol error", "[change_builder]") {
 TEST_CASE("Commit without Begin is a protocol error", "[change_builder]") {
   Fixture f;
   CHECK(kind_of([&] { f.apply(commit_msg()); }) == "protocol");
+}
+
+TEST_CASE("A commit time no encoder can represent is a protocol error naming the LSN, not an overflow",
+          "[change_builder]") {
+  ChangeBuilder builder{{resolved("public", "users", kUsersRelid, {"id"})}, builtin_type_names()};
+  std::vector<ChangeEvent> out;
+  for (int64_t ts : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(),
+                     int64_t{9'000'000'000'000'000'000}}) {
+    BeginMsg b = begin_msg();
+    b.commit_ts = PgMicros{ts};
+    try {
+      builder.apply(b, Lsn(0x16B3748), out);
+      FAIL("accepted commit timestamp " << ts);
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kProtocol);
+      CHECK_THAT(e.what(), Catch::Contains("at LSN 0/16B3748"));
+      CHECK_THAT(e.what(), Catch::Contains("outside the years 1677-2262"));
+    }
+  }
+  // The last representable years still pass.
+  BeginMsg ok = begin_msg();
+  ok.commit_ts = PgMicros{std::numeric_limits<int64_t>::max() / 1000 - kPgEpochOffsetMicros};
+  CHECK(builder.apply(ok, Lsn(0x16B3748), out).begin.has_value());
 }
 
 TEST_CASE("A change of a relid no Relation described is a protocol error", "[change_builder]") {
