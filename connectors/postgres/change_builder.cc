@@ -137,8 +137,10 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
     BuildStep step;
     if (first)
       step.notice = "publication sends " + name + " (relation " + std::to_string(m.relid.value()) +
-                    "), which is not one of the tables in source.tables; its changes are not streamed (a "
-                    "configured table dropped and re-created is picked up at the next start)";
+                    "), which is not one of the tables in source.tables; what arrives under this name is skipped. "
+                    "(Changes to the partitions of a configured partitioned table arrive under that table's "
+                    "own name and are streamed; a configured table dropped and re-created is picked up at the "
+                    "next start.)";
     return step;
   }
   auto schema = std::make_shared<TableSchema>();
