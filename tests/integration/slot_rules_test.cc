@@ -106,3 +106,31 @@ TEST_CASE("a slot that lost its WAL: check fails it and run refuses it, with the
   CHECK(log.find(message) != std::string::npos);
   CHECK(log.find("streaming slot") == std::string::npos);
 }
+
+TEST_CASE("a partition published under its partitioned ancestor's name is refused by check and run alike",
+          "[integration][rules][cli]") {
+  const auto& env = ServiceEnv::get();
+  const std::string n = unique_name("ancestor");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + "_root (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
+  sql.exec("CREATE TABLE " + n + "_eu PARTITION OF " + n + "_root FOR VALUES IN ('eu')");
+  // The admin's publication names both; with the option, the partition's changes are sent as the root's.
+  sql.exec("CREATE PUBLICATION " + n + " FOR TABLE " + n + "_root, " + n + "_eu WITH (publish_via_partition_root = true)");
+
+  Agent agent({.name = n, .tables = {"public." + n + "_eu"}, .extra_yaml = "snapshot: never\n"});
+  const int first = agent.run_to_exit();
+  const std::string log = agent.log();
+  INFO("run:\n" << log);
+  CHECK(first == 1);
+  const std::string expected = "publication " + n + " publishes public." + n +
+                               "_eu under the name of a partitioned ancestor it also includes";
+  CHECK(log.find(expected) != std::string::npos);
+  CHECK(log.find("streaming slot") == std::string::npos);
+
+  const std::string bin = TOMBSYNC_BINARY;
+  const std::string out = run_capture("(" + bin + " check --config " + agent.config_path() + "; echo exit=$?) 2>/dev/null");
+  INFO("check:\n" << out);
+  CHECK(out.find("exit=1") != std::string::npos);
+  CHECK(out.find("FAIL  " + expected) != std::string::npos);
+  sql.exec("DROP PUBLICATION IF EXISTS " + n);
+}
