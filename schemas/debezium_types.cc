@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "schemas/base64.h"
+#include "schemas/iso_duration.h"
 #include "base/error.h"
 #include "schemas/json_string.h"
 #include "schemas/time_format.h"
@@ -162,16 +163,29 @@ void append_float(std::string& out, Float f) {
   }
 }
 
+// A value the Debezium form cannot represent. The decoder checks every value
+// against the grammar used here, so this is a value no Postgres sends; it is
+// reported like any undecodable replication data (the caller adds table and LSN).
 [[noreturn]] void bad_value(const ColumnSpec& column, const Datum& datum) {
-  throw Error(ErrorKind::kInternal, "column \"" + column.name + "\" (" + column.type_name + ") has a " +
-                                        to_string(column.type) + " value not in tombsync's form: \"" +
-                                        datum.text.substr(0, 64) + "\"");
+  throw Error(ErrorKind::kProtocol, "column \"" + column.name + "\" (" + column.type_name + "): the " +
+                                        to_string(column.type) + " value \"" + datum.text.substr(0, 64) +
+                                        "\" cannot be represented in debezium-json");
 }
 
 template <typename T>
 T need(const std::optional<T>& v, const ColumnSpec& column, const Datum& datum) {
   if (!v) bad_value(column, datum);
   return *v;
+}
+
+// Java's (long) cast of a double: saturates at the int64 range, NaN is 0. A
+// C++ cast of an out-of-range double is undefined; Debezium's value for an
+// interval of more than about 292,000 years is Long.MAX_VALUE, and so is ours.
+int64_t java_long(double v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+  if (v <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
 }
 
 }  // namespace
@@ -290,8 +304,8 @@ void append_unavailable_value(std::string& out, const ColumnSpec& column) {
     append_base64(out, kUnavailable);
     out.push_back('"');
   } else {
-    throw Error(ErrorKind::kInternal, "column \"" + column.name + "\" (" + column.type_name +
-                                          ") is marked unchanged TOAST, but its type is never TOASTed");
+    throw Error(ErrorKind::kProtocol, "column \"" + column.name + "\" (" + column.type_name +
+                                          ") is marked unchanged TOAST, but Postgres never TOASTs its type");
   }
 }
 
@@ -321,55 +335,17 @@ std::optional<int64_t> micros_of_day(std::string_view iso) {
 }
 
 std::optional<int64_t> duration_micros(std::string_view iso) {
-  // The parts PGInterval exposes: int years, months, days, hours, minutes and
-  // double seconds (whole seconds plus microseconds / 1e6).
-  int64_t years = 0, months = 0, days = 0, hours = 0, minutes = 0, whole_seconds = 0, micros = 0;
-  Reader r(iso);
-  if (!r.eat('P')) return std::nullopt;
-  bool in_time = false;
-  bool any = false;
-  while (!r.done()) {
-    if (!in_time && r.eat('T')) {
-      in_time = true;
-      continue;
-    }
-    const bool negative = r.eat('-');
-    auto n = r.digits(1, 12);
-    if (!n) return std::nullopt;
-    const int64_t value = negative ? -*n : *n;
-    if (in_time && r.peek() == '.') {
-      r.eat('.');
-      std::string_view fraction = r.digit_run(9);
-      if (fraction.empty() || fraction.size() > 6 || !r.eat('S')) return std::nullopt;
-      whole_seconds = value;
-      micros = negative ? -fraction_micros(fraction) : fraction_micros(fraction);
-    } else if (!in_time && r.eat('Y')) {
-      years = value;
-    } else if (!in_time && r.eat('M')) {
-      months = value;
-    } else if (!in_time && r.eat('W')) {
-      days += value * 7;
-    } else if (!in_time && r.eat('D')) {
-      days += value;
-    } else if (in_time && r.eat('H')) {
-      hours = value;
-    } else if (in_time && r.eat('M')) {
-      minutes = value;
-    } else if (in_time && r.eat('S')) {
-      whole_seconds = value;
-    } else {
-      return std::nullopt;
-    }
-    any = true;
-  }
-  if (!any) return std::nullopt;
-  // io.debezium.time.MicroDuration.durationMicros, operation for operation.
+  auto d = parse_iso_duration(iso);
+  if (!d) return std::nullopt;
+  // io.debezium.time.MicroDuration.durationMicros, operation for operation, on
+  // the parts PGInterval exposes (seconds as whole seconds plus micros / 1e6).
   const double days_per_month = 365.25 / 12.0;
-  const double seconds = static_cast<double>(whole_seconds) + static_cast<double>(micros) / 1'000'000;
-  const double number_of_days = static_cast<double>(years * 12 + months) * days_per_month + static_cast<double>(days);
+  const double seconds = static_cast<double>(d->seconds) + static_cast<double>(d->micros) / 1'000'000;
+  const double number_of_days =
+      static_cast<double>(d->years * 12 + d->months) * days_per_month + static_cast<double>(d->days);
   const double number_of_seconds =
-      ((number_of_days * 24 + static_cast<double>(hours)) * 60 + static_cast<double>(minutes)) * 60 + seconds;
-  return static_cast<int64_t>(number_of_seconds * 1e6);
+      ((number_of_days * 24 + static_cast<double>(d->hours)) * 60 + static_cast<double>(d->minutes)) * 60 + seconds;
+  return java_long(number_of_seconds * 1e6);
 }
 
 std::optional<std::string> zoned_timestamp(std::string_view iso, int precision) {

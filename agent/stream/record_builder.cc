@@ -44,10 +44,17 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
 }
 
 void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
-  if (e.op == Op::kTruncate || !route(*e.table).row_rules) return build_records(e, out);
-  ChangeEvent copy = e;  // only tables with row rules pay for the copy
-  policy_.apply(copy);
-  build_records(copy, out);
+  try {
+    if (e.op == Op::kTruncate || !route(*e.table).row_rules) return build_records(e, out);
+    ChangeEvent copy = e;  // only tables with row rules pay for the copy
+    policy_.apply(copy);
+    build_records(copy, out);
+  } catch (const Error& err) {
+    // The encoders name the column; the operator also needs the change.
+    throw Error(err.kind(), std::string("encoding the ") + to_string(e.op) + " of " + e.table->qualified() +
+                                " at LSN " + e.source.lsn.str() + " (transaction " + std::to_string(e.source.xid) +
+                                "): " + err.what());
+  }
 }
 
 void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out) {

@@ -182,6 +182,20 @@ const ChangeBuilder::Relation& ChangeBuilder::relation(RelationId relid, Lsn wal
   return it->second;
 }
 
+namespace {
+
+// decode_text_value, with the column, table and LSN added to its error.
+Datum decode_column(const ColumnSpec& column, std::string_view text, const TableSchema& table, Lsn wal_start) {
+  try {
+    return decode_text_value(column.type, text);
+  } catch (const Error& e) {
+    throw Error(e.kind(), "column " + column.name + " of " + table.qualified() + " at LSN " + wal_start.str() +
+                              ": " + e.what());
+  }
+}
+
+}  // namespace
+
 std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple, bool key_only_image,
                                          Lsn wal_start) {
   const auto& cols = rel.schema->columns;
@@ -200,7 +214,7 @@ std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple
     } else if (v.kind == 'u') {
       row.push_back(Datum::unchanged());
     } else if (v.kind == 't') {
-      row.push_back(decode_text_value(cols[i].type, v.data));
+      row.push_back(decode_column(cols[i], v.data, *rel.schema, wal_start));
     } else {
       throw Error(ErrorKind::kProtocol, "column " + cols[i].name + " of " + rel.schema->qualified() +
                                             " at LSN " + wal_start.str() + " arrived in binary form, "

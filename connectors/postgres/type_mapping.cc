@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "schemas/iso_duration.h"
 #include "schemas/time_format.h"
 
 namespace tombsync::pg {
@@ -328,18 +329,12 @@ Datum decode_timestamp(ColumnType type, std::string_view text) {
   return d;
 }
 
-// iso_8601 IntervalStyle: "P1Y2M3DT4H5M6.5S", "PT0S", "P-1Y-2M3DT-4H"; and the
-// infinite intervals of Postgres 17. Passed through after a shape check.
+// iso_8601 IntervalStyle ("P1Y2M3DT4H5M6.5S", "PT0S", "P-1Y-2M3DT-4H"), in
+// exactly the grammar the encoders compute from (schemas/iso_duration.h), and
+// the infinite intervals of Postgres 17. Passed through as sent.
 Datum decode_interval(std::string_view text) {
-  if (!is_infinity(text)) {
-    bool ok = text.size() >= 3 && text[0] == 'P';
-    for (size_t i = 1; ok && i < text.size(); ++i) {
-      const char c = text[i];
-      ok = is_digit(c) || c == '.' || c == '-' || c == 'Y' || c == 'M' || c == 'W' || c == 'D' ||
-           c == 'T' || c == 'H' || c == 'S';
-    }
-    if (ok) ok = !is_digit(text.back()) && text.back() != 'T';
-    if (!ok) invalid(ColumnType::kInterval, text, "expected ISO-8601 (IntervalStyle=iso_8601)");
+  if (!is_infinity(text) && !parse_iso_duration(text)) {
+    invalid(ColumnType::kInterval, text, "expected ISO-8601 as Postgres prints it (IntervalStyle=iso_8601)");
   }
   Datum d = present();
   d.text = std::string(text);

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <limits>
+#include <map>
 
 #include "tests/integration/harness.h"
 
@@ -162,6 +164,71 @@ TEST_CASE("debezium-json: read, create, update, delete + tombstone and truncate 
   CHECK(create->offset < update->offset);
   CHECK(update->offset < del->offset);
 
+  CHECK(agent.stop(SIGTERM) == 0);
+  drop_replication_objects(n);
+}
+
+namespace {
+
+// Debezium's MicroDuration from the parts Postgres reports with extract(), in
+// Java's arithmetic: an independent path from tombsync's parsing of the text.
+int64_t expected_micro_duration(int64_t years, int64_t months, int64_t days, int64_t hours, int64_t minutes,
+                                int64_t second_micros) {
+  const double seconds = static_cast<double>(second_micros / 1000000) +
+                         static_cast<double>(second_micros % 1000000) / 1'000'000;
+  const double number_of_days = static_cast<double>(years * 12 + months) * (365.25 / 12.0) + static_cast<double>(days);
+  const double v =
+      (((number_of_days * 24 + static_cast<double>(hours)) * 60 + static_cast<double>(minutes)) * 60 + seconds) * 1e6;
+  if (v >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+  if (v <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+TEST_CASE("debezium-json: every interval Postgres prints is streamed as Debezium's MicroDuration",
+          "[integration][debezium][types]") {
+  const auto& env = ServiceEnv::get();
+  const std::string n = unique_name("dbziv");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, iv interval)");
+  Agent agent({.name = n, .tables = {"public." + n}, .format = "debezium-json"});
+  agent.start();
+  agent.wait_streaming();
+  // The edges of Postgres' range, then random parts of every sign and magnitude.
+  sql.exec("INSERT INTO " + n + " VALUES (1, '178000000 years'), (2, '-178000000 years'), "
+           "(3, '2562047788 hours 54.775807 seconds'), (4, '-2562047788 hours -54.775808 seconds'), "
+           "(5, '2147483647 days'), (6, '-2147483648 days'), (7, '0'), (8, '-0.000001 seconds'), "
+           "(9, '1 year -1 month'), (10, 'infinity'), (11, '-infinity')");
+  constexpr int kRandom = 2000;
+  const std::string part = "trunc((random() - 0.5) * 10 ^ trunc(random() * 7))::int";
+  sql.exec("INSERT INTO " + n + " SELECT 100 + g, make_interval(" + part + ", " + part + ", 0, " + part + ", " +
+           part + ", " + part + ", round(((random() - 0.5) * 10 ^ trunc(random() * 6))::numeric, " +
+           "trunc(random() * 7)::int)::float8) FROM generate_series(1, " + std::to_string(kRandom) + ") g");
+  auto rows = sql.query("SELECT id, iv::text, extract(year from iv)::bigint, extract(month from iv)::bigint, "
+                        "extract(day from iv)::bigint, extract(hour from iv)::bigint, extract(minute from iv)::bigint, "
+                        "extract(microseconds from iv)::bigint FROM " + n + " WHERE iv NOT IN ('infinity', '-infinity')");
+  std::map<int64_t, int64_t> expected;
+  for (const auto& r : rows) {
+    auto at = [&](int i) { return std::stoll(r[i].value()); };
+    expected[at(0)] = expected_micro_duration(at(2), at(3), at(4), at(5), at(6), at(7));
+  }
+  expected[10] = std::numeric_limits<int64_t>::max();
+  expected[11] = std::numeric_limits<int64_t>::min();
+  REQUIRE(expected.size() == 11 + kRandom);
+
+  auto rs = read_topic(agent.topic("public." + n), expected.size());
+  REQUIRE(rs.size() == expected.size());
+  size_t checked = 0;
+  for (const auto& r : rs) {
+    const json after = r.json()["payload"]["after"];
+    const int64_t id = after["id"].get<int64_t>();
+    INFO("id " << id);
+    REQUIRE(expected.count(id) == 1);
+    CHECK(after["iv"].get<int64_t>() == expected[id]);
+    ++checked;
+  }
+  CHECK(checked == expected.size());
   CHECK(agent.stop(SIGTERM) == 0);
   drop_replication_objects(n);
 }

@@ -458,4 +458,31 @@ state_dir: /tmp/tombsync
   CHECK(second[0].topic == "second");
 }
 
+TEST_CASE("A value the encoder cannot represent is a protocol error naming the column, table and LSN",
+          "[record_builder]") {
+  Config config = parse_config(kYaml, "test");
+  EncoderContext context;
+  context.server_name = "app";
+  context.database = "shop";
+  auto encoder = make_encoder(Format::kDebeziumJson, context);
+  RecordBuilder builder{config, *encoder, kSource};
+  std::vector<Record> out;
+  // An int column marked unchanged TOAST: Postgres never sends it, a damaged stream could.
+  ChangeEvent e = make_event(Op::kUpdate, keyed_table("users"), {int_value(1), text_value("a")});
+  e.row[1] = Datum::unchanged();
+  e.table = make_table("users", {{"id", ColumnType::kInt32, true}, {"n", ColumnType::kInt32}});
+  try {
+    builder.build(e, out);
+    FAIL("no error");
+  } catch (const Error& err) {
+    CHECK(err.kind() == ErrorKind::kProtocol);
+    const std::string what = err.what();
+    CHECK_THAT(what, Catch::Contains("public.users"));
+    CHECK_THAT(what, Catch::Contains("at LSN " + kLsn.str()));
+    INFO(what);
+    CHECK_THAT(what, Catch::Contains("column \"n\""));
+  }
+  CHECK(out.empty());
+}
+
 }  // namespace tombsync

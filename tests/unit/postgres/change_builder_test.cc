@@ -746,4 +746,15 @@ TEST_CASE("A configured table renamed while streaming is a source error naming b
   CHECK_THAT(message, Contains("archive.users"));
 }
 
+TEST_CASE("A value that does not decode names its column, table and LSN", "[change_builder]") {
+  Fixture f;
+  f.apply(begin_msg());
+  std::string message;
+  CHECK(kind_of([&] { f.apply(insert_msg(kUsersRelid, {t("12x"), t("n"), null_col()}), kWal1); }, &message) ==
+        "protocol");
+  CHECK_THAT(message, Contains("column id of public.users at LSN " + kWal1.str()));
+  CHECK_THAT(message, Contains("invalid int32 value \"12x\""));
+  CHECK(f.out.empty());
+}
+
 }  // namespace tombsync::pg
