@@ -199,7 +199,10 @@ TEST_CASE("debezium-json: every interval Postgres prints is streamed as Debezium
   sql.exec("INSERT INTO " + n + " VALUES (1, '178000000 years'), (2, '-178000000 years'), "
            "(3, '2562047788 hours 54.775807 seconds'), (4, '-2562047788 hours -54.775808 seconds'), "
            "(5, '2147483647 days'), (6, '-2147483648 days'), (7, '0'), (8, '-0.000001 seconds'), "
-           "(9, '1 year -1 month'), (10, 'infinity'), (11, '-infinity')");
+           "(9, '1 year -1 month')");
+  // Infinite intervals exist from Postgres 17 on.
+  const bool infinite = std::stoi(sql.scalar("SHOW server_version_num").value()) >= 170000;
+  if (infinite) sql.exec("INSERT INTO " + n + " VALUES (10, 'infinity'), (11, '-infinity')");
   constexpr int kRandom = 2000;
   const std::string part = "trunc((random() - 0.5) * 10 ^ trunc(random() * 7))::int";
   sql.exec("INSERT INTO " + n + " SELECT 100 + g, make_interval(" + part + ", " + part + ", 0, " + part + ", " +
@@ -207,15 +210,17 @@ TEST_CASE("debezium-json: every interval Postgres prints is streamed as Debezium
            "trunc(random() * 7)::int)::float8) FROM generate_series(1, " + std::to_string(kRandom) + ") g");
   auto rows = sql.query("SELECT id, iv::text, extract(year from iv)::bigint, extract(month from iv)::bigint, "
                         "extract(day from iv)::bigint, extract(hour from iv)::bigint, extract(minute from iv)::bigint, "
-                        "extract(microseconds from iv)::bigint FROM " + n + " WHERE iv NOT IN ('infinity', '-infinity')");
+                        "extract(microseconds from iv)::bigint FROM " + n + " WHERE id NOT IN (10, 11)");
   std::map<int64_t, int64_t> expected;
   for (const auto& r : rows) {
     auto at = [&](int i) { return std::stoll(r[i].value()); };
     expected[at(0)] = expected_micro_duration(at(2), at(3), at(4), at(5), at(6), at(7));
   }
-  expected[10] = std::numeric_limits<int64_t>::max();
-  expected[11] = std::numeric_limits<int64_t>::min();
-  REQUIRE(expected.size() == 11 + kRandom);
+  if (infinite) {
+    expected[10] = std::numeric_limits<int64_t>::max();
+    expected[11] = std::numeric_limits<int64_t>::min();
+  }
+  REQUIRE(expected.size() == (infinite ? 11 : 9) + kRandom);
 
   auto rs = read_topic(agent.topic("public." + n), expected.size());
   REQUIRE(rs.size() == expected.size());
