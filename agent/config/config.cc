@@ -16,6 +16,15 @@ const char* to_string(DeletePolicy policy) {
 
 const char* to_string(RedactMode mode) { return mode == RedactMode::kHash ? "hash" : "drop"; }
 
+const char* to_string(OversizedPolicy policy) {
+  switch (policy) {
+    case OversizedPolicy::kFail: return "fail";
+    case OversizedPolicy::kTruncateColumn: return "truncate_column";
+    case OversizedPolicy::kSkipColumn: return "skip_column";
+  }
+  return "unknown";
+}
+
 std::string TableName::qualified() const { return schema + "." + table; }
 
 std::string TableName::sql_quoted() const {
@@ -49,6 +58,10 @@ SnapshotMode Config::snapshot_for(const TableConfig& table) const {
 
 DeletePolicy Config::deletes_for(const TableConfig& table) const {
   return table.deletes.value_or(deletes);
+}
+
+OversizedPolicy Config::oversized_for(const TableConfig& table) const {
+  return table.oversized.value_or(oversized);
 }
 
 }  // namespace tombsync

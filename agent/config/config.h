@@ -24,11 +24,18 @@ enum class DeletePolicy { kBoth, kFlag, kTombstone };
 // What redact_on_delete does to a listed column in a delete event's row image.
 enum class RedactMode { kDrop, kHash };
 enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // order = YAML names
+// What happens to a record larger than the producer's message.max.bytes
+// (docs/configuration.md, "Oversized records"): stop with an error naming the
+// record and the settings (kFail); or cut (kTruncateColumn, text and bytea
+// columns) or write as null (kSkipColumn) its largest non-key values until it
+// fits, logged, counted and named in the record's tombsync.oversized header.
+enum class OversizedPolicy { kFail = 0, kTruncateColumn = 1, kSkipColumn = 2 };  // order = YAML names
 
 // The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
 // names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
 const char* to_string(DeletePolicy policy);
 const char* to_string(RedactMode mode);
+const char* to_string(OversizedPolicy policy);  // "fail", "truncate_column", "skip_column"
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
 // messages): unquoted names in the config are folded to lower case, quoted
@@ -65,6 +72,7 @@ struct TableConfig {
   // image of delete events, hard or soft, so the audit trail drops personal data.
   std::vector<std::string> redact_on_delete;
   RedactMode redact_mode = RedactMode::kDrop;
+  std::optional<OversizedPolicy> oversized;  // unset: Config::oversized applies
 };
 
 struct Config {
@@ -95,6 +103,7 @@ struct Config {
   } kafka;
   Format format = Format::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
+  OversizedPolicy oversized = OversizedPolicy::kFail;
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;
   // never: only changes; initial_only: snapshot, then exit once it is confirmed.
@@ -137,6 +146,8 @@ struct Config {
   std::string topic_for(const TableConfig& table) const;
   // The table's override, else the global policy.
   DeletePolicy deletes_for(const TableConfig& table) const;
+  // The table's override, else the global policy.
+  OversizedPolicy oversized_for(const TableConfig& table) const;
   // kNever globally wins; otherwise the table's override, else the global mode.
   SnapshotMode snapshot_for(const TableConfig& table) const;
 };

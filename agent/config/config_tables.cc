@@ -104,6 +104,7 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
       if (const Value* v = find(e, "deletes")) {
         table.deletes = delete_policy(*v, path + ".deletes");
       }
+      if (const Value* v = find(e, "oversized")) table.oversized = oversized_policy(*v, path + ".oversized");
       if (const Value* v = find(e, "key_columns")) {
         table.key_columns = key_columns(*v, path + ".key_columns");
       }

@@ -125,6 +125,12 @@ std::string Metrics::prometheus() const {
     header(out, metric, type, help);
     for (const auto& [name, t] : tables_) fmt::format_to(it, "{}{{table=\"{}\"}} {}\n", metric, label(name), get(*t));
   };
+  header(out, "tombsync_oversized_columns_total", "counter",
+         "Column values cut from records over message.max.bytes by table and action (the table's oversized policy).");
+  for (const auto& [name, t] : tables_)
+    for (size_t a = 0; a < 2; ++a)
+      fmt::format_to(it, "tombsync_oversized_columns_total{{table=\"{}\",action=\"{}\"}} {}\n", label(name),
+                     a == 0 ? "truncate_column" : "skip_column", t->oversized_columns[a].load());
   per_table("tombsync_deletes_total", "counter", "Delete events (hard deletes and soft deletes) by table.",
             [](const Table& t) { return t.deletes.load(); });
   per_table("tombsync_tombstones_total", "counter", "Tombstones (null-valued records) by table.",

@@ -28,6 +28,8 @@ class Metrics {
     std::atomic<uint64_t> tombstones{0};
     std::atomic<uint64_t> records{0};
     std::atomic<uint64_t> redelivered{0};            // records a restart found in Kafka, not written again
+    // Column values cut to fit message.max.bytes, by action: truncate_column, skip_column.
+    std::array<std::atomic<uint64_t>, 2> oversized_columns{};
     std::atomic<uint64_t> bytes{0};                  // key + value bytes handed to Kafka
     std::atomic<uint64_t> snapshot_rows{0};          // rows read by snapshots (this process)
     std::atomic<int64_t> snapshot_rows_estimated{0};  // the planner's estimate for the running snapshot

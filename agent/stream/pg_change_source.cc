@@ -15,7 +15,9 @@ bool PgChangeSource::next(std::chrono::milliseconds timeout, SourceStep& out) {
     out.wal_start = x->wal_start;
     out.wal_end = x->wal_end;
     out.reply_requested = false;
-    out.step = builder_.apply(pg::decode_pgoutput(x->payload, x->wal_start), x->wal_start, out.events);
+    pg::PgOutputMessage msg = pg::decode_pgoutput(x->payload, x->wal_start);
+    stream_.release_frame();  // `msg` holds its own copy of the values; `x->payload` is now invalid
+    out.step = builder_.apply(std::move(msg), out.wal_start, out.events);
     return true;
   }
   const auto& k = std::get<pg::PrimaryKeepalive>(*frame);

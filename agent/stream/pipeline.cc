@@ -81,7 +81,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
             to_string(config.deletes));
 
   auto encoder = session_encoder(config, source);
-  RecordBuilder records(config, *encoder, start.record_source);
+  RecordBuilder records(config, *encoder, start.record_source, &metrics);
   StreamGauges gauges(metrics, config.source.slot, config.health.max_lag_bytes);
   SnapshotWindow snapshot(config, *store, source.tables, source.type_names, gauges);
   if (snapshot.complete()) {  // initial_only, and every snapshot was done before

@@ -1,12 +1,18 @@
 #include "agent/stream/record_builder.h"
 
 #include "base/error.h"
+#include "connectors/kafka/kafka_properties.h"
 #include "schemas/time_format.h"
 
 namespace tombsync {
 
-RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::string source)
-    : config_(config), encoder_(encoder), policy_(config), source_(std::move(source)) {}
+RecordBuilder::RecordBuilder(const Config& config, const Encoder& encoder, std::string source, Metrics* metrics)
+    : config_(config),
+      encoder_(encoder),
+      policy_(config),
+      oversized_(producer_message_max_bytes(config.kafka.properties), encoder),
+      metrics_(metrics),
+      source_(std::move(source)) {}
 
 const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   // By relation OID: two configured names can print alike ("a.b".c and a."b.c").
@@ -15,7 +21,8 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   const TableConfig* tc = config_.find_table(table.schema, table.table);
   if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
   Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified(),
-          tc->soft_delete_column.has_value() || !tc->redact_on_delete.empty()};
+          tc->soft_delete_column.has_value() || !tc->redact_on_delete.empty(), config_.oversized_for(*tc),
+          metrics_ ? metrics_->table(table.qualified()) : nullptr};
   return routes_.emplace(table.relid, std::move(r)).first->second;
 }
 
@@ -77,7 +84,7 @@ void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out
     Record rec = base(e, r, to_string(e.op));
     rec.key = key;
     rec.partition = partition;
-    rec.value = encoder_.value(e);
+    rec.value = oversized_.value(e, r.oversized, rec, r.counters);
     out.push_back(std::move(rec));
     return;
   }
@@ -87,7 +94,7 @@ void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out
     rec.deleted = true;
     rec.key = key;
     rec.partition = partition;
-    rec.value = encoder_.value(e);
+    rec.value = oversized_.value(e, r.oversized, rec, r.counters);
     out.push_back(std::move(rec));
   }
   if (r.deletes != DeletePolicy::kFlag && keyed) {

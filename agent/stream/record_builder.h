@@ -15,14 +15,18 @@
 #include "agent/config/config.h"
 #include "schemas/encoder.h"
 #include "schemas/record.h"
+#include "agent/ops/metrics.h"
+#include "agent/stream/oversized_guard.h"
 #include "agent/stream/row_policy.h"
 
 namespace tombsync {
 
 class RecordBuilder {
  public:
-  // `source` names the database and slot ("<system id>/<database>/<slot>").
-  RecordBuilder(const Config& config, const Encoder& encoder, std::string source);
+  // `source` names the database and slot ("<system id>/<database>/<slot>"). Records are kept
+  // within the producer's message.max.bytes (OversizedGuard); its cuts are counted in
+  // `metrics` when given.
+  RecordBuilder(const Config& config, const Encoder& encoder, std::string source, Metrics* metrics = nullptr);
   // Restarts the per-transaction record ordinal; call at each Begin.
   void begin_transaction() { seq_ = 0; }
   // Appends the records for `event` to `out`, in the order they must reach Kafka.
@@ -35,6 +39,8 @@ class RecordBuilder {
     DeletePolicy deletes;
     std::string table;  // "schema.table", for the header
     bool row_rules;     // soft_delete_column or redact_on_delete set
+    OversizedPolicy oversized;
+    Metrics::Table* counters;  // null without Metrics
   };
   struct TxnHeaders {
     Lsn commit_lsn;
@@ -47,6 +53,8 @@ class RecordBuilder {
   const Config& config_;
   const Encoder& encoder_;
   RowPolicy policy_;
+  OversizedGuard oversized_;
+  Metrics* metrics_;
   std::string source_;
   uint32_t seq_ = 0;
   TxnHeaders txn_;

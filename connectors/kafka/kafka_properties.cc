@@ -99,4 +99,14 @@ std::vector<std::string_view> split_broker_list(std::string_view list) {
   }
 }
 
+int64_t producer_message_max_bytes(const std::map<std::string, std::string>& properties) {
+  auto it = properties.find("message.max.bytes");
+  if (it == properties.end()) return kDefaultMessageMaxBytes;
+  int64_t v = 0;
+  const std::string& text = it->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v <= 0) return kDefaultMessageMaxBytes;
+  return v;
+}
+
 }  // namespace tombsync

@@ -10,7 +10,10 @@
 // spells them (it has no case folding either).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +32,20 @@ struct OwnedProperty {
 std::span<const OwnedProperty> owned_properties();
 // The entry for `name`, or nullptr when the user may set it.
 const OwnedProperty* find_owned_property(std::string_view name);
+
+// librdkafka's default message.max.bytes: the producer refuses a record whose key, value and
+// headers (plus a little framing) exceed it, and the broker refuses a batch over the topic's
+// max.message.bytes (broker default message.max.bytes, 1048588).
+inline constexpr int64_t kDefaultMessageMaxBytes = 1000000;
+// The producer's message.max.bytes in `properties` (kafka.properties), else the default. A
+// value that is not a number is left to librdkafka, which refuses it at start-up.
+int64_t producer_message_max_bytes(const std::map<std::string, std::string>& properties);
+// The hint for a record that Kafka refused as too large (librdkafka's MSG_SIZE_TOO_LARGE,
+// locally or from the broker): the two settings to raise.
+inline constexpr std::string_view kMessageSizeHint =
+    "raise kafka.properties.message.max.bytes (the producer's limit) and the topic's "
+    "max.message.bytes (the broker's message.max.bytes for new topics), or set oversized: "
+    "truncate_column or skip_column on the table (docs/configuration.md)";
 
 // What is wrong with one entry of a broker list (bootstrap.servers).
 enum class BrokerProblem {

@@ -71,6 +71,14 @@ std::string where(std::string_view topic, int32_t partition) {
   return fmt::format("{} [{}]", topic, partition);
 }
 
+// For a record librdkafka refuses as too large: its size and the settings to raise.
+std::string size_hint(rd_kafka_resp_err_t err, const Record& r) {
+  if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return {};
+  size_t bytes = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+  for (const auto& [name, value] : r.headers) bytes += name.size() + value.size();
+  return fmt::format(" (key, value and headers: {} bytes); {}", bytes, kMessageSizeHint);
+}
+
 struct HeadersDeleter {
   void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); }
 };
@@ -298,9 +306,9 @@ bool KafkaSink::produce(Topic& t, int32_t partition, const Record& r) {
       if (while_blocked) while_blocked();  // our own frame, not librdkafka's: may throw
       continue;
     }
-    fail(fmt::format("cannot produce record for {} (end LSN {}): {}",
+    fail(fmt::format("cannot produce record for {} (end LSN {}): {}{}",
                      where(r.topic, partition), r.commit_lsn.str(),
-                     err == RD_KAFKA_RESP_ERR__FATAL ? fatal_reason(rk_) : text));
+                     err == RD_KAFKA_RESP_ERR__FATAL ? fatal_reason(rk_) : text, size_hint(err, r)));
     throw_if_failed();
   }
 }
@@ -363,11 +371,13 @@ void KafkaSink::run_callback(Fn&& fn) {
 void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t offset, Lsn commit_lsn) {
   --in_flight_;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    fail(fmt::format("record for {} (end LSN {}) failed: {}", where(topic, partition),
+    fail(fmt::format("record for {} (end LSN {}) failed: {}{}", where(topic, partition),
                      commit_lsn.str(),
                      err == RD_KAFKA_RESP_ERR__FATAL
                          ? fatal_reason(rk_)
-                         : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err))));
+                         : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)),
+                     err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? std::string("; ") + std::string(kMessageSizeHint)
+                                                                 : std::string()));
     return;
   }
   // After a failure nothing more is confirmed: the failed record's LSN stays unacknowledged.

@@ -43,7 +43,7 @@ void ChangeBuilder::check_commit_time(const BeginMsg& m, Lsn wal_start) {
                                           "encoder can represent; the stream or the server's clock is broken");
 }
 
-BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::vector<ChangeEvent>& out) {
+BuildStep ChangeBuilder::apply(PgOutputMessage msg, Lsn wal_start, std::vector<ChangeEvent>& out) {
   auto require_txn = [&](const char* what) {
     if (!current_)
       throw Error(ErrorKind::kProtocol, std::string(what) + " outside a transaction at LSN " + wal_start.str());
@@ -70,14 +70,14 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
             type_names_[m.oid] = m.nspname.empty() ? m.typname : m.nspname + "." + m.typname;
             return BuildStep{};
           },
-          [&](const InsertMsg& m) {
+          [&](InsertMsg& m) {
             require_txn("Insert");
             if (ignored_.count(m.relid)) return BuildStep{};
             const auto& rel = relation(m.relid, wal_start, "Insert");
             out.push_back(event(Op::kInsert, rel, to_row(rel, m.new_tuple, false, wal_start), wal_start));
             return BuildStep{};
           },
-          [&](const UpdateMsg& m) {
+          [&](UpdateMsg& m) {
             require_txn("Update");
             if (ignored_.count(m.relid)) return BuildStep{};
             const auto& rel = relation(m.relid, wal_start, "Update");
@@ -100,7 +100,7 @@ BuildStep ChangeBuilder::apply(const PgOutputMessage& msg, Lsn wal_start, std::v
             out.back().key_changed = key_changed;
             return BuildStep{};
           },
-          [&](const DeleteMsg& m) {
+          [&](DeleteMsg& m) {
             require_txn("Delete");
             if (ignored_.count(m.relid)) return BuildStep{};
             const auto& rel = relation(m.relid, wal_start, "Delete");
@@ -185,9 +185,9 @@ const ChangeBuilder::Relation& ChangeBuilder::relation(RelationId relid, Lsn wal
 namespace {
 
 // decode_text_value, with the column, table and LSN added to its error.
-Datum decode_column(const ColumnSpec& column, std::string_view text, const TableSchema& table, Lsn wal_start) {
+Datum decode_column(const ColumnSpec& column, std::string&& text, const TableSchema& table, Lsn wal_start) {
   try {
-    return decode_text_value(column.type, text);
+    return take_text_value(column.type, std::move(text));
   } catch (const Error& e) {
     throw Error(e.kind(), "column " + column.name + " of " + table.qualified() + " at LSN " + wal_start.str() +
                               ": " + e.what());
@@ -196,7 +196,7 @@ Datum decode_column(const ColumnSpec& column, std::string_view text, const Table
 
 }  // namespace
 
-std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple, bool key_only_image,
+std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, Tuple& tuple, bool key_only_image,
                                          Lsn wal_start) {
   const auto& cols = rel.schema->columns;
   if (tuple.size() != cols.size())
@@ -206,7 +206,7 @@ std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple
   std::vector<Datum> row;
   row.reserve(cols.size());
   for (size_t i = 0; i < cols.size(); ++i) {
-    const auto& v = tuple[i];
+    auto& v = tuple[i];
     if (key_only_image && !rel.in_identity[i]) {
       row.push_back(Datum::absent());
     } else if (v.kind == 'n') {
@@ -214,7 +214,7 @@ std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, const Tuple& tuple
     } else if (v.kind == 'u') {
       row.push_back(Datum::unchanged());
     } else if (v.kind == 't') {
-      row.push_back(decode_column(cols[i], v.data, *rel.schema, wal_start));
+      row.push_back(decode_column(cols[i], std::move(v.data), *rel.schema, wal_start));
     } else {
       throw Error(ErrorKind::kProtocol, "column " + cols[i].name + " of " + rel.schema->qualified() +
                                             " at LSN " + wal_start.str() + " arrived in binary form, "

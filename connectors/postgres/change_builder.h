@@ -45,7 +45,8 @@ class ChangeBuilder {
   // `wal_start` is the XLogData's start LSN. Data changes are appended to
   // `out`. Throws Error(kProtocol) for a change outside a transaction or of
   // an unknown relation, Error(kSource) when a key column disappeared.
-  BuildStep apply(const PgOutputMessage& msg, Lsn wal_start, std::vector<ChangeEvent>& out);
+  // Values are moved out of `msg`'s tuples (a large value is not copied): pass a temporary.
+  BuildStep apply(PgOutputMessage msg, Lsn wal_start, std::vector<ChangeEvent>& out);
 
   bool in_transaction() const { return current_.has_value(); }
 
@@ -58,7 +59,7 @@ class ChangeBuilder {
   BuildStep on_relation(const RelationMsg& m);
   static void check_commit_time(const BeginMsg& m, Lsn wal_start);
   const Relation& relation(RelationId relid, Lsn wal_start, const char* what);
-  std::vector<Datum> to_row(const Relation& rel, const Tuple& tuple, bool key_only_image, Lsn wal_start);
+  std::vector<Datum> to_row(const Relation& rel, Tuple& tuple, bool key_only_image, Lsn wal_start);
   ChangeEvent event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const;
   bool same_key(const TableSchema& t, const std::vector<Datum>& a, const std::vector<Datum>& b) const;
   std::string type_name(uint32_t oid) const;

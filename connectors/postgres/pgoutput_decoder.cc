@@ -86,7 +86,9 @@ TupleValue read_column(WireReader& r) {
       const int32_t len = r.i32("value length");
       if (len < 0) malformed(fmt::format("declared value length {} is negative", len));
       auto data = r.bytes(static_cast<size_t>(len), "value");
-      v.data.assign(data.begin(), data.end());
+      // (pointer, size), not an iterator pair: assign(first, last) from uint8_t iterators builds a
+      // temporary string first, which held a large value twice.
+      v.data.assign(reinterpret_cast<const char*>(data.data()), data.size());
       return v;
     }
     default:
@@ -266,7 +268,7 @@ LogicalMsg read_message(WireReader& r) {
   const int32_t len = r.i32("content length");
   if (len < 0) malformed(fmt::format("declared content length {} is negative", len));
   auto content = r.bytes(static_cast<size_t>(len), "content");
-  m.content.assign(content.begin(), content.end());
+  m.content.assign(reinterpret_cast<const char*>(content.data()), content.size());
   return m;
 }
 

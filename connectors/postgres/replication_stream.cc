@@ -78,11 +78,15 @@ void ReplicationStream::start(const std::string& slot, const std::string& public
   streaming_ = true;
 }
 
-std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds timeout) {
+void ReplicationStream::release_frame() {
   if (buffer_ != nullptr) {
     PQfreemem(buffer_);
     buffer_ = nullptr;
   }
+}
+
+std::optional<ServerFrame> ReplicationStream::read(std::chrono::milliseconds timeout) {
+  release_frame();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool polled = false;
   for (;;) {

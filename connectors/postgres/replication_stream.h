@@ -39,6 +39,10 @@ class ReplicationStream {
   // time. A returned XLogData's payload stays valid until the next read().
   // Throws Error(kSource) when the server ends the stream or the connection drops.
   std::optional<ServerFrame> read(std::chrono::milliseconds timeout);
+  // Frees the last frame's buffer now rather than at the next read(): the
+  // caller has copied what it needs out of the payload, which is then invalid.
+  // Keeps a large change from being held twice while it is processed.
+  void release_frame();
   // Standby status update reporting `confirmed` as written, flushed and applied.
   void send_status(Lsn confirmed, bool reply_requested = false);
   // Ends COPY mode politely (CopyDone) so the walsender exits cleanly.

@@ -370,12 +370,16 @@ Datum decode_uuid(std::string_view text) {
   return d;
 }
 
-Datum decode_json(std::string_view text) {
+void check_json(std::string_view text) {
   // Postgres validated the JSON on input; an all-blank text cannot be JSON and
   // would break the JSON encoding, which embeds it as it is.
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     invalid(ColumnType::kJson, text, "empty");
   }
+}
+
+Datum decode_json(std::string_view text) {
+  check_json(text);
   Datum d = present();
   d.text = std::string(text);
   return d;
@@ -447,6 +451,15 @@ Datum decode_text_value(ColumnType type, std::string_view pg_text) {
     case ColumnType::kOther: return as_sent(pg_text);
   }
   throw Error(ErrorKind::kInternal, "unknown column type");
+}
+
+Datum take_text_value(ColumnType type, std::string&& pg_text) {
+  if (type != ColumnType::kText && type != ColumnType::kOther && type != ColumnType::kJson)
+    return decode_text_value(type, pg_text);
+  if (type == ColumnType::kJson) check_json(pg_text);
+  Datum d = present();
+  d.text = std::move(pg_text);
+  return d;
 }
 
 }  // namespace tombsync::pg

@@ -49,5 +49,8 @@ ColumnType column_type_for_oid(uint32_t oid);
 // Throws Error(kProtocol) naming the type and the (truncated) value when the
 // text is not a valid value of the type.
 Datum decode_text_value(ColumnType type, std::string_view pg_text);
+// The same, taking the text: a value kept as sent (text, json, other types) is
+// moved, not copied, so a large value exists once.
+Datum take_text_value(ColumnType type, std::string&& pg_text);
 
 }  // namespace tombsync::pg

@@ -204,6 +204,7 @@ void Agent::write_config() {
     << "  brokers: \"" << options_.brokers << "\"\n"
     << "  connect_timeout_ms: 3000\n"
     << "  topic_prefix: " << options_.name << "\n"
+    << options_.kafka_yaml
     << "format: " << options_.format << "\n"
     << "deletes: " << options_.deletes << "\n"
     << "state_dir: \"" << options_.state_dir << "\"\n"

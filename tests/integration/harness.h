@@ -70,6 +70,7 @@ struct AgentOptions {
   std::string state_dir;                  // default: a fresh temp dir
   std::string brokers;                    // default: the test broker
   std::string source_yaml;                // appended to the source: section verbatim
+  std::string kafka_yaml;                 // appended to the kafka: section verbatim
 };
 
 class Agent {

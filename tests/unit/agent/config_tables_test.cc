@@ -129,3 +129,17 @@ TEST_CASE("snapshot modes parse globally and per table, and keyless tables must 
   CHECK_THROWS_WITH(tombsync::parse_config(keyless, "test.yaml"), Catch::Contains("snapshot: never"));
   CHECK_NOTHROW(tombsync::parse_config(keyless + "snapshot: never\n", "test.yaml"));
 }
+
+TEST_CASE("oversized: a global default and a per-table override, fail unless set", "[config]") {
+  const Config c = parse_config(with_tables("    - public.a\n"
+                                            "    - { name: public.b, oversized: skip_column }\n") +
+                                    "oversized: truncate_column\n",
+                                "test.yaml");
+  CHECK(c.oversized_for(c.source.tables[0]) == OversizedPolicy::kTruncateColumn);
+  CHECK(c.oversized_for(c.source.tables[1]) == OversizedPolicy::kSkipColumn);
+  const Config d = parse_config(with_tables("    - public.a\n"), "test.yaml");
+  CHECK(d.oversized_for(d.source.tables[0]) == OversizedPolicy::kFail);
+  CHECK_THAT(error_of(with_tables("    - { name: public.b, oversized: drop }\n")),
+             Contains("source.tables[0].oversized"));
+  CHECK_THAT(error_of(with_top("oversized: cut\n")), Contains("fail, truncate_column, skip_column"));
+}

@@ -1,0 +1,238 @@
+// OversizedGuard through RecordBuilder: records over the producer's
+// message.max.bytes fail with one line, or are cut by the table's policy until
+// they fit, and each cut is named, logged and counted.
+#include "agent/stream/oversized_guard.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/ops/metrics.h"
+#include "agent/stream/record_builder.h"
+#include "base/error.h"
+
+namespace tombsync {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMax = 100000;  // kafka.properties.message.max.bytes below
+
+Config config_with(const std::string& oversized) {
+  return parse_config(R"(source:
+  dsn: "host=db dbname=app user=tombsync"
+  tables:
+    - name: public.docs
+      oversized: )" + oversized + R"(
+kafka:
+  brokers: kafka:9092
+  topic_prefix: app
+  properties:
+    message.max.bytes: "100000"
+state_dir: /tmp/tombsync
+)",
+                      "test");
+}
+
+// public.docs(id int4 key, title text, body text, blob bytea, doc json)
+std::shared_ptr<const TableSchema> docs_table() {
+  auto t = std::make_shared<TableSchema>();
+  t->relid = RelationId(16400);
+  t->schema = "public";
+  t->table = "docs";
+  auto add = [&](std::string name, ColumnType type, const char* type_name, bool key = false) {
+    ColumnSpec c;
+    c.name = std::move(name);
+    c.type = type;
+    c.type_name = type_name;
+    c.key = key;
+    if (key) t->key_indexes.push_back(t->columns.size());
+    t->columns.push_back(c);
+  };
+  add("id", ColumnType::kInt32, "int4", true);
+  add("title", ColumnType::kText, "text");
+  add("body", ColumnType::kText, "text");
+  add("blob", ColumnType::kBytea, "bytea");
+  add("doc", ColumnType::kJson, "json");
+  return t;
+}
+
+Datum text(std::string v) {
+  Datum d = Datum::of(Datum::State::kPresent);
+  d.text = std::move(v);
+  return d;
+}
+
+ChangeEvent docs_event(std::string body, std::string blob = "", std::string doc = "{}") {
+  ChangeEvent e;
+  e.op = Op::kInsert;
+  e.table = docs_table();
+  Datum id = Datum::of(Datum::State::kPresent);
+  id.i = 7;
+  e.row = {id, text("small title"), text(std::move(body)), text(std::move(blob)), text(std::move(doc))};
+  e.source.lsn = Lsn{0x16B3748};
+  e.source.commit_lsn = Lsn{0x16B3800};
+  e.source.xid = 731;
+  e.source.commit_ts_us = UnixMicros{1'714'557'600'123'456};
+  return e;
+}
+
+// An encoder that remembers the largest value it was asked to encode.
+class WatchingEncoder final : public Encoder {
+ public:
+  explicit WatchingEncoder(Format f) : inner_(make_encoder(f, EncoderContext{"app", "shop", "t", {}})) {}
+  std::string key(const ChangeEvent& e) const override { return inner_->key(e); }
+  std::string value(const ChangeEvent& e) const override {
+    size_t n = 0;
+    for (const auto& d : e.row) n += d.text.size();
+    largest_input = std::max(largest_input, n);
+    return inner_->value(e);
+  }
+  mutable size_t largest_input = 0;
+
+ private:
+  std::unique_ptr<Encoder> inner_;
+};
+
+struct Fixture {
+  explicit Fixture(const std::string& policy, Format f = Format::kJson) : config(config_with(policy)), encoder(f) {}
+  Config config;
+  WatchingEncoder encoder;
+  Metrics metrics{config};
+  RecordBuilder builder{config, encoder, "1/app/tombsync", &metrics};
+  std::vector<Record> out;
+  Metrics::Table& counters() { return *metrics.table("public.docs"); }
+};
+
+std::string header(const Record& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return "";
+}
+
+std::string error_of(Fixture& f, const ChangeEvent& e) {
+  try {
+    f.builder.build(e, f.out);
+  } catch (const Error& err) {
+    CHECK(err.kind() == ErrorKind::kSink);
+    return err.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("A record within message.max.bytes is untouched", "[oversized]") {
+  Fixture f("truncate_column");
+  f.builder.build(docs_event(std::string(50000, 'x')), f.out);
+  REQUIRE(f.out.size() == 1);
+  CHECK(json::parse(*f.out[0].value)["body"].get<std::string>().size() == 50000);
+  CHECK(header(f.out[0], "tombsync.oversized").empty());
+  CHECK(f.counters().oversized_columns[0] == 0);
+}
+
+TEST_CASE("oversized: fail stops with one line naming the key, size and both settings, without encoding it",
+          "[oversized]") {
+  Fixture f("fail");
+  const std::string what = error_of(f, docs_event(std::string(2'000'000, 'x')));
+  INFO(what);
+  CHECK_THAT(what, Catch::Contains("encoding the insert of public.docs at LSN 0/16B3748"));
+  CHECK_THAT(what, Catch::Contains("the record is at least 2000"));
+  CHECK_THAT(what, Catch::Contains("key {\"id\":7}"));
+  CHECK_THAT(what, Catch::Contains("largest value: column body, 2000000 bytes"));
+  CHECK_THAT(what, Catch::Contains("message.max.bytes (100000)"));
+  CHECK_THAT(what, Catch::Contains("kafka.properties.message.max.bytes"));
+  CHECK_THAT(what, Catch::Contains("the topic's max.message.bytes"));
+  CHECK_THAT(what, Catch::Contains("oversized: truncate_column or skip_column"));
+  CHECK(what.find('\n') == std::string::npos);
+  CHECK(f.encoder.largest_input == 0);  // judged by its values' size, never encoded whole
+  CHECK(f.out.empty());
+}
+
+TEST_CASE("oversized: fail also catches a value that grows past the limit when encoded", "[oversized]") {
+  Fixture f("fail");
+  // 90,000 quotes are 180,000 bytes once JSON-escaped.
+  const std::string what = error_of(f, docs_event(std::string(90000, '"')));
+  CHECK_THAT(what, Catch::Contains("the record is 180"));
+  CHECK_THAT(what, !Catch::Contains("at least"));
+}
+
+TEST_CASE("oversized: truncate_column cuts the largest text value at a character boundary until it fits",
+          "[oversized]") {
+  Fixture f("truncate_column");
+  std::string body;
+  while (body.size() < 3'000'000) body += "h\xc3\xa9llo ";  // two-byte characters throughout
+  f.builder.build(docs_event(body), f.out);
+  REQUIRE(f.out.size() == 1);
+  const Record& r = f.out[0];
+  CHECK(record_wire_bytes(r, r.value->size()) <= kMax);
+  const json v = json::parse(*r.value);  // still valid JSON: no broken character
+  const std::string kept = v["body"];
+  CHECK(kept.size() > 90000);  // cut to what fits, not to nothing
+  CHECK(body.compare(0, kept.size(), kept) == 0);
+  CHECK(v["title"] == "small title");
+  CHECK_THAT(header(r, "tombsync.oversized"), Catch::StartsWith("truncate_column: body from " + std::to_string(body.size()) + " to "));
+  CHECK(f.counters().oversized_columns[0] == 1);
+  CHECK(f.encoder.largest_input < kMax);  // the 3 MB value was never encoded whole
+  CHECK_THAT(f.metrics.prometheus(),
+             Catch::Contains("tombsync_oversized_columns_total{table=\"public.docs\",action=\"truncate_column\"} 1"));
+}
+
+TEST_CASE("oversized: truncate_column cuts bytea too, and more than one value when needed", "[oversized]") {
+  Fixture f("truncate_column");
+  // bytea is base64 in JSON: 4/3 of its size.
+  f.builder.build(docs_event(std::string(70000, 'b'), std::string(70000, '\x01')), f.out);
+  REQUIRE(f.out.size() == 1);
+  const Record& r = f.out[0];
+  CHECK(record_wire_bytes(r, r.value->size()) <= kMax);
+  CHECK_THAT(header(r, "tombsync.oversized"), Catch::Contains("blob from 70000 to "));
+}
+
+TEST_CASE("oversized: skip_column writes the largest values as null and says so", "[oversized]") {
+  Fixture f("skip_column", Format::kDebeziumJson);
+  f.builder.build(docs_event(std::string(500000, 'x'), "", "{\"a\": \"" + std::string(200000, 'y') + "\"}"),
+                  f.out);
+  REQUIRE(f.out.size() == 1);
+  const Record& r = f.out[0];
+  CHECK(record_wire_bytes(r, r.value->size()) <= kMax);
+  const json after = json::parse(*r.value)["payload"]["after"];
+  CHECK(after["body"].is_null());
+  CHECK(after["doc"].is_null());
+  CHECK(after["title"] == "small title");
+  CHECK(header(r, "tombsync.oversized") == "skip_column: body (500000 bytes) as null, doc (200009 bytes) as null");
+  CHECK(f.counters().oversized_columns[1] == 2);
+}
+
+TEST_CASE("oversized: a value the policy may not cut fails, naming what was tried", "[oversized]") {
+  Fixture f("truncate_column");
+  // json is never truncated (it would no longer parse); the text columns are too small to help.
+  const std::string what = error_of(f, docs_event("b", "", "[" + std::string(300000, '1') + "]"));
+  CHECK_THAT(what, Catch::Contains("largest value: column doc, 300002 bytes"));
+  CHECK_THAT(what, Catch::Contains("after oversized: truncate_column cut every value it may"));
+}
+
+TEST_CASE("oversized: key columns are never cut", "[oversized]") {
+  Config config = config_with("skip_column");
+  auto t = std::make_shared<TableSchema>(*docs_table());
+  t->columns[1].key = true;  // title joins the key
+  t->key_indexes = {0, 1};
+  WatchingEncoder encoder(Format::kJson);
+  RecordBuilder builder{config, encoder, "1/app/tombsync"};
+  ChangeEvent e = docs_event("x");
+  e.table = t;
+  e.row[1] = text(std::string(200000, 'k'));
+  std::vector<Record> out;
+  try {
+    builder.build(e, out);
+    FAIL("no error");
+  } catch (const Error& err) {
+    CHECK(err.kind() == ErrorKind::kSink);
+    CHECK_THAT(std::string(err.what()), Catch::Contains("cut every value it may"));
+  }
+}
+
+}  // namespace tombsync
