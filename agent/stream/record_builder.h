@@ -3,7 +3,8 @@
 // Every record, tombstones included, carries the headers tombsync.op,
 // tombsync.lsn, tombsync.commit_lsn, tombsync.seq, tombsync.xid,
 // tombsync.commit_ts, tombsync.table and tombsync.source (commit_lsn, seq and
-// source let RedeliveryFilter recognise records already in Kafka).
+// source let RedeliveryFilter recognise records already in Kafka). A record
+// cut to fit message.max.bytes also carries tombsync.oversized (OversizedGuard).
 #pragma once
 
 #include <memory>
