@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -39,14 +40,20 @@ using std::chrono::milliseconds;
 // Limits. A client gets kReadTimeout to deliver its whole request head (a
 // total, not per read, so trickling one byte at a time does not extend it),
 // kWriteTimeout to take the response, and kDrainTimeout for the lingering
-// close below.
+// close below. kubelet and Prometheus send their request the moment they
+// connect, so a short head deadline costs them nothing and frees the slot of
+// a client that sends nothing (docs/operations.md, "The HTTP endpoints").
 constexpr size_t kHeaderCap = 8 * 1024;
-constexpr milliseconds kReadTimeout{5000};
+constexpr milliseconds kReadTimeout{2000};
 constexpr milliseconds kWriteTimeout{5000};
 constexpr milliseconds kDrainTimeout{1000};
-// Connections served at once; further clients wait in the listen backlog.
-constexpr size_t kMaxConnections = 64;
-constexpr int kListenBacklog = 64;
+// Connections served at once. When all are taken, a new client is still
+// accepted and the oldest connection still waiting for its head (or lingering
+// after its response) is closed: a probe sends its request at once, so
+// whoever holds a slot longest is the least likely to be a probe, and
+// idle or slowloris sockets can no longer keep /healthz waiting.
+constexpr size_t kMaxConnections = 256;
+constexpr int kListenBacklog = 512;
 // After accept() or poll() fails for lack of descriptors or memory, wait this
 // long rather than spin (a listening socket with a queued client stays readable).
 constexpr milliseconds kBackoff{100};
@@ -203,6 +210,7 @@ struct Connection {
   std::string in;
   std::string out;
   size_t sent = 0;
+  int blank_lines = 0;  // empty lines before the request line (RFC 9112 2.2 allows one)
   Clock::time_point deadline;
 };
 
@@ -254,6 +262,8 @@ class ConnectionLoop {
   void on_readable(Connection& c);
   void on_writable(Connection& c);
   void on_drainable(Connection& c);
+  // Frees a slot when all kMaxConnections are taken; false if none can be freed.
+  bool make_room(Clock::time_point now);
   void accept_all(Clock::time_point now);
   // Waits for the next event; false when the destructor asked the server to stop.
   bool wait(int& ready, bool& accepting);
@@ -266,6 +276,7 @@ class ConnectionLoop {
   std::vector<pollfd> fds_;
   Clock::time_point accept_paused_until_{};
   Clock::time_point last_warning_{};
+  uint64_t evicted_ = 0;
 };
 
 void ConnectionLoop::warn_rarely(Clock::time_point now, const std::string& message) {
@@ -312,6 +323,21 @@ void ConnectionLoop::dispatch(Connection& c, std::string_view head) {
   respond(c, r, head_only, false);
 }
 
+// Drops the empty lines (CRLF or bare LF) that start c.in, counting them.
+void skip_blank_lines(Connection& c) {
+  for (;;) {
+    size_t n = 0;
+    if (c.in.compare(0, 2, "\r\n") == 0) {
+      n = 2;
+    } else if (!c.in.empty() && c.in[0] == '\n') {
+      n = 1;
+    }
+    if (n == 0) return;
+    c.in.erase(0, n);
+    ++c.blank_lines;
+  }
+}
+
 // Reads what the socket holds; answers once the head is complete or too large.
 void ConnectionLoop::on_readable(Connection& c) {
   char buf[4096];
@@ -328,10 +354,14 @@ void ConnectionLoop::on_readable(Connection& c) {
       break;
     }
     c.in.append(buf, static_cast<size_t>(n));
-    // RFC 9112 section 2.2: ignore empty lines before the request line.
-    const size_t start = c.in.find_first_not_of("\r\n");
-    c.in.erase(0, start == std::string::npos ? c.in.size() : start);
+    skip_blank_lines(c);
     if (c.in.size() > kHeaderCap) break;
+  }
+  // RFC 9112 section 2.2 asks a server to ignore at least one empty line
+  // before the request line; a request made of empty lines only ("\r\n\r\n")
+  // is answered now rather than held until kReadTimeout.
+  if (c.blank_lines > 1) {
+    return respond(c, text(400, "bad request: empty lines where the request line should be\n"), false, false);
   }
   size_t end = c.in.find("\r\n\r\n");
   size_t terminator = 4;
@@ -390,8 +420,25 @@ void ConnectionLoop::on_drainable(Connection& c) {
   }
 }
 
+bool ConnectionLoop::make_room(Clock::time_point now) {
+  if (conns_.size() < kMaxConnections) return true;
+  // conns_ is in accept order, so the first match is the oldest.
+  auto oldest = std::find_if(conns_.begin(), conns_.end(), [](const auto& c) {
+    return c->state == Connection::State::kReading || c->state == Connection::State::kDraining;
+  });
+  if (oldest == conns_.end()) return false;  // every slot is writing a response: let those finish
+  conns_.erase(oldest);
+  ++evicted_;
+  warn_rarely(now, "http server: " + std::to_string(kMaxConnections) +
+                       " connections open; closing the oldest that has not sent a request (" +
+                       std::to_string(evicted_) +
+                       " so far), so that probes are still answered. Many idle clients on the port: "
+                       "bind http.address to the pod IP or a private interface (docs/operations.md)");
+  return true;
+}
+
 void ConnectionLoop::accept_all(Clock::time_point now) {
-  while (conns_.size() < kMaxConnections) {
+  while (make_room(now)) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       auto c = std::make_unique<Connection>();
@@ -422,7 +469,11 @@ bool ConnectionLoop::wait(int& ready, bool& accepting) {
     const Clock::time_point now = Clock::now();
     fds_.clear();
     fds_.push_back({wake_fd_, POLLIN, 0});
-    accepting = conns_.size() < kMaxConnections && now >= accept_paused_until_;
+    const bool room = conns_.size() < kMaxConnections ||
+                      std::any_of(conns_.begin(), conns_.end(), [](const auto& c) {
+                        return c->state != Connection::State::kWriting;
+                      });
+    accepting = room && now >= accept_paused_until_;
     fds_.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
     Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until_;
     for (const auto& c : conns_) {

@@ -4,11 +4,6 @@
 // losing a record, secrets come from files, and drop-slot asks first.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,49 +13,11 @@
 #include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/http_client.h"
 
 using namespace tombsync::it;
 
 namespace {
-
-struct HttpResult {
-  int status = 0;
-  std::string body;
-};
-
-// A GET on 127.0.0.1:port; status 0 when the connection fails.
-HttpResult http_get(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  HttpResult r;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return r;
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string resp;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (resp.rfind("HTTP/1.1 ", 0) != 0) return r;
-  r.status = std::atoi(resp.c_str() + 9);
-  if (auto at = resp.find("\r\n\r\n"); at != std::string::npos) r.body = resp.substr(at + 4);
-  return r;
-}
-
-// The port from the agent's "http: ... (port N)" line.
-int http_port(const Agent& agent) {
-  std::smatch m;
-  const std::string log = agent.log();
-  static const std::regex re("\\(port ([0-9]+)\\)");
-  REQUIRE(std::regex_search(log, m, re));
-  return std::stoi(m[1]);
-}
 
 // A sample's value in Prometheus text, e.g. metric("tombsync_events_total{table=\"public.t\",op=\"insert\"}").
 double metric(const std::string& text, const std::string& sample) {

@@ -1,0 +1,22 @@
+// A minimal HTTP/1.1 client for the agent's /healthz, /readyz and /metrics,
+// used by the integration tests that talk to a running agent.
+#pragma once
+
+#include <string>
+
+#include "tests/integration/harness.h"
+
+namespace tombsync::it {
+
+struct HttpResult {
+  int status = 0;  // 0 when the connection fails or the answer is not HTTP/1.1
+  std::string body;
+};
+
+// A GET on 127.0.0.1:port, read until the server closes.
+HttpResult http_get(int port, const std::string& path);
+
+// The port from the agent's "http: ... (port N)" line (http.address port 0).
+int http_port(const Agent& agent);
+
+}  // namespace tombsync::it
