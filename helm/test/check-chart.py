@@ -126,7 +126,10 @@ def main():
     check(cm.get("http", {}).get("address") == "0.0.0.0:9187",
           "[default] the agent serves HTTP on the probes' port (config.http.address)")
     check("ServiceMonitor" not in d, "[default] no ServiceMonitor")
-    check("env" not in c, "[default] no Secret referenced when existingSecret.name is empty")
+    check(all("secretKeyRef" not in e.get("valueFrom", {}) for e in c.get("env", [])),
+          "[default] no Secret referenced when existingSecret.name is empty")
+    check({"name": "TOMBSYNC_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in c.get("env", []),
+          "[default] TOMBSYNC_POD_IP comes from status.podIP (for config.http.address)")
 
     r = load(full_path)
     sts, c, metrics = common("full", r, full_values)
