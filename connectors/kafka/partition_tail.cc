@@ -3,7 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <thread>
 
 #include "base/error.h"
@@ -11,13 +14,16 @@
 namespace tombsync {
 namespace {
 
-struct ConsumerDeleter {
-  void operator()(rd_kafka_t* rk) const {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-};
-using Consumer = std::unique_ptr<rd_kafka_t, ConsumerDeleter>;
+// The tails are read with librdkafka's simple (legacy) consumer: partitions
+// are fetched by offset with no group.id, so nothing asks for a group
+// coordinator and no offset is ever committed. The high-level consumer's
+// assign() needs a group.id and then looks up its coordinator, which fails
+// with "Group authorization failed" for a principal that may only produce
+// and read its topics (the usual CDC grant; docs/security.md). What this
+// needs from Kafka: Describe (metadata, ListOffsets) and Read (Fetch) on the
+// topic, nothing on any group.
+using Handle = std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)>;
+using Topic = std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)>;
 
 // Producer tuning that a consumer would warn about; everything else (SASL,
 // SSL, client.id...) applies to both.
@@ -28,13 +34,14 @@ bool producer_only(const std::string& key) {
                                         "message.timeout.ms", "retries", "retry.backoff.ms",
                                         "max.in.flight.requests.per.connection", "max.in.flight",
                                         "enable.gapless.guarantee", "transactional.id", "delivery.timeout.ms",
-                                        "sticky.partitioning.linger.ms", "message.send.max.retries"};
+                                        "sticky.partitioning.linger.ms", "message.send.max.retries",
+                                        "enable.idempotence", "acks", "request.required.acks"};
   for (const char* k : kProducerOnly)
     if (key == k) return true;
   return false;
 }
 
-Consumer make_consumer(const KafkaSinkOptions& options) {
+Handle make_consumer(const KafkaSinkOptions& options) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const std::string& k, const std::string& v) {
@@ -43,13 +50,13 @@ Consumer make_consumer(const KafkaSinkOptions& options) {
       throw Error(ErrorKind::kConfig, "kafka.properties." + k + ": " + err);
     }
   };
+  set("client.id", "tombsync-tail-reader");  // the user's client.id (quotas) below wins
   set("bootstrap.servers", options.brokers);
   for (const auto& [k, v] : options.properties)
-    if (!producer_only(k)) set(k, v);
-  set("group.id", "tombsync-tail-reader");
-  set("enable.auto.commit", "false");
-  set("enable.auto.offset.store", "false");
-  set("client.id", "tombsync-tail-reader");
+    if (!producer_only(k) && k != "group.id") set(k, v);
+  // A last offset that holds no record (a transaction marker, compacted away)
+  // then ends the fetch at once instead of waiting out the timeout.
+  set("enable.partition.eof", "true");
   if (options.log) {
     // Failures surface as return codes below; the consumer's own lines are for debugging.
     rd_kafka_conf_set_opaque(conf, const_cast<KafkaSinkOptions*>(&options));
@@ -63,72 +70,119 @@ Consumer make_consumer(const KafkaSinkOptions& options) {
     rd_kafka_conf_destroy(conf);
     throw Error(ErrorKind::kSink, std::string("cannot create a Kafka consumer: ") + err);
   }
-  return Consumer(rk);
+  return Handle(rk, &rd_kafka_destroy);
+}
+
+// What went wrong reading `what`, with the grant to add when it is a permission problem.
+Error read_error(const std::string& what, const std::string& topic, rd_kafka_resp_err_t code,
+                 const std::string& detail, const char* operation) {
+  if (code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    return Error(ErrorKind::kSink,
+                 what + ": permission denied: the principal tombsync authenticates as may not " + operation +
+                     " topic " + topic + "; tombsync reads the last record of each partition on start (no consumer "
+                     "group), so grant Describe and Read on its topics: kafka-acls --add --allow-principal "
+                     "User:<tombsync> --operation Describe --operation Read --topic " + topic +
+                     " (or --resource-pattern-type prefixed for all of them; docs/security.md)");
+  }
+  return Error(ErrorKind::kSink, what + ": " + detail, Transient::kYes);
+}
+
+// The partition count; 0 when the topic does not exist yet.
+int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout) {
+  Topic t(rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto merr = rd_kafka_metadata(rk, 0, t.get(), &md, timeout);
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw read_error("reading metadata of " + topic, topic, merr, rd_kafka_err2str(merr), "describe");
+  const rd_kafka_resp_err_t terr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  const int partitions = terr == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  // A missing topic has no tails; one that may not be described is not "empty".
+  if (terr != RD_KAFKA_RESP_ERR_NO_ERROR && terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    throw read_error("reading metadata of " + topic, topic, terr, rd_kafka_err2str(terr), "describe");
+  return partitions;
+}
+
+// The partition's [low, high) offsets. Leadership moves (a broker restarting)
+// answer NOT_LEADER for a while: retry until the timeout.
+std::pair<int64_t, int64_t> watermarks(rd_kafka_t* rk, const std::string& topic, int p, int timeout) {
+  int64_t low = 0, high = 0;
+  const auto retry_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+  rd_kafka_resp_err_t werr;
+  while ((werr = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, timeout)) !=
+             RD_KAFKA_RESP_ERR_NO_ERROR &&
+         werr != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && std::chrono::steady_clock::now() < retry_until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  if (werr != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw read_error("reading offsets of " + topic + " [" + std::to_string(p) + "]", topic, werr,
+                     rd_kafka_err2str(werr), "describe");
+  return {low, high};
+}
+
+std::map<std::string, std::string> headers_of(rd_kafka_message_t* m) {
+  std::map<std::string, std::string> out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name;
+  const void* value;
+  size_t size;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+    out[name] = value ? std::string(static_cast<const char*>(value), size) : std::string();
+  return out;
+}
+
+// Fetches the record at `offset` of partition p; nullopt when it is not there
+// (a transaction marker, or compacted away): then there is no tail to trust.
+std::optional<PartitionTail> fetch_tail(rd_kafka_topic_t* t, const std::string& topic, int p, int64_t offset,
+                                        int timeout) {
+  if (rd_kafka_consume_start(t, p, offset) != 0) {
+    const auto code = rd_kafka_last_error();
+    throw read_error("reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, code,
+                     rd_kafka_err2str(code), "read");
+  }
+  std::optional<PartitionTail> tail;
+  std::optional<Error> failure;
+  bool gone = false;  // the fetch passed `offset` or reached the end without a record there
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+  while (!tail && !failure && !gone && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consume(t, p, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset == offset) {
+      tail = PartitionTail{KafkaPartition(p), headers_of(m)};
+    } else if ((m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset > offset) ||
+               m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      gone = true;
+    } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = read_error("reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, m->err,
+                           rd_kafka_message_errstr(m), "read");
+    }
+    rd_kafka_message_destroy(m);
+  }
+  if (!tail && !failure && !gone) {
+    failure = Error(ErrorKind::kSink,
+                    "reading the last record of " + topic + " [" + std::to_string(p) + "]: no answer within " +
+                        std::to_string(timeout) + " ms; check that the brokers are reachable (kafka.brokers)",
+                    Transient::kYes);
+  }
+  rd_kafka_consume_stop(t, p);
+  if (failure) throw *failure;
+  return tail;
 }
 
 }  // namespace
 
 std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options, const std::string& topic) {
-  Consumer rk = make_consumer(options);
+  Handle rk = make_consumer(options);
   const int timeout = options.connect_timeout_ms;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  auto merr = rd_kafka_metadata(rk.get(), 0, t, &md, timeout);
-  rd_kafka_topic_destroy(t);
-  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    throw Error(ErrorKind::kSink, "reading metadata of " + topic + ": " + rd_kafka_err2str(merr), Transient::kYes);
-  int partitions = 0;
-  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions = md->topics[0].partition_cnt;
-  rd_kafka_metadata_destroy(md);
-
+  const int partitions = partition_count(rk.get(), topic, timeout);
   std::vector<PartitionTail> tails;
+  if (partitions == 0) return tails;
+  Topic t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
   for (int p = 0; p < partitions; ++p) {
-    int64_t low = 0, high = 0;
-    // Leadership moves (a broker restarting) answer NOT_LEADER for a while: retry until the timeout.
-    auto retry_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
-    rd_kafka_resp_err_t werr;
-    while ((werr = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, timeout)) !=
-               RD_KAFKA_RESP_ERR_NO_ERROR &&
-           std::chrono::steady_clock::now() < retry_until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw Error(ErrorKind::kSink,
-                  "reading offsets of " + topic + " [" + std::to_string(p) + "]: " + rd_kafka_err2str(werr),
-                  Transient::kYes);
+    const auto [low, high] = watermarks(rk.get(), topic, p, timeout);
     if (high <= low) continue;
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = high - 1;
-    rd_kafka_assign(rk.get(), list);
-    rd_kafka_topic_partition_list_destroy(list);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
-    bool found = false;
-    while (!found && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
-      if (m == nullptr) continue;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->partition == p && m->offset == high - 1) {
-        PartitionTail tail;
-        tail.partition = KafkaPartition(p);
-        rd_kafka_headers_t* hdrs = nullptr;
-        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          const char* name;
-          const void* value;
-          size_t size;
-          for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-            tail.headers[name] = value ? std::string(static_cast<const char*>(value), size) : std::string();
-        }
-        tails.push_back(std::move(tail));
-        found = true;
-      } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        std::string why = rd_kafka_message_errstr(m);
-        rd_kafka_message_destroy(m);
-        throw Error(ErrorKind::kSink, "reading the last record of " + topic + " [" + std::to_string(p) + "]: " + why,
-                    Transient::kYes);
-      }
-      rd_kafka_message_destroy(m);
-    }
-    // The last offset can be a transaction marker or compacted away: then there is no tail to trust.
+    if (auto tail = fetch_tail(t.get(), topic, p, high - 1, timeout)) tails.push_back(std::move(*tail));
   }
-  rd_kafka_assign(rk.get(), nullptr);
   return tails;
 }
 
