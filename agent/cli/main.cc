@@ -17,6 +17,7 @@
 #include "agent/ops/http_server.h"
 #include "base/log.h"
 #include "base/small_file.h"
+#include "connectors/postgres/pg_connection.h"
 #include "agent/ops/metrics.h"
 #include "agent/cli/preflight.h"
 #include "agent/snapshot/snapshot_request.h"
@@ -54,18 +55,16 @@ int usage_error(const std::string& what) {
   return 2;
 }
 
-// source.password_file: libpq reads PGPASSWORD when the DSN has no password. Set
-// before any thread starts (setenv is not thread-safe), never logged.
-void export_password(const tombsync::Config& config) {
+// source.password_file: read by every Postgres connection (connectors/postgres),
+// so a rotated Secret applies at the next reconnect. Read once here too, so an
+// unreadable file fails the start with its line. Set before any thread starts.
+void use_password_file(const tombsync::Config& config) {
   if (config.source.password_file.empty()) return;
   std::string why;
-  auto read = tombsync::read_small_file(config.source.password_file, tombsync::kMaxSecretFileBytes, why);
-  if (!read)
+  if (!tombsync::read_small_file(config.source.password_file, tombsync::kMaxSecretFileBytes, why))
     throw tombsync::Error(tombsync::ErrorKind::kConfig,
                           "source.password_file " + config.source.password_file + ": " + why);
-  std::string pw = std::move(*read);
-  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
-  setenv("PGPASSWORD", pw.c_str(), 1);
+  tombsync::pg::set_password_file(config.source.password_file);
 }
 
 // /healthz: the process answers. /readyz: streaming, Kafka acknowledging, lag under
@@ -145,7 +144,7 @@ int main(int argc, char** argv) {
       config = tombsync::load_config_file(config_path);
       tombsync::log::configure(log_level.empty() ? config->log.level : log_level,
                                log_format.empty() ? config->log.format : log_format);
-      export_password(*config);
+      use_password_file(*config);
     } catch (const tombsync::Error& e) {
       auto report = tombsync::config_refused(e.what());
       std::fputs((json ? report.json() : report.text()).c_str(), stdout);
@@ -165,7 +164,7 @@ int main(int argc, char** argv) {
     auto config = tombsync::load_config_file(config_path);
     tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
                              log_format.empty() ? config.log.format : log_format);
-    export_password(config);
+    use_password_file(config);
     std::signal(SIGPIPE, SIG_IGN);
     if (command == "drop-slot") return tombsync::drop_slot(config, yes, stdin, stdout);
     if (command == "snapshot") {

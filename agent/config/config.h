@@ -85,8 +85,9 @@ struct Config {
     std::vector<TableConfig> tables;  // non-empty, unique, schema-qualified, in file order
     int status_interval_ms = 1000;    // standby status update cadence (100..60000)
     // A file whose content (trailing newline removed) is the Postgres password:
-    // a mounted Kubernetes Secret. Used when the DSN has no password (libpq's
-    // PGPASSWORD rule).
+    // a mounted Kubernetes Secret. Used when the DSN has no password; read again
+    // by every connection (pg::set_password_file), so a rotation applies at the
+    // next reconnect.
     std::string password_file;
   } source;
   struct Kafka {

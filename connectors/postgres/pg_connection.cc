@@ -3,13 +3,46 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/small_file.h"
 
 namespace tombsync::pg {
 namespace {
 
-std::string hint_for(const std::string& reason) {
+// Set once before threads start (set_password_file); read-only afterwards.
+std::string& password_file() {
+  static std::string path;
+  return path;
+}
+
+bool dsn_has_password(const std::string& dsn) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return false;
+  bool found = false;
+  for (auto* o = opts; o->keyword; ++o)
+    if (std::string(o->keyword) == "password" && o->val && *o->val) found = true;
+  PQconninfoFree(opts);
+  return found;
+}
+
+// The password from source.password_file, read now; nullopt when it is not used.
+std::optional<std::string> file_password(const std::string& dsn) {
+  const std::string& path = password_file();
+  if (path.empty() || dsn_has_password(dsn)) return std::nullopt;
+  std::string why;
+  auto read = read_small_file(path, kMaxSecretFileBytes, why);
+  if (!read) throw Error(ErrorKind::kConfig, "source.password_file " + path + ": " + why);
+  std::string pw = std::move(*read);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  return pw;
+}
+
+std::string hint_for(const std::string& reason, bool from_file) {
   if (reason.find("password authentication failed") != std::string::npos)
-    return "check the user and password in source.dsn";
+    return from_file ? "check the user in source.dsn and the password in source.password_file " + password_file() +
+                           " (read again at every connection)"
+                     : "check the user and password in source.dsn";
   if (reason.find("no password supplied") != std::string::npos)
     return "add password=... to source.dsn (use ${VAR} substitution for secrets)";
   if (reason.find("Connection refused") != std::string::npos ||
@@ -58,9 +91,16 @@ PgConnection::PgConnection(const std::string& dsn, Mode mode) {
   // (status updates), where keepalives do not apply; without it a silently dropped network
   // is noticed only after the kernel's retransmissions give up (about 15 minutes).
   std::vector<const char*> keys = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                                   "keepalives_count", "tcp_user_timeout", "dbname", "options",
-                                   "application_name"};
-  std::vector<const char*> values = {"10", "1", "20", "5", "3", "30000", dsn.c_str(), kSessionOptions, "tombsync"};
+                                   "keepalives_count", "tcp_user_timeout"};
+  std::vector<const char*> values = {"10", "1", "20", "5", "3", "30000"};
+  // Before dbname, so a password in the DSN itself would still win (it has none when this is set).
+  const std::optional<std::string> password = file_password(dsn);
+  if (password) {
+    keys.push_back("password");
+    values.push_back(password->c_str());
+  }
+  for (const char* k : {"dbname", "options", "application_name"}) keys.push_back(k);
+  for (const char* v : {dsn.c_str(), kSessionOptions, "tombsync"}) values.push_back(v);
   if (mode == Mode::kReplication) {
     keys.push_back("replication");
     values.push_back("database");
@@ -77,7 +117,7 @@ PgConnection::PgConnection(const std::string& dsn, Mode mode) {
     PQfinish(conn_);
     conn_ = nullptr;
     throw Error(ErrorKind::kSource,
-                "cannot connect to Postgres (" + description_ + "): " + reason + "; " + hint_for(reason),
+                "cannot connect to Postgres (" + description_ + "): " + reason + "; " + hint_for(reason, password.has_value()),
                 connect_transient(reason));
   }
 }
@@ -118,6 +158,8 @@ ConnectionTarget PgConnection::target() const {
   auto field = [](const char* v) { return v ? std::string(v) : std::string(); };
   return {field(PQhost(conn_)), field(PQport(conn_)), field(PQdb(conn_)), field(PQuser(conn_))};
 }
+
+void set_password_file(const std::string& path) { password_file() = path; }
 
 ConnectionTarget dsn_target(const std::string& dsn) {
   ConnectionTarget t;

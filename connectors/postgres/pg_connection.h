@@ -31,10 +31,17 @@ struct ConnectionTarget {
 // As the DSN itself gives them (for when the connection fails); malformed: all empty.
 ConnectionTarget dsn_target(const std::string& dsn);
 
+// source.password_file: the file read again at every connection, so a rotated
+// Kubernetes Secret takes effect at the next reconnect without a restart. Its
+// content (trailing newline removed) is the password when the DSN has none.
+// Call once at start, before any thread connects; "" turns it off.
+void set_password_file(const std::string& path);
+
 class PgConnection {
  public:
   enum class Mode { kSql, kReplication };
-  // Throws Error(kSource): "cannot connect to Postgres (host=.. port=.. dbname=.. user=..): <reason>; <hint>".
+  // Throws Error(kSource): "cannot connect to Postgres (host=.. port=.. dbname=.. user=..): <reason>; <hint>";
+  // Error(kConfig) when the password file (set_password_file) cannot be read.
   PgConnection(const std::string& dsn, Mode mode);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
