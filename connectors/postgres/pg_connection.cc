@@ -38,7 +38,7 @@ std::optional<std::string> file_password(const std::string& dsn) {
   return pw;
 }
 
-std::string hint_for(const std::string& reason, bool from_file) {
+std::string hint_for(const std::string& reason, bool from_file, const std::string& user) {
   if (reason.find("password authentication failed") != std::string::npos)
     return from_file ? "check the user in source.dsn and the password in source.password_file " + password_file() +
                            " (read again at every connection)"
@@ -56,7 +56,7 @@ std::string hint_for(const std::string& reason, bool from_file) {
            "'replication' or matching database entry)";
   if (reason.find("must be superuser or replication role") != std::string::npos ||
       reason.find("permission denied to start WAL sender") != std::string::npos)
-    return "grant it: ALTER ROLE <user> WITH REPLICATION";
+    return "grant it: ALTER ROLE " + quote_ident(user) + " WITH REPLICATION";
   return "check source.dsn";
 }
 
@@ -113,11 +113,11 @@ PgConnection::PgConnection(const std::string& dsn, Mode mode) {
   description_ = "host=" + field(PQhost(conn_)) + " port=" + field(PQport(conn_)) +
                  " dbname=" + field(PQdb(conn_)) + " user=" + field(PQuser(conn_));
   if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string reason = one_line(PQerrorMessage(conn_));
+    const std::string reason = one_line(PQerrorMessage(conn_));
+    const std::string hint = hint_for(reason, password.has_value(), field(PQuser(conn_)));
     PQfinish(conn_);
     conn_ = nullptr;
-    throw Error(ErrorKind::kSource,
-                "cannot connect to Postgres (" + description_ + "): " + reason + "; " + hint_for(reason, password.has_value()),
+    throw Error(ErrorKind::kSource, "cannot connect to Postgres (" + description_ + "): " + reason + "; " + hint,
                 connect_transient(reason));
   }
 }
