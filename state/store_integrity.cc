@@ -38,6 +38,10 @@ void DamageWitness::Logv(const rocksdb::InfoLogLevel level, const char* format, 
   if (inner_) inner_->Logv(level, format, ap);
 }
 
+void DamageWitness::Flush() {
+  if (inner_) inner_->Flush();
+}
+
 std::string DamageWitness::damaged_wal() const {
   std::lock_guard lock(mu_);
   return damaged_wal_;

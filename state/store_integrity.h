@@ -33,6 +33,7 @@ class DamageWitness final : public rocksdb::Logger {
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override;
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
+  void Flush() override;
   // The WAL file named in the last such line (e.g. "000004.log"); empty when none was.
   std::string damaged_wal() const;
 
