@@ -81,7 +81,8 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
       const SnapshotProgress p = state::decode_snapshot(it->value().ToString());
       out.snapshots[table] = {p.done, p.rows};
     } catch (const std::exception& e) {
-      fail(state_dir, "snapshot progress of " + table + " is corrupt: " + e.what());
+      state::refuse_damaged(state_dir, "the snapshot progress of " + table + " (slot " + slot + ") is corrupt",
+                            e.what());
     }
   }
   if (it->status().IsCorruption())

@@ -46,7 +46,7 @@ class RocksCursorStore final : public CursorStore {
     try {
       return state::decode_snapshot(*v);
     } catch (const std::exception& e) {
-      fail("snapshot progress of " + table + " is corrupt: " + e.what());
+      state::refuse_damaged(dir_, "the snapshot progress of " + table + " (slot " + slot + ") is corrupt", e.what());
     }
   }
 

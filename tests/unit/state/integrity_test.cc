@@ -230,6 +230,21 @@ TEST_CASE("a cursor value whose checksum fails is refused, naming the slot", "[s
   check_refusal(writer_refusal(dir.path), dir.path, "the cursor of slot s1 is corrupt (7 bytes, expected 13)");
 }
 
+TEST_CASE("snapshot progress that does not parse is refused like damage, naming the table", "[state][integrity]") {
+  TempDir dir;
+  put_raw(dir.path, state::snapshot_key("s1", "public.users"), "{\"done\": tr");
+  std::string line;
+  try {
+    open_rocksdb_cursor_store(dir.path)->load_snapshot("s1", "public.users");
+    FAIL("a malformed snapshot progress was read");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kState);
+    line = e.what();
+  }
+  check_refusal(line, dir.path, "the snapshot progress of public.users (slot s1) is corrupt (");
+  CHECK(reader_refusal(dir.path) == line);
+}
+
 TEST_CASE("an 8-byte cursor of the release before the checksum is read, and the next save upgrades it",
           "[state][integrity][compat]") {
   TempDir dir;
