@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "state/crc32c.h"
+
 namespace tombsync::state {
 
 std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
@@ -9,18 +11,61 @@ std::string identity_key(const std::string& slot) { return "source/" + slot; }
 std::string snapshot_key(const std::string& slot, const std::string& table) { return snapshot_prefix(slot) + table; }
 std::string snapshot_prefix(const std::string& slot) { return "snapshot/" + slot + "/"; }
 
+namespace {
+
+constexpr char kCursorV1 = 0x01;
+constexpr size_t kLegacySize = 8;
+constexpr size_t kV1Size = 1 + 8 + 4;
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t get_be(std::string_view in) {
+  uint64_t x = 0;
+  for (unsigned char c : in) x = (x << 8) | c;
+  return x;
+}
+
+std::string hex32(uint64_t v) {
+  static const char* digits = "0123456789abcdef";
+  std::string s = "0x";
+  for (int i = 7; i >= 0; --i) s.push_back(digits[(v >> (4 * i)) & 0xf]);
+  return s;
+}
+
+}  // namespace
+
 std::string encode_cursor(Lsn lsn) {
-  uint64_t v = lsn.value();
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+  std::string out(1, kCursorV1);
+  put_be(out, lsn.value(), 8);
+  put_be(out, crc32c(out), 4);
   return out;
 }
 
-std::optional<Lsn> decode_cursor(std::string_view value) {
-  if (value.size() != 8) return std::nullopt;
-  uint64_t x = 0;
-  for (unsigned char c : value) x = (x << 8) | c;
-  return Lsn(x);
+CursorValue decode_cursor(std::string_view value) {
+  CursorValue out;
+  if (value.size() == kLegacySize) {
+    out.lsn = Lsn(get_be(value));
+    out.legacy = true;
+    return out;
+  }
+  if (value.size() != kV1Size) {
+    out.problem = std::to_string(value.size()) + " bytes, expected " + std::to_string(kV1Size);
+    return out;
+  }
+  if (value[0] != kCursorV1) {
+    out.problem = "unknown format version " + std::to_string(static_cast<unsigned char>(value[0]));
+    return out;
+  }
+  const uint64_t stored = get_be(value.substr(9, 4));
+  const uint64_t computed = crc32c(value.substr(0, 9));
+  if (stored != computed) {
+    out.problem = "checksum mismatch: stored " + hex32(stored) + ", computed " + hex32(computed);
+    return out;
+  }
+  out.lsn = Lsn(get_be(value.substr(1, 8)));
+  return out;
 }
 
 std::string encode_snapshot(const SnapshotProgress& p) {

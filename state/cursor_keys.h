@@ -1,11 +1,17 @@
 // The layout of the state store, in one place: the writer
 // (rocksdb_cursor_store.cc) and the read-only view for check and status
 // (cursor_reader.cc) both use it. Keys and values:
-//   "cursor/<slot>"            the confirmed LSN, 8 bytes big-endian
+//   "cursor/<slot>"            the confirmed LSN, 13 bytes: version 0x01, the LSN
+//                              8 bytes big-endian, CRC-32C of those 9 bytes
+//                              4 bytes big-endian. Releases before the checksum
+//                              wrote the LSN alone (8 bytes): still read, and
+//                              rewritten in the new form by the next save.
 //   "source/<slot>"            "<system identifier>/<database>"
 //   "snapshot/<slot>/<table>"  {"done":bool,"rows":n,"last_key":[text,...]|null}
-// Changing a key or an encoding makes every existing state_dir unreadable:
-// add new keys, never reshape these.
+// Changing a key or an encoding makes existing state_dirs unreadable: add new
+// keys, or a new version byte that the decoder also reads, never reshape these.
+// (A release before the checksum refuses a 13-byte cursor as corrupt: a
+// downgrade needs the state_dir backed up before the upgrade.)
 #pragma once
 
 #include <cstdint>
@@ -24,9 +30,16 @@ std::string snapshot_key(const std::string& slot, const std::string& table);
 // Every snapshot key of `slot` starts with it.
 std::string snapshot_prefix(const std::string& slot);
 
+// A stored cursor value, decoded.
+struct CursorValue {
+  std::optional<Lsn> lsn;  // unset: the value is corrupt, and `problem` says how
+  bool legacy = false;     // the 8-byte form without a checksum (an older release wrote it)
+  std::string problem;
+};
+
+// Always the current form (version 0x01, checksummed).
 std::string encode_cursor(Lsn lsn);
-// nullopt when the value is not 8 bytes (a corrupt cursor).
-std::optional<Lsn> decode_cursor(std::string_view value);
+CursorValue decode_cursor(std::string_view value);
 
 std::string encode_snapshot(const SnapshotProgress& p);
 // Throws std::exception (nlohmann's) on a malformed value; the caller names the table.

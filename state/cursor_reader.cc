@@ -7,26 +7,47 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "base/error.h"
 #include "state/cursor_keys.h"
+#include "state/store_integrity.h"
 
 namespace tombsync {
 namespace {
 
-
-// Without an info_log of its own, RocksDB would open (and rotate) the writer's LOG file.
-class NullLogger final : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
-};
-
 [[noreturn]] void fail(const std::string& dir, const std::string& what) {
   throw Error(ErrorKind::kState, "state store " + dir + ": " + what);
+}
+
+// Opens the store read-only with the writer's integrity rules (state/store_integrity.h). The
+// witness has no inner log: without an info_log of its own, RocksDB would open (and rotate) the
+// writer's LOG file. While an agent holds the store, the record it is appending at this instant
+// can look like an incomplete WAL tail, so a corruption seen then is read again (3 tries, 100 ms
+// apart) before it is reported; real damage stays.
+std::unique_ptr<rocksdb::DB> open_read_only(const std::string& dir) {
+  for (int attempt = 1;; ++attempt) {
+    rocksdb::Options options;
+    options.create_if_missing = false;
+    options.max_open_files = 16;
+    state::set_integrity_options(options);
+    auto witness = std::make_shared<state::DamageWitness>(nullptr);
+    options.info_log = witness;
+    rocksdb::DB* raw = nullptr;
+    auto s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+    std::unique_ptr<rocksdb::DB> db(raw);
+    if (s.ok()) s = db->VerifyChecksum();
+    if (s.ok()) return db;
+    if (!s.IsCorruption()) fail(dir, "cannot open read-only: " + s.ToString());
+    if (attempt < 3 && state_dir_lock_holder(dir)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    state::refuse_damaged(dir, state::damaged_part(*witness, s), s.ToString());
+  }
 }
 
 }  // namespace
@@ -36,27 +57,20 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
   std::error_code ec;
   if (!std::filesystem::exists(std::filesystem::path(state_dir) / "CURRENT", ec)) return out;
   out.store_exists = true;
-
-  rocksdb::Options options;
-  options.create_if_missing = false;
-  options.max_open_files = 16;
-  options.info_log = std::make_shared<NullLogger>();
-  rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::OpenForReadOnly(options, state_dir, &raw);
-  if (!s.ok()) fail(state_dir, "cannot open read-only: " + s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::DB> db = open_read_only(state_dir);
 
   auto get = [&](const std::string& key) -> std::optional<std::string> {
     std::string value;
     auto st = db->Get(rocksdb::ReadOptions(), key, &value);
     if (st.IsNotFound()) return std::nullopt;
+    if (st.IsCorruption()) state::refuse_damaged(state_dir, "reading " + key + " failed", st.ToString());
     if (!st.ok()) fail(state_dir, "read of " + key + " failed: " + st.ToString());
     return value;
   };
   if (auto v = get(state::cursor_key(slot))) {
-    out.confirmed = state::decode_cursor(*v);
-    if (!out.confirmed)
-      fail(state_dir, "cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
+    auto decoded = state::decode_cursor(*v);
+    if (!decoded.lsn) state::refuse_damaged(state_dir, "the cursor of slot " + slot + " is corrupt", decoded.problem);
+    out.confirmed = decoded.lsn;
   }
   out.source = get(state::identity_key(slot));
   const std::string prefix = state::snapshot_prefix(slot);
@@ -67,9 +81,13 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
       const SnapshotProgress p = state::decode_snapshot(it->value().ToString());
       out.snapshots[table] = {p.done, p.rows};
     } catch (const std::exception& e) {
-      fail(state_dir, "snapshot progress of " + table + " is corrupt: " + e.what());
+      state::refuse_damaged(state_dir, "the snapshot progress of " + table + " (slot " + slot + ") is corrupt",
+                            e.what());
     }
   }
+  if (it->status().IsCorruption())
+    state::refuse_damaged(state_dir, "listing the snapshot progress of slot " + slot + " failed",
+                          it->status().ToString());
   return out;
 }
 

@@ -30,7 +30,9 @@ struct StoredCursor {
 // Reads the cursor and source identity of `slot` from the store in `state_dir`
 // without creating, locking or changing anything. A missing state_dir or one
 // without a store gives store_exists = false. Throws Error(kState) naming the
-// directory when the store exists but cannot be read (or a cursor is corrupt).
+// directory when the store exists but cannot be read; a damaged store (corrupt
+// WAL record, SST block or cursor value) with the same line as the writer
+// (state/store_integrity.h), so `check` and `status` report what `run` refuses.
 StoredCursor read_stored_cursor(const std::string& state_dir, const std::string& slot);
 
 // The pid of the process holding state_dir's RocksDB lock (an agent running on

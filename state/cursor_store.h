@@ -44,7 +44,11 @@ class CursorStore {
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)
-// naming the directory and the reason (e.g. locked by another tombsync).
+// naming the directory and the reason (e.g. locked by another tombsync). A
+// damaged store is refused, here or at the read that meets the damage, with the
+// line of state/store_integrity.h: a corrupt WAL record (anywhere, the tail
+// too), an SST block whose checksum fails (every block is verified at open),
+// or a cursor value whose checksum fails.
 std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir);
 
 }  // namespace tombsync

@@ -4,6 +4,7 @@
 
 #include "state/cursor_keys.h"
 #include "state/cursor_store.h"
+#include "state/store_integrity.h"
 #include "base/error.h"
 
 namespace tombsync {
@@ -21,9 +22,10 @@ class RocksCursorStore final : public CursorStore {
   std::optional<Lsn> load_confirmed(const std::string& slot) override {
     auto v = get(cursor_key(slot));
     if (!v) return std::nullopt;
-    auto lsn = state::decode_cursor(*v);
-    if (!lsn) fail("cursor for slot " + slot + " is corrupt (" + std::to_string(v->size()) + " bytes)");
-    return lsn;
+    // A legacy (8-byte, unchecksummed) value is read as is; the next save_confirmed rewrites it.
+    auto decoded = state::decode_cursor(*v);
+    if (!decoded.lsn) state::refuse_damaged(dir_, "the cursor of slot " + slot + " is corrupt", decoded.problem);
+    return decoded.lsn;
   }
 
   void save_confirmed(const std::string& slot, Lsn lsn) override {
@@ -44,7 +46,7 @@ class RocksCursorStore final : public CursorStore {
     try {
       return state::decode_snapshot(*v);
     } catch (const std::exception& e) {
-      fail("snapshot progress of " + table + " is corrupt: " + e.what());
+      state::refuse_damaged(dir_, "the snapshot progress of " + table + " (slot " + slot + ") is corrupt", e.what());
     }
   }
 
@@ -71,6 +73,8 @@ class RocksCursorStore final : public CursorStore {
     const std::string prefix = state::snapshot_prefix(slot);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
+    if (it->status().IsCorruption())
+      state::refuse_damaged(dir_, "listing the snapshot progress of slot " + slot + " failed", it->status().ToString());
     if (!it->status().ok()) fail("listing the snapshot progress of slot " + slot + " failed: " + it->status().ToString());
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -85,6 +89,7 @@ class RocksCursorStore final : public CursorStore {
     std::string value;
     auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
     if (s.IsNotFound()) return std::nullopt;
+    if (s.IsCorruption()) state::refuse_damaged(dir_, "reading " + key + " failed", s.ToString());  // an SST block
     if (!s.ok()) fail("read of " + key + " failed: " + s.ToString());
     return value;
   }
@@ -116,15 +121,30 @@ std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir) {
   options.create_if_missing = true;
   options.max_open_files = 64;
   options.keep_log_file_num = 3;
+  state::set_integrity_options(options);
+  // The usual LOG file in dir, seen through the witness that names a damaged WAL. When it cannot
+  // be created (dir not writable), Open fails below and says why.
+  std::shared_ptr<rocksdb::Logger> file_log;
+  if (!rocksdb::CreateLoggerFromOptions(dir, options, &file_log).ok()) file_log.reset();
+  auto witness = std::make_shared<state::DamageWitness>(file_log);
+  options.info_log = witness;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
+  if (s.IsCorruption()) state::refuse_damaged(dir, state::damaged_part(*witness, s), s.ToString());
   if (!s.ok()) {
     std::string hint = s.ToString().find("lock") != std::string::npos
                            ? " (is another tombsync running with this state_dir?)"
                            : " (check that state_dir exists or can be created, and is writable)";
     throw Error(ErrorKind::kState, "cannot open state store " + dir + ": " + s.ToString() + hint);
   }
-  return std::make_unique<RocksCursorStore>(dir, std::unique_ptr<rocksdb::DB>(raw));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // Every SST block, read once: the store is a few keys, and damage is found now, not at the
+  // first read of a key that happens to sit in the damaged block.
+  if (auto v = db->VerifyChecksum(); v.IsCorruption())
+    state::refuse_damaged(dir, state::damaged_part(*witness, v), v.ToString());
+  else if (!v.ok())
+    throw Error(ErrorKind::kState, "cannot verify the checksums of state store " + dir + ": " + v.ToString());
+  return std::make_unique<RocksCursorStore>(dir, std::move(db));
 }
 
 }  // namespace tombsync

@@ -474,3 +474,68 @@ TEST_CASE("check and status refuse a bad config with exit code 2", "[integration
   CHECK(u.code == 2);
   CHECK(u.err.find("status needs --config FILE") != std::string::npos);
 }
+
+// docs/operations.md, "The state store is damaged": 200 random bytes in the middle of the WAL an
+// agent left behind, and run, check and status all refuse with the same line.
+TEST_CASE("a damaged WAL in state_dir: run, check and status refuse with the same line", "[integration][cli][state]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("damaged");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY)");
+  AgentOptions options{.name = n, .tables = {"public." + n}};
+  Agent first(options);
+  first.start();
+  first.wait_streaming();
+  for (int i = 0; i < 20; ++i) sql.exec("INSERT INTO " + n + " VALUES (" + std::to_string(i) + ")");
+  const auto end = Sql(env.pg_superuser_dsn).scalar("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").value();
+  REQUIRE(eventually([&] { return confirmed_flush(sql, n) >= std::stoull(end); }, std::chrono::seconds(20)));
+  REQUIRE(first.stop(SIGTERM) == 0);
+
+  // A clean stop leaves this run's synced writes in the WAL (RocksDB moves them into an SST at
+  // the next open); write over its middle.
+  std::filesystem::path wal;
+  for (const auto& e : std::filesystem::directory_iterator(first.state_dir()))
+    if (e.path().extension() == ".log" && e.file_size() > 0) wal = e.path();
+  REQUIRE_FALSE(wal.empty());
+  {
+    std::string junk(200, '\0');
+    uint32_t x = 2463534242u;
+    for (char& c : junk) x ^= x << 13, x ^= x >> 17, x ^= x << 5, c = static_cast<char>(x);
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(wal) / 2));
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    REQUIRE(f);
+  }
+  const auto size = std::filesystem::file_size(wal);
+
+  options.state_dir = first.state_dir();
+  Agent second(options);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(second.run_to_exit(std::chrono::seconds(30)) == 1);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  const std::string log = second.log();
+  INFO(log);
+  const std::string marker = "state error: ";
+  const auto at = log.find(marker);
+  REQUIRE(at != std::string::npos);
+  const std::string line = log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
+  CHECK(line.rfind("state store " + first.state_dir() + " is damaged: the write-ahead log " +
+                       wal.filename().string() + " (Corruption: ",
+                   0) == 0);
+  CHECK(line.find("tombsync will not guess a position to stream from") != std::string::npos);
+  CHECK(line.find("docs/operations.md#the-state-store-is-damaged") != std::string::npos);
+  CHECK(log.find("streaming slot") == std::string::npos);
+
+  auto r = check(second);
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK(r.line("FAIL", {line}) == "FAIL  " + line);
+  auto s = status(second, true);
+  INFO(s.out);
+  CHECK(s.code == 1);
+  auto doc = json::parse(s.out);
+  REQUIRE(doc["errors"].size() >= 1);
+  CHECK(doc["errors"][0] == line);
+  CHECK(std::filesystem::file_size(wal) == size);  // refused, not repaired or truncated
+  drop_replication_objects(n);
+}

@@ -8,18 +8,52 @@
 #include <filesystem>
 #include <string>
 
+#include "state/crc32c.h"
 #include "state/cursor_reader.h"
 
 namespace tombsync {
 namespace {
 
-TEST_CASE("cursor values are 8 bytes big-endian and anything else is corrupt", "[state][keys]") {
+TEST_CASE("cursor values are version 1, the LSN big-endian and its CRC-32C; a damaged one is corrupt",
+          "[state][keys]") {
   const std::string v = state::encode_cursor(Lsn(0x16B374D848));
-  REQUIRE(v.size() == 8);
-  CHECK(static_cast<unsigned char>(v[3]) == 0x16);
-  CHECK(static_cast<unsigned char>(v[7]) == 0x48);
-  CHECK(state::decode_cursor(v) == Lsn(0x16B374D848));
-  CHECK_FALSE(state::decode_cursor("1234567").has_value());
+  REQUIRE(v.size() == 13);
+  CHECK(v[0] == 0x01);
+  CHECK(static_cast<unsigned char>(v[4]) == 0x16);
+  CHECK(static_cast<unsigned char>(v[8]) == 0x48);
+  const auto decoded = state::decode_cursor(v);
+  CHECK(decoded.lsn == Lsn(0x16B374D848));
+  CHECK_FALSE(decoded.legacy);
+  for (size_t i = 0; i < v.size(); ++i) {  // every single-bit flip is caught
+    std::string bad = v;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    const auto d = state::decode_cursor(bad);
+    CHECK_FALSE(d.lsn.has_value());
+    CHECK_FALSE(d.problem.empty());
+  }
+  std::string flipped = v;
+  flipped[5] = static_cast<char>(flipped[5] ^ 1);
+  CHECK(state::decode_cursor(flipped).problem.find("checksum mismatch") == 0);
+  CHECK(state::decode_cursor(std::string(1, '\x02') + v.substr(1)).problem == "unknown format version 2");
+  CHECK(state::decode_cursor("1234567").problem == "7 bytes, expected 13");
+  CHECK(state::decode_cursor("").problem == "0 bytes, expected 13");
+}
+
+TEST_CASE("an 8-byte cursor of the release before the checksum is still read", "[state][keys][compat]") {
+  const std::string old_value("\x00\x00\x00\x16\xB3\x74\xD8\x48", 8);  // what encode_cursor wrote then
+  const auto decoded = state::decode_cursor(old_value);
+  CHECK(decoded.lsn == Lsn(0x16B374D848));
+  CHECK(decoded.legacy);
+  CHECK(decoded.problem.empty());
+}
+
+TEST_CASE("crc32c is CRC-32C (Castagnoli)", "[state][keys]") {
+  CHECK(state::crc32c("123456789") == 0xE3069283u);
+  CHECK(state::crc32c("") == 0u);
+  CHECK(state::crc32c(std::string(32, '\0')) == 0x8A9136AAu);  // RFC 3720 B.4
+}
+
+TEST_CASE("keys are laid out as the store has always laid them", "[state][keys]") {
   CHECK(state::cursor_key("s") == "cursor/s");
   CHECK(state::identity_key("s") == "source/s");
   CHECK(state::snapshot_key("s", "public.t").rfind(state::snapshot_prefix("s"), 0) == 0);
