@@ -105,12 +105,18 @@ struct Fixture {
   std::abort();
 }
 
-// An Error is an expected outcome unless it is a bug by its own definition (kInternal), or its
-// message would not print as one log line.
+// A message for the operator log must print as one line (base/error.h).
+void check_one_line(const char* what, const std::string& message) {
+  if (message.find_first_of("\n\r") != std::string::npos) {
+    std::fprintf(stderr, "fuzz_pgoutput: %s is not one line: %s\n", what, message.c_str());
+    std::abort();
+  }
+}
+
+// An Error is an expected outcome unless it is a bug by its own definition (kInternal).
 void check_error(const Error& e) {
   if (e.kind() == ErrorKind::kInternal) finding("an internal error is a bug in tombsync", e);
-  for (const char* p = e.what(); *p != '\0'; ++p)
-    if (*p == '\n' || *p == '\r') finding("error message is not one line", e);
+  check_one_line("error message", e.what());
 }
 
 // TOMBSYNC_FUZZ_TRACE=1: one line per input on stderr, with the records each format built and
@@ -143,6 +149,7 @@ void run(const Fixture& fx, std::span<const uint8_t> input) {
       auto* x = std::get_if<pg::XLogData>(&f);
       if (x == nullptr) continue;  // a keepalive only moves the acknowledged position
       step = changes.apply(pg::decode_pgoutput(x->payload, x->wal_start), x->wal_start, events);
+      if (step.notice) check_one_line("notice", *step.notice);
     } catch (const Error& e) {
       check_error(e);
       ended = e.what();
