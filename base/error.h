@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace tombsync {
 
@@ -24,10 +25,17 @@ const char* to_string(ErrorKind kind);
 // restarting): the daemon reconnects after those, and exits on the others.
 enum class Transient : bool { kNo = false, kYes = true };
 
+// `text` as one printable line: a control character (newline, CR, tab, ESC, ... 0x00-0x1F and
+// 0x7F) becomes a C-style escape ("\n", "\r", "\t", "\x1b"); every other byte is kept.
+// For messages that quote names the source sent (a table may be named "a<newline>b"), so one
+// message stays one log line and cannot drive a terminal.
+std::string printable_line(std::string_view text);
+
+// An Error's message is always one line: the constructor passes it through printable_line.
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& what, Transient transient = Transient::kNo)
-      : std::runtime_error(what), kind_(kind), transient_(transient == Transient::kYes) {}
+      : std::runtime_error(printable_line(what)), kind_(kind), transient_(transient == Transient::kYes) {}
   ErrorKind kind() const { return kind_; }
   bool transient() const { return transient_; }
 

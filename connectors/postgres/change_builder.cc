@@ -136,11 +136,11 @@ BuildStep ChangeBuilder::on_relation(const RelationMsg& m) {
     relations_.erase(m.relid);
     BuildStep step;
     if (first)
-      step.notice = "publication sends " + name + " (relation " + std::to_string(m.relid.value()) +
+      step.notice = printable_line("publication sends " + name + " (relation " + std::to_string(m.relid.value()) +
                     "), which is not one of the tables in source.tables; what arrives under this name is skipped. "
                     "(Changes to the partitions of a configured partitioned table arrive under that table's "
                     "own name and are streamed; a configured table dropped and re-created is picked up at the "
-                    "next start.)";
+                    "next start.)");
     return step;
   }
   auto schema = std::make_shared<TableSchema>();
@@ -224,7 +224,28 @@ std::vector<Datum> ChangeBuilder::to_row(const Relation& rel, Tuple& tuple, bool
   return row;
 }
 
+// Every event of a keyed table carries its key: the encoders key the record by it, and a guessed
+// key would send it to the wrong partition. Postgres always sends one (a key-only old image is the
+// replica identity, which the start-up rules made cover the key columns; an unchanged TOASTed key
+// comes in the old key image), so a missing key is a replica identity changed while streaming, or
+// a broken stream.
+void ChangeBuilder::require_key(Op op, const Relation& rel, const std::vector<Datum>& row, Lsn wal_start) const {
+  const TableSchema& t = *rel.schema;
+  for (auto i : t.key_indexes) {
+    const std::string what = std::string("the ") + to_string(op) + " of " + t.qualified() + " at LSN " +
+                             wal_start.str() + " carries no value for key column \"" + t.columns[i].name + "\"";
+    if (row[i].state == Datum::State::kAbsent)
+      throw Error(ErrorKind::kSource, what + ": the table's replica identity does not cover it (changed by ALTER "
+                                             "TABLE ... REPLICA IDENTITY?); make it cover the key columns "
+                                             "(docs/configuration.md, key_columns) and restart tombsync");
+    if (row[i].state == Datum::State::kUnchanged)
+      throw Error(ErrorKind::kProtocol, what + ": it is an unchanged TOAST value and no old key image came "
+                                               "with it, so the record's key is unknown");
+  }
+}
+
 ChangeEvent ChangeBuilder::event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const {
+  if (op != Op::kTruncate) require_key(op, rel, row, wal_start);
   ChangeEvent e;
   e.op = op;
   e.table = rel.schema;

@@ -44,7 +44,10 @@ class ChangeBuilder {
 
   // `wal_start` is the XLogData's start LSN. Data changes are appended to
   // `out`. Throws Error(kProtocol) for a change outside a transaction or of
-  // an unknown relation, Error(kSource) when a key column disappeared.
+  // an unknown relation, Error(kSource) when a key column disappeared. Every
+  // event of a keyed table carries its key columns (present or NULL): a row
+  // image without one is Error(kSource) (the replica identity does not cover
+  // it) or Error(kProtocol) (an unchanged TOAST key without an old key image).
   // Values are moved out of `msg`'s tuples (a large value is not copied): pass a temporary.
   BuildStep apply(PgOutputMessage msg, Lsn wal_start, std::vector<ChangeEvent>& out);
 
@@ -60,6 +63,8 @@ class ChangeBuilder {
   static void check_commit_time(const BeginMsg& m, Lsn wal_start);
   const Relation& relation(RelationId relid, Lsn wal_start, const char* what);
   std::vector<Datum> to_row(const Relation& rel, Tuple& tuple, bool key_only_image, Lsn wal_start);
+  // Error(kSource) for a key column absent from the row image, Error(kProtocol) for one unchanged.
+  void require_key(Op op, const Relation& rel, const std::vector<Datum>& row, Lsn wal_start) const;
   ChangeEvent event(Op op, const Relation& rel, std::vector<Datum> row, Lsn wal_start) const;
   bool same_key(const TableSchema& t, const std::vector<Datum>& a, const std::vector<Datum>& b) const;
   std::string type_name(uint32_t oid) const;
