@@ -44,7 +44,7 @@ std::optional<std::string> read_small_file(const std::string& path, size_t max_b
     why = std::string("is not a regular file (") + kind_of(st.st_mode) + ")";
     return std::nullopt;
   }
-  const std::string too_large = "is larger than " + std::to_string(max_bytes) + " bytes; a secret file holds one value";
+  const std::string too_large = "is larger than " + std::to_string(max_bytes) + " bytes";
   if (static_cast<unsigned long long>(st.st_size) > max_bytes) {
     why = too_large;
     return std::nullopt;

@@ -20,6 +20,7 @@
 #include "agent/config/config_messages.h"
 #include "agent/config/config_names.h"
 #include "base/error.h"
+#include "base/small_file.h"
 #include "connectors/kafka/kafka_properties.h"
 #include "connectors/postgres/conninfo.h"
 
@@ -356,22 +357,14 @@ Config parse_config(const std::string& yaml_text, const std::string& origin) {
 }
 
 Config load_config_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) {
-    throw Error(ErrorKind::kConfig,
-                "config " + path + ": cannot open the file: " + std::strerror(errno));
+  // Bounded, like every file the config names (base/small_file.h): `--config /dev/zero` or a
+  // huge file is one line, never unbounded memory.
+  std::string why;
+  std::optional<std::string> text = read_small_file(path, kMaxConfigFileBytes, why);
+  if (!text) {  // why: "is not a regular file (...)", "is larger than ...", or the system's reason
+    throw Error(ErrorKind::kConfig, "config " + path + ": " + (why.rfind("is ", 0) == 0 ? "the file " : "cannot read the file: ") + why);
   }
-  std::string text;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0) text.append(buf, n);
-  // fread on a directory opens fine and fails here, with EISDIR.
-  if (std::ferror(file.get())) {
-    throw Error(ErrorKind::kConfig,
-                "config " + path + ": cannot read the file: " + std::strerror(errno));
-  }
-  return parse_config(text, path);
+  return parse_config(*text, path);
 }
 
 }  // namespace tombsync

@@ -2,14 +2,20 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "base/error.h"
+#include "base/log.h"
+#include "base/small_file.h"
 
 namespace tombsync {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A request holds one table name ("schema.table", each part at most 63 bytes, quoted names
+// doubling their quotes at most): 4 KiB is far above any real one.
+constexpr size_t kMaxRequestBytes = 4096;
 
 // Table names may hold any character: the file is named by their hex form.
 std::string file_name(const std::string& table) {
@@ -47,10 +53,12 @@ std::vector<std::string> take_snapshot_requests(const std::string& state_dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     auto name = entry.path().filename().string();
     if (name.rfind("snapshot-", 0) != 0) continue;
-    std::ifstream f(entry.path());
-    std::stringstream ss;
-    ss << f.rdbuf();
-    if (!ss.str().empty()) tables.push_back(ss.str());
+    // Bounded (base/small_file.h): a stray device, FIFO or huge file in requests/ is one warning
+    // and is removed, never read whole or retried every second.
+    std::string why;
+    std::optional<std::string> table = read_small_file(entry.path().string(), kMaxRequestBytes, why);
+    if (!table) log::warn("ignoring {}: {}; request snapshots with `tombsync snapshot --table`", entry.path().string(), why);
+    else if (!table->empty()) tables.push_back(std::move(*table));
     fs::remove(entry.path(), ec);
   }
   return tables;

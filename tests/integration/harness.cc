@@ -66,14 +66,21 @@ std::optional<std::string> Sql::scalar(const std::string& sql) {
   return rows[0][0];
 }
 
+KafkaClientProps plain_client() { return {{"bootstrap.servers", ServiceEnv::get().kafka_brokers}}; }
+
 std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
                                     std::chrono::milliseconds timeout) {
+  return read_topic(topic, at_least, timeout, plain_client());
+}
+
+std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least, std::chrono::milliseconds timeout,
+                                    const KafkaClientProps& client) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const char* k, const std::string& v) {
     if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) FAIL(err);
   };
-  set("bootstrap.servers", ServiceEnv::get().kafka_brokers);
+  for (const auto& [k, v] : client) set(k.c_str(), v);
   set("group.id", unique_name("reader"));
   set("enable.auto.commit", "false");
   set("enable.partition.eof", "true");
@@ -145,10 +152,13 @@ std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
   return out;
 }
 
-uint64_t topic_end_offsets(const std::string& topic) {
+uint64_t topic_end_offsets(const std::string& topic) { return topic_end_offsets(topic, plain_client()); }
+
+uint64_t topic_end_offsets(const std::string& topic, const KafkaClientProps& client) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", ServiceEnv::get().kafka_brokers.c_str(), err, sizeof err);
+  for (const auto& [k, v] : client)
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) FAIL(err);
   rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) FAIL(err);
@@ -186,7 +196,7 @@ Agent::~Agent() {
     waitpid(pid_, &status, 0);
   }
   // Also when the test failed half way: a leaked slot pins WAL and uses up max_replication_slots.
-  drop_replication_objects(options_.name);
+  drop_replication_objects(options_.name, options_.admin_dsn);
 }
 
 void Agent::write_config() {
@@ -194,7 +204,7 @@ void Agent::write_config() {
   f << "source:\n"
     << "  dsn: \"" << options_.dsn << "\"\n"
     << "  slot: " << options_.name << "\n"
-    << "  publication: " << options_.name << "\n"
+    << "  publication: " << (options_.publication.empty() ? options_.name : options_.publication) << "\n"
     << "  status_interval_ms: 200\n"
     << options_.source_yaml
     << "  tables:\n";
@@ -317,9 +327,9 @@ uint64_t confirmed_flush(Sql& sql, const std::string& slot) {
   return v ? std::stoull(*v) : 0;
 }
 
-void drop_replication_objects(const std::string& name) {
+void drop_replication_objects(const std::string& name, const std::string& admin_dsn) {
   try {
-    Sql sql(ServiceEnv::get().pg_superuser_dsn);
+    Sql sql(admin_dsn.empty() ? ServiceEnv::get().pg_superuser_dsn : admin_dsn);
     sql.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + name +
              "' AND NOT active");
     sql.exec("DROP PUBLICATION IF EXISTS " + name);

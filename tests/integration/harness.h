@@ -51,13 +51,20 @@ struct KafkaRecord {
   nlohmann::json key_json() const { return nlohmann::json::parse(key.value()); }
 };
 
+// librdkafka properties of a test client (bootstrap.servers included). The overloads without
+// one talk to the plain test broker; secure_env.h gives the secure broker's.
+using KafkaClientProps = std::map<std::string, std::string>;
+
 // Reads a topic from the beginning of every partition. Records are returned
 // per partition in offset order, partitions concatenated in ascending order.
 std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least, std::chrono::milliseconds timeout,
+                                    const KafkaClientProps& client);
 
 // Sum of the end offsets of a topic's partitions (0 while it does not exist).
 uint64_t topic_end_offsets(const std::string& topic);
+uint64_t topic_end_offsets(const std::string& topic, const KafkaClientProps& client);
 
 struct AgentOptions {
   std::string name;                       // slot, publication and topic prefix
@@ -71,6 +78,8 @@ struct AgentOptions {
   std::string brokers;                    // default: the test broker
   std::string source_yaml;                // appended to the source: section verbatim
   std::string kafka_yaml;                 // appended to the kafka: section verbatim
+  std::string publication;                // default: name
+  std::string admin_dsn;                  // drops the slot at the end; default: the plain superuser
 };
 
 class Agent {
@@ -121,8 +130,9 @@ std::string run_capture(const std::string& cmd);
 
 // The slot's confirmed_flush_lsn as a number (0 when absent).
 uint64_t confirmed_flush(Sql& sql, const std::string& slot);
-// Drops the slot and publication a test created (best effort).
-void drop_replication_objects(const std::string& name);
+// Drops the slot and publication a test created (best effort); `admin_dsn` empty = the plain
+// test Postgres' superuser.
+void drop_replication_objects(const std::string& name, const std::string& admin_dsn = "");
 
 // Waits until `pred` holds, polling every 100 ms; returns false on timeout.
 template <class Pred>

@@ -7,10 +7,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
 #include "base/error.h"
+#include "base/small_file.h"
 #include "tests/unit/agent/config_fixtures.h"
 
 using namespace tombsync;
@@ -485,15 +487,38 @@ TEST_CASE("load_config_file reports a file it cannot read", "[config][errors]") 
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::kConfig);
     CHECK(std::string(e.what()) ==
-          "config /nonexistent/tombsync.yaml: cannot open the file: No such file or directory");
+          "config /nonexistent/tombsync.yaml: cannot read the file: No such file or directory");
   }
   try {
     load_config_file(std::filesystem::path(example_path()).parent_path().string());
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::kConfig);
-    CHECK_THAT(e.what(), Contains("cannot read the file: Is a directory"));
+    CHECK_THAT(e.what(), Contains("the file is not a regular file (a directory)"));
   }
+}
+
+TEST_CASE("load_config_file reads at most 1 MiB and never a device", "[config][errors]") {
+  try {
+    load_config_file("/dev/zero");  // read whole, this grew the process without bound
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConfig);
+    CHECK(std::string(e.what()) == "config /dev/zero: the file is not a regular file (a character device)");
+  }
+  const auto big = std::filesystem::temp_directory_path() / "tombsync-config-too-large.yaml";
+  {
+    std::ofstream f(big);
+    f << "# " << std::string(kMaxConfigFileBytes, 'x') << "\n";
+  }
+  try {
+    load_config_file(big.string());
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kConfig);
+    CHECK_THAT(e.what(), Contains("the file is larger than 1048576 bytes"));
+  }
+  std::filesystem::remove(big);
 }
 
 TEST_CASE("enum names print as the config spells them", "[config]") {
