@@ -109,6 +109,30 @@ def common(name, r, values):
     return sts, c, metrics[0]
 
 
+def check_secret_files(sts, c, values):
+    vols = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    for f in values["secretFiles"]:
+        m = mounts.get(f["mountPath"], {})
+        v = vols.get(m.get("name", ""), {}).get("secret", {})
+        check(m.get("readOnly") is True and "subPath" not in m and v.get("secretName") == f["secretName"]
+              and v.get("defaultMode") == f.get("defaultMode", 288) and v.get("items") == f.get("items"),
+              f"[full] Secret {f['secretName']} mounted read-only at {f['mountPath']}, no subPath (updates reach the files), "
+              f"mode {oct(f.get('defaultMode', 288))}")
+
+
+def check_network_policy(r, sts, values):
+    np = one(r, "NetworkPolicy")["spec"]
+    want = values["networkPolicy"]
+    check(matches(np["podSelector"]["matchLabels"], sts["spec"]["template"]["metadata"]["labels"]),
+          "[full] NetworkPolicy selects the pod")
+    check(np["policyTypes"] == ["Ingress", "Egress"], "[full] NetworkPolicy restricts ingress and egress")
+    check(np["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}], "from": want["httpFrom"]}],
+          "[full] ingress: only the http port, only from networkPolicy.httpFrom")
+    dns = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    check(np["egress"] == want["egress"] + [dns], "[full] egress: networkPolicy.egress plus DNS")
+
+
 def main():
     default_path, full_path, full_values_path = sys.argv[1:4]
     here = __file__.rsplit("/", 1)[0]
@@ -130,6 +154,9 @@ def main():
           "[default] no Secret referenced when existingSecret.name is empty")
     check({"name": "TOMBSYNC_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in c.get("env", []),
           "[default] TOMBSYNC_POD_IP comes from status.podIP (for config.http.address)")
+    check("NetworkPolicy" not in d, "[default] no NetworkPolicy")
+    check(not any("secret" in v for v in one(d, "StatefulSet")["spec"]["template"]["spec"]["volumes"]),
+          "[default] no Secret volume when secretFiles is empty")
 
     r = load(full_path)
     sts, c, metrics = common("full", r, full_values)
@@ -163,6 +190,9 @@ def main():
     check(selected == [metrics], "[full] ServiceMonitor selects the metrics Service only (no double scrape)")
     check(all(sm["metadata"]["labels"].get(k) == v for k, v in full_values["serviceMonitor"]["labels"].items()),
           "[full] serviceMonitor.labels")
+
+    check_secret_files(sts, c, full_values)
+    check_network_policy(r, sts, full_values)
 
     print(f"chart checks: {failures} failed")
     return 1 if failures else 0
