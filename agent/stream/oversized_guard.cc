@@ -19,6 +19,7 @@ constexpr size_t kFraming = 256;
 constexpr size_t kPerHeader = 16;
 // Room kept for the tombsync.oversized header once something is cut.
 constexpr size_t kHeaderRoom = 512;
+constexpr size_t kHeaderBytes = kHeaderRoom - 64;  // the header's value, at most
 constexpr const char* kHeader = "tombsync.oversized";
 
 struct Cut {
@@ -121,16 +122,34 @@ ChangeEvent with_cuts(const ChangeEvent& e, const std::vector<Cut>& cuts) {
   return out;
 }
 
+// The header's text: the cuts in order, each whole (so cut only between parts, on a UTF-8
+// boundary), within kHeaderBytes; the parts that do not fit are counted: "..., +2 more".
+// The log line lists every cut.
+std::string header_text(OversizedPolicy policy, const std::vector<std::string>& parts) {
+  std::string out = std::string(to_string(policy)) + ":";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string sep = i == 0 ? " " : ", ";
+    const size_t left = parts.size() - i - 1;
+    const std::string more = left == 0 ? "" : fmt::format(", +{} more", left);
+    if (out.size() + sep.size() + parts[i].size() + more.size() > kHeaderBytes) {
+      return out + fmt::format("{}+{} more", sep, parts.size() - i);
+    }
+    out += sep + parts[i];
+  }
+  return out;
+}
+
 void report(const ChangeEvent& e, OversizedPolicy policy, Record& rec, Metrics::Table* counters, size_t size,
             bool at_least, size_t max, const std::vector<Cut>& cuts) {
+  std::vector<std::string> parts;
   std::string what;
   for (const auto& c : cuts) {
-    if (!what.empty()) what += ", ";
     const std::string& name = e.table->columns[c.column].name;
-    what += c.skipped ? fmt::format("{} ({} bytes) as null", name, c.original)
-                      : fmt::format("{} from {} to {} bytes", name, c.original, c.kept);
+    parts.push_back(c.skipped ? fmt::format("{} ({} bytes) as null", name, c.original)
+                              : fmt::format("{} from {} to {} bytes", name, c.original, c.kept));
+    what += (what.empty() ? "" : ", ") + parts.back();
   }
-  rec.headers.emplace_back(kHeader, std::string(to_string(policy)) + ": " + what.substr(0, kHeaderRoom - 64));
+  rec.headers.emplace_back(kHeader, header_text(policy, parts));
   if (counters) counters->oversized_columns[policy == OversizedPolicy::kSkipColumn ? 1 : 0] += cuts.size();
   log::warn("oversized record of {} at LSN {} (key {}): {}{} bytes, over message.max.bytes {}; {} {}",
             e.table->qualified(), e.source.lsn.str(), shown_key(rec), at_least ? "at least " : "", size, max,

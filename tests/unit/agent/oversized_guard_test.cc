@@ -246,6 +246,18 @@ size_t kept_body(const Record& r, size_t max) {
   return json::parse(*r.value)["body"].get<std::string>().size();
 }
 
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
 }  // namespace
 
 // Review of issue 10: the cut used to take the encoded excess off the raw text, so text that
@@ -283,6 +295,38 @@ TEST_CASE("oversized: truncate_column keeps as much escape-heavy or plain text a
     CHECK(body.compare(0, kept.size(), kept) == 0);
     CHECK(kept.size() > 790'000);  // 4 raw bytes are 5 encoded
   }
+}
+
+TEST_CASE("oversized: the header lists whole cuts within 448 bytes and counts the rest", "[oversized]") {
+  // Column names of 3-byte characters: a byte cut would split one.
+  auto t = std::make_shared<TableSchema>(*docs_table());
+  ChangeEvent e = docs_event("x");
+  const size_t extra = 12;
+  for (size_t i = 0; i < extra; ++i) {
+    ColumnSpec c;
+    c.name = "spalte_";
+    for (int k = 0; k < 17; ++k) c.name += "\xe5\x88\x97";  // 列
+    c.name += std::to_string(i);
+    c.type = ColumnType::kText;
+    c.type_name = "text";
+    t->columns.push_back(c);
+    e.row.push_back(text(std::string(20000 + i, 'v')));
+  }
+  e.table = t;
+  Fixture f("skip_column");
+  f.builder.build(e, f.out);
+  REQUIRE(f.out.size() == 1);
+  const std::string h = header(f.out[0], "tombsync.oversized");
+  INFO(h);
+  const size_t cut = f.counters().oversized_columns[1];
+  CHECK(cut >= 8);
+  CHECK(h.size() <= 448);
+  CHECK(valid_utf8(h));
+  size_t listed = 0;
+  for (size_t pos = 0; (pos = h.find(" as null", pos)) != std::string::npos; pos += 8) ++listed;
+  CHECK(listed >= 3);
+  CHECK(listed < cut);
+  CHECK_THAT(h, Catch::EndsWith(", +" + std::to_string(cut - listed) + " more"));
 }
 
 // Memory for a 200 MB value cut to fit (issue 10 review): the event is not copied whole.
