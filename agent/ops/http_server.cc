@@ -47,12 +47,9 @@ constexpr size_t kHeaderCap = 8 * 1024;
 constexpr milliseconds kReadTimeout{2000};
 constexpr milliseconds kWriteTimeout{5000};
 constexpr milliseconds kDrainTimeout{1000};
-// Connections served at once. When all are taken, a new client is still
-// accepted and the oldest connection still waiting for its head (or lingering
-// after its response) is closed: a probe sends its request at once, so
-// whoever holds a slot longest is the least likely to be a probe, and
-// idle or slowloris sockets can no longer keep /healthz waiting.
-constexpr size_t kMaxConnections = 256;
+// A response the client has not taken for this long may be closed for a new
+// client when every slot is taken (HttpServer::kMaxConnections).
+constexpr milliseconds kStuckWrite{500};
 constexpr int kListenBacklog = 512;
 // After accept() or poll() fails for lack of descriptors or memory, wait this
 // long rather than spin (a listening socket with a queued client stays readable).
@@ -212,12 +209,31 @@ struct Connection {
   size_t sent = 0;
   int blank_lines = 0;  // empty lines before the request line (RFC 9112 2.2 allows one)
   Clock::time_point deadline;
+  Clock::time_point since;  // when `state` began: eviction picks the oldest
 };
+
+// Which connection to close for a new client, lower first; kNever is not closed.
+enum class Eviction { kIdle, kPartial, kDraining, kStuckWriting, kNever };
+
+Eviction eviction_rank(const Connection& c, Clock::time_point now) {
+  switch (c.state) {
+    case Connection::State::kReading:
+      return c.in.empty() && c.blank_lines == 0 ? Eviction::kIdle : Eviction::kPartial;
+    case Connection::State::kDraining:
+      return Eviction::kDraining;
+    case Connection::State::kWriting:
+      return now - c.since > kStuckWrite ? Eviction::kStuckWriting : Eviction::kNever;
+    case Connection::State::kDone:
+      break;
+  }
+  return Eviction::kNever;
+}
 
 }  // namespace
 
-HttpServer::HttpServer(const std::string& address, std::map<std::string, Handler> routes)
-    : routes_(std::move(routes)) {
+HttpServer::HttpServer(const std::string& address, std::map<std::string, Handler> routes,
+                       size_t max_connections)
+    : routes_(std::move(routes)), max_connections_(std::max<size_t>(max_connections, 1)) {
   UniqueFd listener = listen_on(address);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -250,8 +266,9 @@ namespace {
 // The poll loop's state and steps; lives on the server's thread only.
 class ConnectionLoop {
  public:
-  ConnectionLoop(int listen_fd, int wake_fd, const std::map<std::string, HttpServer::Handler>& routes)
-      : listen_fd_(listen_fd), wake_fd_(wake_fd), routes_(routes) {}
+  ConnectionLoop(int listen_fd, int wake_fd, const std::map<std::string, HttpServer::Handler>& routes,
+                 size_t max_connections)
+      : listen_fd_(listen_fd), wake_fd_(wake_fd), routes_(routes), max_(max_connections) {}
   void run();
 
  private:
@@ -262,8 +279,11 @@ class ConnectionLoop {
   void on_readable(Connection& c);
   void on_writable(Connection& c);
   void on_drainable(Connection& c);
-  // Frees a slot when all kMaxConnections are taken; false if none can be freed.
-  bool make_room(Clock::time_point now);
+  // The connection among the first `existing` of conns_ to close for a new
+  // client (HttpServer::kMaxConnections), or conns_.end() when none may be.
+  std::vector<std::unique_ptr<Connection>>::iterator victim(size_t existing, Clock::time_point now);
+  // When a full table next gets a connection it may close (a response turning stuck).
+  Clock::time_point room_at() const;
   void accept_all(Clock::time_point now);
   // Waits for the next event; false when the destructor asked the server to stop.
   bool wait(int& ready, bool& accepting);
@@ -272,6 +292,7 @@ class ConnectionLoop {
   const int listen_fd_;
   const int wake_fd_;
   const std::map<std::string, HttpServer::Handler>& routes_;
+  const size_t max_;
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<pollfd> fds_;
   Clock::time_point accept_paused_until_{};
@@ -289,7 +310,8 @@ void ConnectionLoop::respond(Connection& c, const HttpResponse& r, bool head_onl
   c.out = serialize(r, head_only, allow);
   c.sent = 0;
   c.state = Connection::State::kWriting;
-  c.deadline = Clock::now() + kWriteTimeout;
+  c.since = Clock::now();
+  c.deadline = c.since + kWriteTimeout;
 }
 
 void ConnectionLoop::dispatch(Connection& c, std::string_view head) {
@@ -405,7 +427,8 @@ void ConnectionLoop::on_writable(Connection& c) {
   // the client closes too, or kDrainTimeout passes.
   ::shutdown(c.fd.get(), SHUT_WR);
   c.state = Connection::State::kDraining;
-  c.deadline = Clock::now() + kDrainTimeout;
+  c.since = Clock::now();
+  c.deadline = c.since + kDrainTimeout;
 }
 
 void ConnectionLoop::on_drainable(Connection& c) {
@@ -420,30 +443,55 @@ void ConnectionLoop::on_drainable(Connection& c) {
   }
 }
 
-bool ConnectionLoop::make_room(Clock::time_point now) {
-  if (conns_.size() < kMaxConnections) return true;
-  // conns_ is in accept order, so the first match is the oldest.
-  auto oldest = std::find_if(conns_.begin(), conns_.end(), [](const auto& c) {
-    return c->state == Connection::State::kReading || c->state == Connection::State::kDraining;
-  });
-  if (oldest == conns_.end()) return false;  // every slot is writing a response: let those finish
-  conns_.erase(oldest);
-  ++evicted_;
-  warn_rarely(now, "http server: " + std::to_string(kMaxConnections) +
-                       " connections open; closing the oldest that has not sent a request (" +
-                       std::to_string(evicted_) +
-                       " so far), so that probes are still answered. Many idle clients on the port: "
-                       "bind http.address to the pod IP or a private interface (docs/operations.md)");
-  return true;
+std::vector<std::unique_ptr<Connection>>::iterator ConnectionLoop::victim(size_t existing, Clock::time_point now) {
+  auto best = conns_.end();
+  Eviction best_rank = Eviction::kNever;
+  // conns_ is in accept order, but `since` moves with each state: compare it.
+  for (auto it = conns_.begin(); it != conns_.begin() + static_cast<std::ptrdiff_t>(existing); ++it) {
+    const Eviction rank = eviction_rank(**it, now);
+    if (rank < best_rank || (rank != Eviction::kNever && rank == best_rank && (*it)->since < (*best)->since)) {
+      best = it;
+      best_rank = rank;
+    }
+  }
+  return best;
 }
 
+Clock::time_point ConnectionLoop::room_at() const {
+  Clock::time_point at = Clock::time_point::max();
+  for (const auto& c : conns_)
+    if (c->state == Connection::State::kWriting) at = std::min(at, c->since + kStuckWrite + milliseconds(1));
+  return at;
+}
+
+// Accepts what the backlog holds. With every slot taken, a new client is
+// accepted only if a connection open before this call may be closed for it
+// (never one accepted here: it has not been read yet); its request is read at
+// once, so a probe is answered within this call.
 void ConnectionLoop::accept_all(Clock::time_point now) {
-  while (make_room(now)) {
+  size_t existing = conns_.size();
+  for (;;) {
+    const bool full = conns_.size() >= max_;
+    if (full && victim(existing, now) == conns_.end()) return;  // the rest wait in the backlog
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       auto c = std::make_unique<Connection>();
       c->fd = UniqueFd(fd);
+      c->since = now;
       c->deadline = now + kReadTimeout;
+      on_readable(*c);
+      if (c->state == Connection::State::kWriting) on_writable(*c);
+      if (c->state == Connection::State::kDone) continue;  // it left without asking anything
+      if (full) {
+        conns_.erase(victim(existing, now));
+        --existing;
+        ++evicted_;
+        warn_rarely(now, "http server: " + std::to_string(max_) +
+                             " connections open; closing an idle or stalled one for each new client (" +
+                             std::to_string(evicted_) +
+                             " so far), so that probes are still answered. Many idle clients on the port: "
+                             "bind http.address to the pod IP or a private interface (docs/operations.md)");
+      }
       conns_.push_back(std::move(c));
       continue;
     }
@@ -469,13 +517,11 @@ bool ConnectionLoop::wait(int& ready, bool& accepting) {
     const Clock::time_point now = Clock::now();
     fds_.clear();
     fds_.push_back({wake_fd_, POLLIN, 0});
-    const bool room = conns_.size() < kMaxConnections ||
-                      std::any_of(conns_.begin(), conns_.end(), [](const auto& c) {
-                        return c->state != Connection::State::kWriting;
-                      });
+    const bool room = conns_.size() < max_ || victim(conns_.size(), now) != conns_.end();
     accepting = room && now >= accept_paused_until_;
     fds_.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
     Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until_;
+    if (!room) wake_at = room_at();
     for (const auto& c : conns_) {
       const short events = c->state == Connection::State::kWriting ? POLLOUT : POLLIN;
       fds_.push_back({c->fd.get(), events, 0});
@@ -541,6 +587,6 @@ void ConnectionLoop::run() {
 // liveness probe fails and the pod is restarted for nothing. Handlers still
 // run one at a time on this thread, which keeps their thread-safety contract
 // simple; they only read atomics, so they are quick.
-void HttpServer::run() { ConnectionLoop(listen_fd_, wake_read_fd_, routes_).run(); }
+void HttpServer::run() { ConnectionLoop(listen_fd_, wake_read_fd_, routes_, max_connections_).run(); }
 
 }  // namespace tombsync

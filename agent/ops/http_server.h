@@ -6,6 +6,7 @@
 // Spec: RFC 9112 (message syntax), RFC 9110 (semantics, status codes).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -26,6 +27,15 @@ struct HttpResponse {
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse()>;
+  // Connections served at once. When all are taken and a new client arrives,
+  // one connection that was already open is closed for it, in this order:
+  // one that has sent nothing, then one with a partial request head, then one
+  // lingering after its response, then one whose response has been stuck for
+  // more than 500 ms; oldest first within each. A probe sends its request at
+  // once and is read the moment it is accepted, so idle or slowloris sockets
+  // cannot keep /healthz waiting. When nothing may be closed, new clients
+  // wait in the listen backlog.
+  static constexpr size_t kMaxConnections = 256;
 
   // address: "host:port"; host may be empty or "0.0.0.0" (all IPv4), "[::]"
   // or "::" (IPv6 any, which also takes IPv4 unless the host forbids it),
@@ -34,7 +44,9 @@ class HttpServer {
   // ignored. Throws Error(kConfig, "http.address <addr>: <why>; <fix>") when
   // the address cannot be parsed, resolved or bound. Listens before
   // returning, so a client may connect as soon as the constructor is done.
-  HttpServer(const std::string& address, std::map<std::string, Handler> routes);
+  // max_connections (at least 1) is for tests; the agent uses the default.
+  HttpServer(const std::string& address, std::map<std::string, Handler> routes,
+             size_t max_connections = kMaxConnections);
   // Stops the thread promptly (it is woken through a pipe, not a timeout)
   // and closes every socket, including connections still in progress.
   ~HttpServer();
@@ -47,6 +59,7 @@ class HttpServer {
   void run();
 
   const std::map<std::string, Handler> routes_;  // read-only once constructed
+  const size_t max_connections_;
   int listen_fd_ = -1;
   int wake_read_fd_ = -1;   // the destructor writes to wake_write_fd_ to end run()
   int wake_write_fd_ = -1;

@@ -21,7 +21,7 @@ const RecordBuilder::Route& RecordBuilder::route(const TableSchema& table) {
   const TableConfig* tc = config_.find_table(table.schema, table.table);
   if (tc == nullptr) throw Error(ErrorKind::kInternal, "no configuration for " + table.qualified());
   Route r{config_.topic_for(*tc), tc->deletes.value_or(config_.deletes), table.qualified(),
-          tc->soft_delete_column.has_value() || !tc->redact_on_delete.empty(), config_.oversized_for(*tc),
+          tc->soft_delete_column.has_value(), !tc->redact_on_delete.empty(), config_.oversized_for(*tc),
           metrics_ ? metrics_->table(table.qualified()) : nullptr};
   return routes_.emplace(table.relid, std::move(r)).first->second;
 }
@@ -52,8 +52,11 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
 
 void RecordBuilder::build(const ChangeEvent& e, std::vector<Record>& out) {
   try {
-    if (e.op == Op::kTruncate || !route(*e.table).row_rules) return build_records(e, out);
-    ChangeEvent copy = e;  // only tables with row rules pay for the copy
+    const Route& r = route(*e.table);
+    // Where RowPolicy::apply may change the event (a soft delete, then redaction): only then a copy.
+    const bool rules_apply = (r.soft_delete && e.op != Op::kDelete) || (r.redact && e.is_deleted);
+    if (e.op == Op::kTruncate || !rules_apply) return build_records(e, out);
+    ChangeEvent copy = e;
     policy_.apply(copy);
     build_records(copy, out);
   } catch (const Error& err) {

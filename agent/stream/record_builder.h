@@ -31,7 +31,10 @@ class RecordBuilder {
   // Restarts the per-transaction record ordinal; call at each Begin.
   void begin_transaction() { seq_ = 0; }
   // Appends the records for `event` to `out`, in the order they must reach Kafka.
-  // The table's soft-delete and redaction rules (RowPolicy) apply first.
+  // The table's soft-delete and redaction rules (RowPolicy) apply first, to a copy of the
+  // event, made only when a rule may change it: every row image but a delete's for a table
+  // with soft_delete_column, and every delete for a table with redact_on_delete. Otherwise,
+  // and for oversized cuts, no value is copied whole.
   void build(const ChangeEvent& event, std::vector<Record>& out);
 
  private:
@@ -39,7 +42,8 @@ class RecordBuilder {
     std::string topic;
     DeletePolicy deletes;
     std::string table;  // "schema.table", for the header
-    bool row_rules;     // soft_delete_column or redact_on_delete set
+    bool soft_delete;   // soft_delete_column set
+    bool redact;        // redact_on_delete set
     OversizedPolicy oversized;
     Metrics::Table* counters;  // null without Metrics
   };

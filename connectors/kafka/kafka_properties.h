@@ -40,12 +40,20 @@ inline constexpr int64_t kDefaultMessageMaxBytes = 1000000;
 // The producer's message.max.bytes in `properties` (kafka.properties), else the default. A
 // value that is not a number is left to librdkafka, which refuses it at start-up.
 int64_t producer_message_max_bytes(const std::map<std::string, std::string>& properties);
-// The hint for a record that Kafka refused as too large (librdkafka's MSG_SIZE_TOO_LARGE,
-// locally or from the broker): the two settings to raise.
+// The hint for a record over the producer's message.max.bytes (OversizedGuard, or
+// librdkafka's MSG_SIZE_TOO_LARGE when produce() refuses it): the settings to raise.
 inline constexpr std::string_view kMessageSizeHint =
     "raise kafka.properties.message.max.bytes (the producer's limit) and the topic's "
     "max.message.bytes (the broker's message.max.bytes for new topics), or set oversized: "
     "truncate_column or skip_column on the table (docs/configuration.md)";
+// The hint for a record the broker refused as too large (MSG_SIZE_TOO_LARGE in a delivery
+// report): the record was within the producer's message.max.bytes, so the topic's
+// max.message.bytes is lower, and raising the producer's limit would not help.
+inline constexpr std::string_view kBrokerMessageSizeHint =
+    "the topic's max.message.bytes is below the producer's message.max.bytes: lower "
+    "kafka.properties.message.max.bytes to the topic's max.message.bytes (then the table's "
+    "oversized: rule applies before sending), or raise the topic's max.message.bytes "
+    "(docs/configuration.md)";
 
 // What is wrong with one entry of a broker list (bootstrap.servers).
 enum class BrokerProblem {

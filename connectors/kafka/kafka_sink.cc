@@ -376,7 +376,7 @@ void KafkaSink::report(int err, const char* topic, int32_t partition, int64_t of
                      err == RD_KAFKA_RESP_ERR__FATAL
                          ? fatal_reason(rk_)
                          : rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)),
-                     err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? std::string("; ") + std::string(kMessageSizeHint)
+                     err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? std::string("; ") + std::string(kBrokerMessageSizeHint)
                                                                  : std::string()));
     return;
   }

@@ -28,9 +28,11 @@ namespace {
 
 class Client {
  public:
-  explicit Client(int port, int family = AF_INET) {
+  // rcvbuf > 0: a small receive buffer, so that a large response stays stuck in the server.
+  explicit Client(int port, int family = AF_INET, int rcvbuf = 0) {
     fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd_ >= 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     timeval tv{10, 0};  // a broken server fails the test instead of hanging it
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int rc;
@@ -457,4 +459,118 @@ TEST_CASE("/healthz answers within 100 ms while 500 idle and 200 slowloris socke
                    << " ms");
   CHECK(took.size() > 50);
   CHECK(took.back() < milliseconds(100));
+}
+
+namespace {
+
+// Whether the server closed this connection (EOF or reset), without waiting or reading data.
+bool closed_by_server(Client& c) {
+  char byte;
+  const ssize_t n = ::recv(c.fd(), &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+// For a connection whose response was read (the server half-closed it and lingers): whether
+// the server has closed it completely. Bytes sent to a closed socket draw a reset, and the
+// next send fails; a lingering server reads and drops them.
+bool gone_after_response(Client& c) {
+  if (!c.send("x")) return true;
+  std::this_thread::sleep_for(milliseconds(30));
+  return !c.send("y");
+}
+
+const std::string kProbe = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+std::vector<std::unique_ptr<Client>> connect_many(int port, int n) {
+  std::vector<std::unique_ptr<Client>> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(std::make_unique<Client>(port));
+    REQUIRE(out.back()->connected());
+    std::this_thread::sleep_for(milliseconds(20));  // accepted one by one, in this order
+  }
+  return out;
+}
+
+}  // namespace
+
+// Review of issue 10: a new client used to close two connections (one before
+// accept() and one after, when the backlog was empty), or the one accepted just
+// before it, unread.
+TEST_CASE("a full table closes one idle connection per new client, the oldest, never one just accepted",
+          "[http]") {
+  HttpServer server("127.0.0.1:0", routes(), 4);
+  std::vector<std::unique_ptr<Client>> idle = connect_many(server.port(), 4);
+  for (size_t round = 0; round < 6; ++round) {
+    idle.push_back(std::make_unique<Client>(server.port()));  // reconnects, as an idle flood does
+    REQUIRE(idle.back()->connected());
+    std::this_thread::sleep_for(milliseconds(60));
+    for (size_t j = 0; j < idle.size(); ++j) {
+      INFO("round " << round << ", connection " << j);
+      CHECK(closed_by_server(*idle[j]) == (j <= round));
+    }
+  }
+  // A probe still closes one idle connection and is answered.
+  const Reply r = ask(server.port(), kProbe);
+  CHECK(r.status == 200);
+  std::this_thread::sleep_for(milliseconds(30));  // the slot is freed just after the answer
+  CHECK(closed_by_server(*idle[6]));
+  CHECK(!closed_by_server(*idle[7]));
+}
+
+TEST_CASE("a full table closes idle connections first, then partial requests, then lingering ones; "
+          "a new client is answered at once", "[http]") {
+  HttpServer server("127.0.0.1:0", routes(), 4);
+  std::vector<std::unique_ptr<Client>> partial = connect_many(server.port(), 2);
+  for (auto& c : partial) REQUIRE(c->send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  std::this_thread::sleep_for(milliseconds(30));
+  std::vector<std::unique_ptr<Client>> idle = connect_many(server.port(), 2);  // newer, closed first
+  std::vector<std::unique_ptr<Client>> probes;
+  auto probe = [&] {
+    probes.push_back(std::make_unique<Client>(server.port()));
+    REQUIRE(probes.back()->connected());
+    REQUIRE(probes.back()->send(kProbe));
+    const auto start = Clock::now();
+    CHECK(parse(probes.back()->read_all()).status == 200);  // the client stays: its slot lingers
+    CHECK(Clock::now() - start < milliseconds(100));
+    std::this_thread::sleep_for(milliseconds(20));
+  };
+  probe();
+  CHECK(closed_by_server(*idle[0]));
+  CHECK(!closed_by_server(*idle[1]));
+  CHECK(!closed_by_server(*partial[0]));
+  probe();
+  CHECK(closed_by_server(*idle[1]));
+  CHECK(!closed_by_server(*partial[0]));
+  probe();
+  CHECK(closed_by_server(*partial[0]));
+  CHECK(!closed_by_server(*partial[1]));
+  probe();
+  CHECK(closed_by_server(*partial[1]));
+  // Only lingering probes are left (1 s each): the oldest goes.
+  probe();
+  CHECK(gone_after_response(*probes[0]));
+  CHECK(!gone_after_response(*probes[1]));
+}
+
+TEST_CASE("a response stuck for 500 ms is closed for a new client, which waits in the backlog until then",
+          "[http]") {
+  const size_t body = 16 * 1024 * 1024;  // far more than the socket buffers hold
+  std::map<std::string, HttpServer::Handler> r = routes();
+  r["/big"] = [body] { return HttpResponse{200, "text/plain", std::string(body, 'x')}; };
+  HttpServer server("127.0.0.1:0", r, 2);
+  std::vector<std::unique_ptr<Client>> writers;
+  for (int i = 0; i < 2; ++i) {
+    writers.push_back(std::make_unique<Client>(server.port(), AF_INET, 4096));
+    REQUIRE(writers.back()->send("GET /big HTTP/1.1\r\n\r\n"));
+    std::this_thread::sleep_for(milliseconds(30));
+  }
+  const auto start = Clock::now();
+  const Reply reply = ask(server.port(), kProbe);
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  INFO("probe answered after " << took.count() << " ms");
+  CHECK(reply.status == 200);
+  CHECK(took >= milliseconds(380));  // neither response was stuck for 500 ms when it came
+  CHECK(took < milliseconds(1500));  // not the 5 s write timeout
+  CHECK(writers[0]->read_all().size() < body);  // the oldest was closed mid-response
+  CHECK(parse(writers[1]->read_all()).body.size() == body);
 }
