@@ -152,11 +152,27 @@ TEST_CASE("secure: Kafka SCRAM password rotated through kafka.property_files whi
   drop_kafka_connections();  // librdkafka reconnects and authenticates again, with the old password
   CHECK(eventually([&] { return agent.log().find("Kafka refused the credentials") != std::string::npos; },
                    std::chrono::seconds(60)));
-  finish_and_count(agent, "public." + n, load, 300, "Kafka rotation");
+  const uint64_t at = end_offsets(agent, "public." + n);
+  REQUIRE(eventually([&] { return end_offsets(agent, "public." + n) > at + 200; }, std::chrono::seconds(60)));
+
+  // Again, with the Secret landing only after the reconnection: the sessions started meanwhile
+  // fail to authenticate and are retried with back-off, each reading the file again.
+  const std::string third = "kafka-third-" + n;
+  set_scram_password(user.name, third);
+  drop_kafka_connections();
+  CHECK(eventually([&] { return agent.log().find("cannot reach Kafka") != std::string::npos; },
+                   std::chrono::seconds(60)));
+  write_secret_file(dir.string(), "kafka-user-password", third + "\n");
+  finish_and_count(agent, "public." + n, load, 300, "Kafka rotation (twice, the second file late)");
   CHECK(agent.stop(SIGTERM) == 0);
   const std::string log = agent.log();
   INFO(log);
   CHECK(log.find(first) == std::string::npos);
   CHECK(log.find(second) == std::string::npos);
+  CHECK(log.find(third) == std::string::npos);
+  for (size_t p = log.find("connection lost"); p != std::string::npos; p = log.find("connection lost", p + 1)) {
+    const size_t from = log.rfind('\n', p) + 1;
+    WARN(log.substr(from, log.find('\n', p) - from));  // the supervisor's line per ended session
+  }
   std::filesystem::remove_all(dir);
 }
