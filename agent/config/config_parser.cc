@@ -275,6 +275,9 @@ void Parser::parse_properties(const Value& at, std::map<std::string, std::string
   for (const auto& [key, value] : entries(n, "kafka.properties", "properties", nullptr)) {
     const std::string path = "kafka.properties." + key;
     if (const std::string refused = refusal(key); !refused.empty()) fail(value, path, refused);
+    if (key == "ssl.key.pem")  // docs/security.md: keys come from files, never from the config text
+      fail(value, path, "a private key is not accepted in the config text; give its file with "
+                        "kafka.properties.ssl.key.location, or kafka.property_files.ssl.key.pem");
     // Values are never echoed: sasl.password and ssl.key.password live here.
     properties[key] = scalar(value, path, "a string, number or boolean");
   }

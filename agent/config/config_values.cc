@@ -16,6 +16,7 @@
 
 #include "agent/config/config_messages.h"
 #include "agent/config/config_names.h"
+#include "agent/config/secret_files.h"
 #include "base/error.h"
 #include "base/small_file.h"
 
@@ -226,12 +227,9 @@ int Parser::duration_ms(const Value& at, const std::string& path, int max_ms) co
 std::string Parser::file_content(const Value& at, const std::string& path) const {
   const std::string file = scalar(at, path, "a file path");
   std::string why;
-  std::optional<std::string> read = read_small_file(file, kMaxSecretFileBytes, why);
-  if (!read) fail(at, path, "cannot open " + quote(file) + ": " + why);
-  std::string text = std::move(*read);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.empty()) fail(at, path, quote(file) + " is empty");
-  return text;
+  std::optional<std::string> read = read_secret_file(file, why);  // the rule every later read applies
+  if (!read) fail(at, path, why);
+  return std::move(*read);
 }
 
 }  // namespace tombsync::config_internal

@@ -28,6 +28,9 @@ void Checkpointer::confirm(bool reply_requested) {
 void Checkpointer::save_after_error(RecordSink& sink, int flush_ms) noexcept {
   try {
     sink.flush(flush_ms);
+  } catch (...) {  // a failed sink (credentials refused, ...): what it acknowledged before still counts
+  }
+  try {
     const Lsn acked = tracker_.acked();
     if (before_save) before_save(acked);
     if (acked > stored_) {

@@ -39,7 +39,9 @@ class Checkpointer {
   const std::string& slot() const { return slot_; }
 
   // The error path: waits up to flush_ms for Kafka, then saves what it
-  // acknowledged. Sends nothing to Postgres (the connection may be gone).
+  // acknowledged, also when the flush throws (a failed sink reports no delivery
+  // after its failure, so what the tracker holds was acknowledged).
+  // Sends nothing to Postgres (the connection may be gone).
   // Never throws: the error in flight is the one to report.
   void save_after_error(RecordSink& sink, int flush_ms = 10000) noexcept;
 

@@ -1,5 +1,6 @@
 #include "agent/stream/session_start.h"
 
+#include "agent/config/secret_files.h"
 #include "base/log.h"
 #include "connectors/kafka/partition_tail.h"
 
@@ -25,7 +26,8 @@ RedeliveryFilter load_redelivery_filter(const Config& config, Lsn start, const s
 KafkaSinkOptions kafka_sink_options(const Config& config) {
   KafkaSinkOptions o;
   o.brokers = config.kafka.brokers;
-  o.properties = config.kafka.properties;
+  // kafka.property_files read again: a client created after a rotation uses the new secret.
+  o.properties = current_kafka_properties(config.kafka);
   o.connect_timeout_ms = config.kafka.connect_timeout_ms;
   // librdkafka's errors reach the agent through the sink's error path; its own lines are detail.
   o.log = [](int level, const std::string& facility, const std::string& message) {

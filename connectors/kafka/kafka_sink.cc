@@ -160,6 +160,7 @@ void KafkaSink::check_reachable() {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, options_.connect_timeout_ms);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(md);
+    connected_ = true;
     return;
   }
   // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
@@ -347,11 +348,13 @@ void KafkaSink::serve(int timeout_ms) {
 
 void KafkaSink::throw_if_failed() {
   if (callback_error_) std::rethrow_exception(std::exchange(callback_error_, nullptr));
-  if (failure_) throw Error(ErrorKind::kSink, *failure_);
+  if (failure_) throw Error(ErrorKind::kSink, *failure_, failure_transient_ ? Transient::kYes : Transient::kNo);
 }
 
-void KafkaSink::fail(std::string message) {
-  if (!failure_) failure_ = std::move(message);
+void KafkaSink::fail(std::string message, bool transient) {
+  if (failure_) return;
+  failure_ = std::move(message);
+  failure_transient_ = transient;
 }
 
 // A template so that no std::function is built per delivery report.
@@ -389,6 +392,16 @@ void KafkaSink::warn(int err, const char* reason) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     // The idempotent producer can no longer guarantee order or once-ness.
     fail(fmt::format("Kafka producer fatal error: {}", fatal_reason(rk_)));
+    return;
+  }
+  if (connected_ && (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)) {
+    // The credentials that worked were refused: rotated (a new password in the Secret, the old
+    // one removed on the broker). librdkafka would retry with the old ones for ever; a new
+    // producer reads the properties again (kafka.property_files), so end this one.
+    fail(fmt::format("Kafka refused the credentials this producer connected with: {}; a new producer is "
+                     "created with kafka.property_files read again",
+                     reason),
+         true);
     return;
   }
   ++warnings_;

@@ -123,9 +123,14 @@ class KafkaSink {
   void interrupt();
   bool interrupted() const { return interrupted_.load(); }
 
-  // Transient producer errors (broker down, connection refused, authentication failure, ...).
-  // librdkafka keeps retrying these, so they are not failures of the sink; they are counted and
-  // passed to on_warning for the agent to log.
+  // Transient producer errors (broker down, connection refused, ...). librdkafka keeps retrying
+  // these, so they are not failures of the sink; they are counted and passed to on_warning for
+  // the agent to log. One exception: an authentication failure (SASL) after check_reachable()
+  // succeeded means the credentials were rotated; librdkafka would retry with the old ones for
+  // ever, so it fails the sink with a transient Error(kSink) ("Kafka refused the credentials
+  // ..."): the supervisor then starts a new session, whose new producer reads the properties
+  // again (kafka.property_files), and resumes from the saved cursor (RedeliveryFilter keeps what
+  // this producer wrote but never saw acknowledged from being written twice).
   uint64_t warnings() const { return warnings_; }
   const std::string& last_warning() const { return last_warning_; }
 
@@ -150,7 +155,9 @@ class KafkaSink {
   // rd_kafka_poll + rethrow of what the callbacks recorded.
   void serve(int timeout_ms);
   void throw_if_failed();
-  void fail(std::string message);  // first failure wins; later ones are consequences
+  // First failure wins; later ones are consequences. A transient one (credentials refused after
+  // the sink had connected) is thrown as Transient::kYes, so a running agent starts a new session.
+  void fail(std::string message, bool transient = false);
   void report(int err, const char* topic, int32_t partition, int64_t offset, Lsn commit_lsn);
   void warn(int err, const char* reason);
   // Runs a user callback, turning an exception into the sink's failure (defined in the .cc).
@@ -162,6 +169,8 @@ class KafkaSink {
   std::unordered_map<std::string, Topic> topics_;
   size_t in_flight_ = 0;
   std::optional<std::string> failure_;  // set once; every later call throws it
+  bool failure_transient_ = false;
+  bool connected_ = false;  // check_reachable() succeeded once: a later authentication failure is a rotation
   std::exception_ptr callback_error_;   // thrown by a user callback; rethrown once, as is
   uint64_t warnings_ = 0;
   std::string last_warning_;

@@ -3,12 +3,18 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
+
+#include "tests/integration/http_client.h"
 
 namespace tombsync::it {
 namespace {
@@ -175,15 +181,114 @@ std::string write_secret_file(const std::string& dir, const std::string& name, c
   return path;
 }
 
-std::string secure_kafka_yaml(const std::string& password_file) {
+std::string secure_kafka_yaml(const std::string& password_file, const std::string& user,
+                              const std::string& extra_properties) {
   const SecureEnv& e = SecureEnv::get();
   return "  properties:\n"
          "    security.protocol: SASL_SSL\n"
          "    sasl.mechanisms: SCRAM-SHA-512\n"
-         "    sasl.username: " + e.kafka_user + "\n"
-         "    ssl.ca.location: \"" + e.ca + "\"\n"
+         "    sasl.username: " + (user.empty() ? e.kafka_user : user) + "\n"
+         "    ssl.ca.location: \"" + e.ca + "\"\n" + extra_properties +
          "  property_files:\n"
          "    sasl.password: \"" + password_file + "\"\n";
+}
+
+std::string mtls_kafka_yaml(const std::string& cert, const std::string& key, const std::string& extra_properties) {
+  const SecureEnv& e = SecureEnv::get();
+  return "  properties:\n"
+         "    security.protocol: SSL\n"
+         "    ssl.ca.location: \"" + e.ca + "\"\n"
+         "    ssl.certificate.location: \"" + cert + "\"\n"
+         "    ssl.key.location: \"" + key + "\"\n" + extra_properties;
+}
+
+void create_topic(const std::string& topic, int partitions) {
+  Handle rk = admin_handle();
+  char err[512];
+  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  if (!t) FAIL("NewTopic: " << err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
+  rd_kafka_CreateTopics(rk.get(), &t, 1, nullptr, q);
+  auto ev = wait_result(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
+  for (size_t i = 0; i < n; ++i)
+    if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      FAIL("CreateTopics " << topic << ": " << rd_kafka_topic_result_error_string(results[i]));
+  ev.reset();
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(t);
+}
+
+namespace {
+std::string services_script(const std::string& name) {
+  return std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/" + name;
+}
+}  // namespace
+
+void set_scram_password(const std::string& user, const std::string& password) {
+  run_capture(services_script("kafka-secure-tool") + " configs --alter --entity-type users --entity-name " + user +
+              " --add-config 'SCRAM-SHA-512=[password=" + password + "]' 2>&1");
+}
+
+void delete_scram_user(const std::string& user) {
+  run_capture(services_script("kafka-secure-tool") + " configs --alter --entity-type users --entity-name " + user +
+              " --delete-config SCRAM-SHA-512 2>&1");
+}
+
+void drop_kafka_connections() {
+  const std::string port = SecureEnv::get().kafka_brokers.substr(SecureEnv::get().kafka_brokers.rfind(':') + 1);
+  const std::string killed = run_capture("ss -K -tn '( dport = :" + port + " )' 2>&1");
+  // The header line, then one line per connection killed.
+  if (std::count(killed.begin(), killed.end(), '\n') < 2) FAIL("ss -K dropped no connection to port " << port << ":\n" << killed);
+}
+
+Workload::Workload(const std::string& dsn, const std::string& table)
+    : thread_([this, dsn, table] { run(dsn, table); }) {}
+
+Workload::~Workload() {
+  if (thread_.joinable()) stop();
+}
+
+void Workload::run(std::string dsn, std::string table) {
+  try {
+    Sql sql(dsn);
+    for (size_t i = 0; !stopping_.load(); ++i) {
+      const std::string a = std::to_string(2 * i), b = std::to_string(2 * i + 1);
+      std::string stmt = "BEGIN; INSERT INTO " + table + " VALUES (" + a + ", 0), (" + b + ", 0); UPDATE " + table +
+                         " SET v = v + 1 WHERE id = " + a + ";";
+      size_t records = 3;
+      if (i % 10 == 9) {
+        stmt += " DELETE FROM " + table + " WHERE id = " + b + ";";
+        records += 2;
+      }
+      sql.exec(stmt + " COMMIT;");
+      records_ += records;
+      transactions_.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(4));
+    }
+  } catch (const std::exception& e) {
+    error_ = e.what();
+  }
+}
+
+size_t Workload::stop() {
+  stopping_.store(true);
+  thread_.join();
+  if (!error_.empty()) FAIL("the workload failed: " << error_);
+  return records_;
+}
+
+Tally tally_changes(const std::vector<KafkaRecord>& records) {
+  std::map<std::pair<std::string, std::string>, int> seen;
+  Tally t;
+  for (const auto& r : records) {
+    auto& n = seen[{r.headers.at("tombsync.lsn"), r.headers.at("tombsync.op")}];
+    if (++n > 1) ++t.duplicates;
+  }
+  t.distinct = seen.size();
+  return t;
 }
 
 AgentOptions secure_agent_options(const std::string& name, const std::vector<std::string>& tables,
@@ -227,6 +332,42 @@ void revoke_all_acls(const std::string& principal) {
                                           RD_KAFKA_ACL_PERMISSION_TYPE_ANY, err, sizeof err);
   if (!f) FAIL("ACL filter: " << err);
   delete_acls({f});
+}
+
+namespace {
+// stdout and stderr of a command, whatever its exit status (check exits 1 when an item fails).
+std::string output_of(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return out + "\n[exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "]\n";
+}
+}  // namespace
+
+std::string operator_outputs(const Agent& agent) {
+  const int port = http_port(agent);
+  const HttpResult metrics = http_get(port, "/metrics");
+  CHECK(metrics.status == 200);
+  const std::string bin = TOMBSYNC_BINARY, config = " --config '" + agent.config_path() + "'";
+  std::string status = output_of(bin + " status --json" + config);
+  std::string check = output_of(bin + " check" + config + " --log-level debug");
+  std::string check_json = output_of(bin + " check --json" + config + " --log-level debug");
+  CHECK(status.find("\"slot\"") != std::string::npos);  // real outputs, not an error each
+  CHECK(check.find("PASS") != std::string::npos);
+  return "== log\n" + agent.log() + "\n== /metrics\n" + metrics.body + "\n== status --json\n" + status +
+         "\n== check\n" + check + "\n== check --json\n" + check_json;
+}
+
+std::vector<std::string> pem_body_lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty() && line.rfind("-----", 0) != 0) lines.push_back(line);
+  REQUIRE_FALSE(lines.empty());
+  return lines;
 }
 
 }  // namespace tombsync::it
