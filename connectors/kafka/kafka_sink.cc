@@ -158,6 +158,7 @@ void KafkaSink::check_reachable() {
   const uint64_t warnings_before = warnings_;
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  bool refused = false;
   // In slices, so that a refused login or certificate (which waiting does not fix) ends the
   // wait at once. No topic: asks only for the broker list, so nothing is auto-created.
   for (;;) {
@@ -170,7 +171,7 @@ void KafkaSink::check_reachable() {
     // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
     // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
     serve(0);
-    const bool refused = causes_ != causes_before && (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+    refused = causes_ != causes_before && (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
                                                       last_cause_err_ == RD_KAFKA_RESP_ERR__SSL);
     if (refused || remaining_ms(deadline) == 0) break;
   }
@@ -178,8 +179,8 @@ void KafkaSink::check_reachable() {
                        : warnings_ != warnings_before ? last_warning_
                                                       : rd_kafka_err2str(err);
   throw Error(ErrorKind::kSink,
-              fmt::format("cannot reach Kafka at {} within {} s: {}; {}", options_.brokers,
-                          seconds(options_.connect_timeout_ms), reason,
+              fmt::format("cannot reach Kafka at {}{}: {}; {}", options_.brokers,
+                          refused ? "" : " within " + seconds(options_.connect_timeout_ms) + " s", reason,
                           kafka_connect_hint(reason, options_.properties)),
               Transient::kYes);  // ends a first start; a running agent waits for the brokers
 }
