@@ -20,6 +20,10 @@ void CheckList::fail(const std::string& check, const std::string& subject, std::
   report_.items.push_back({check, subject, CheckStatus::kFail, std::move(message)});
 }
 
+void CheckList::unknown(const std::string& check, const std::string& subject, std::string message) {
+  report_.items.push_back({check, subject, CheckStatus::kUnknown, std::move(message)});
+}
+
 void CheckList::skip(const std::string& check, const std::string& subject, const std::string& title,
                      const std::string& reason) {
   report_.items.push_back({check, subject, CheckStatus::kSkip, title + ": not checked, " + reason});
@@ -47,12 +51,13 @@ const char* to_string(CheckStatus status) {
     case CheckStatus::kPass: return "PASS";
     case CheckStatus::kFail: return "FAIL";
     case CheckStatus::kSkip: return "SKIP";
+    case CheckStatus::kUnknown: return "UNKNOWN";
   }
   return "?";
 }
 
 bool PreflightReport::ok() const {
-  return !items.empty() && count(CheckStatus::kPass) == items.size();
+  return !items.empty() && count(CheckStatus::kPass) + count(CheckStatus::kUnknown) == items.size();
 }
 
 size_t PreflightReport::count(CheckStatus status) const {
@@ -62,8 +67,11 @@ size_t PreflightReport::count(CheckStatus status) const {
 std::string PreflightReport::text() const {
   std::string out;
   for (const auto& i : items) out += fmt::format("{}  {}\n", to_string(i.status), i.message);
-  if (ok())
+  if (ok() && count(CheckStatus::kUnknown) == 0)
     out += fmt::format("check: all {} items passed\n", items.size());
+  else if (ok())
+    out += fmt::format("check: no item failed, {} passed, {} unknown\n", count(CheckStatus::kPass),
+                       count(CheckStatus::kUnknown));
   else
     out += fmt::format("check: {} of {} items failed, {} skipped\n", count(CheckStatus::kFail), items.size(),
                        count(CheckStatus::kSkip));
@@ -76,6 +84,7 @@ std::string PreflightReport::json() const {
   j["passed"] = count(CheckStatus::kPass);
   j["failed"] = count(CheckStatus::kFail);
   j["skipped"] = count(CheckStatus::kSkip);
+  j["unknown"] = count(CheckStatus::kUnknown);
   j["items"] = nlohmann::ordered_json::array();
   for (const auto& i : items) {
     std::string status = to_string(i.status);

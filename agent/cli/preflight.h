@@ -3,8 +3,10 @@
 // (docs/operations.md lists the items and their fixes); the source's items are
 // judged by the rules `run` applies (agent/source/source_rules.h), with the
 // same messages. Unlike `run`, it does not stop at the first problem: every
-// item is reported as PASS, FAIL (with what to do) or SKIP (it depends on an
-// item that failed, e.g. the Postgres login). It is read-only: it creates,
+// item is reported as PASS, FAIL (with what to do), SKIP (it depends on an
+// item that failed, e.g. the Postgres login) or UNKNOWN (it cannot be decided
+// without a permission `run` does not need, or without writing; the line names
+// the grant that would decide it). UNKNOWN never fails the check. It is read-only: it creates,
 // alters or locks nothing in Postgres, Kafka or state_dir (its write test in
 // state_dir is a temp file, removed).
 #pragma once
@@ -17,8 +19,8 @@
 
 namespace tombsync {
 
-enum class CheckStatus { kPass, kFail, kSkip };
-// "PASS", "FAIL", "SKIP".
+enum class CheckStatus { kPass, kFail, kSkip, kUnknown };
+// "PASS", "FAIL", "SKIP", "UNKNOWN".
 const char* to_string(CheckStatus status);
 
 struct CheckItem {
@@ -32,12 +34,14 @@ struct CheckItem {
 struct PreflightReport {
   std::vector<CheckItem> items;
 
-  // Every item passed: `tombsync run` should start with this config.
+  // Every item passed or is unknown (none failed or was skipped): `tombsync run` should start
+  // with this config. Exit code 0.
   bool ok() const;
   size_t count(CheckStatus status) const;
-  // One line per item, "PASS  wal_level = logical", then a summary line.
+  // One line per item, "PASS  wal_level = logical", then a summary line ("check: all 20 items
+  // passed", "check: no item failed, 18 passed, 2 unknown", "check: 3 of 24 items failed, 2 skipped").
   std::string text() const;
-  // One JSON object: {"ok":..,"passed":..,"failed":..,"skipped":..,
+  // One JSON object: {"ok":..,"passed":..,"failed":..,"skipped":..,"unknown":..,
   // "items":[{"check","subject","status","message","warning"}]} (subject and warning only when set).
   std::string json() const;
 };

@@ -17,6 +17,8 @@ class CheckList {
  public:
   void pass(const std::string& check, const std::string& subject, std::string message);
   void fail(const std::string& check, const std::string& subject, std::string message);
+  // Cannot be decided without a grant run does not need: the message names that grant.
+  void unknown(const std::string& check, const std::string& subject, std::string message);
   // `title` names the item in the line: "SKIP  wal_level: not checked, <reason>".
   void skip(const std::string& check, const std::string& subject, const std::string& title,
             const std::string& reason);
@@ -39,7 +41,8 @@ struct SourceSeen {
 
 // postgres.login, the server, role, replication connection, table, publication and slot items.
 void check_postgres(const Config& config, CheckList& list, SourceSeen& seen);
-// kafka.reachable and kafka.topic (per topic).
+// kafka.reachable, kafka.topic (per topic), the permission items kafka.describe, kafka.write,
+// kafka.create, kafka.read (per topic) and kafka.idempotent_write (preflight_kafka.cc).
 void check_kafka(const Config& config, CheckList& list);
 // state_dir and state.cursor.
 void check_state(const Config& config, const SourceSeen& seen, CheckList& list);

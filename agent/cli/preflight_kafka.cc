@@ -1,6 +1,9 @@
-// The Kafka items of `tombsync check`: the producer `run` builds reaches the brokers, and each
-// table's topic exists or will be created at the first write. The facts come from
-// connectors/kafka (KafkaSink, inspect_topics); this file judges them.
+// The Kafka items of `tombsync check`: the producer `run` builds reaches the brokers; each
+// table's topic exists or will be created at the first write; and the permissions run needs,
+// each proven without writing (connectors/kafka/kafka_permissions.h): Describe, Write, Create
+// for a missing topic, Read of the partition tails as run reads them, IdempotentWrite. A missing
+// grant is one FAIL line with the kafka-acls command (kafka_hints.h); what cannot be decided
+// without a grant run does not need, or without writing, is UNKNOWN, never FAIL.
 #include <set>
 
 #include <fmt/format.h>
@@ -9,7 +12,10 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "connectors/kafka/kafka_admin.h"
+#include "connectors/kafka/kafka_hints.h"
+#include "connectors/kafka/kafka_permissions.h"
 #include "connectors/kafka/kafka_sink.h"
+#include "connectors/kafka/partition_tail.h"
 
 namespace tombsync::preflight {
 namespace {
@@ -25,8 +31,25 @@ bool producer_auto_creates(const Config& c) {
   return it == c.kafka.properties.end() || !(it->second == "false" || it->second == "0");
 }
 
-void judge_topic(const Config& c, const KafkaFacts& facts, const KafkaTopicFacts& t, CheckList& list) {
-  const std::string& topic = t.name;
+// The grant of `operation` on `topic`, as one FAIL/UNKNOWN line's tail.
+struct Grants {
+  const Config& c;
+  std::string principal;
+  std::string topic_resource(const std::string& topic) const { return "--topic " + topic; }
+  std::string denied(const std::string& op, const std::string& topic, const std::string& why) const {
+    return "Kafka topic " + topic + ": " +
+           kafka_permission_line(c.kafka.brokers, principal, op, "topic " + topic, why, topic_resource(topic)) +
+           "; a prefixed ACL (--topic " + c.kafka.topic_prefix + ". --resource-pattern-type prefixed) covers every "
+           "table's topic";
+  }
+  std::string grant(const std::string& op, const std::string& resource) const {
+    return kafka_acl_grant(c.kafka.brokers, principal, op, resource);
+  }
+};
+
+// Whether the broker will create the missing `topic` at run's first write: kafka.topic.
+void judge_missing_topic(const Config& c, const KafkaFacts& facts, const std::string& topic, const Grants& g,
+                         CheckList& list) {
   const std::string create =
       fmt::format("create it: kafka-topics.sh --bootstrap-server {} --create --topic {}", c.kafka.brokers, topic);
   auto broker_setting = [&](const std::string& key) -> std::optional<std::string> {
@@ -35,13 +58,7 @@ void judge_topic(const Config& c, const KafkaFacts& facts, const KafkaTopicFacts
     if (it == facts.broker_config->end()) return std::nullopt;
     return it->second;
   };
-  if (t.exists) {
-    list.pass("kafka.topic", topic,
-              fmt::format("Kafka topic {} exists ({})", topic,
-                          plural(static_cast<size_t>(t.partitions), "partition", "partitions")));
-  } else if (!t.unknown) {
-    list.fail("kafka.topic", topic, fmt::format("Kafka topic {}: {}", topic, t.error));
-  } else if (!producer_auto_creates(c)) {
+  if (!producer_auto_creates(c)) {
     list.fail("kafka.topic", topic,
               "Kafka topic " + topic + " does not exist and kafka.properties sets allow.auto.create.topics=false; " +
                   create);
@@ -55,13 +72,103 @@ void judge_topic(const Config& c, const KafkaFacts& facts, const KafkaTopicFacts
       list.fail("kafka.topic", topic,
                 "Kafka topic " + topic + " does not exist and the broker does not create topics "
                 "(auto.create.topics.enable=" + *on + "); " + create);
+  } else if (facts.broker_config_denied) {
+    // run does not need DescribeConfigs: it cannot fail this item.
+    list.unknown("kafka.topic", topic,
+                 "Kafka topic " + topic + " does not exist; whether the broker creates it at the first write "
+                 "(auto.create.topics.enable) is unknown: " + g.principal + " may not DescribeConfigs on the "
+                 "cluster, which run does not need; to decide it: " + g.grant("DescribeConfigs", "--cluster") +
+                 ", or " + create);
   } else {
-    list.fail("kafka.topic", topic,
-              "Kafka topic " + topic + " was not found (or this client may not see it), and whether the broker "
-              "creates topics is unknown (" +
-                  (facts.broker_config_error.empty() ? "auto.create.topics.enable not reported"
-                                                     : facts.broker_config_error) +
-                  "); " + create);
+    list.unknown("kafka.topic", topic,
+                 "Kafka topic " + topic + " does not exist; whether the broker creates it at the first write is "
+                 "unknown (" + (facts.broker_config_error.empty() ? "auto.create.topics.enable not reported"
+                                                                  : facts.broker_config_error) + "); or " + create);
+  }
+}
+
+void judge_probe(const PermissionProbe& p, const char* check, const std::string& topic, const std::string& op,
+                 const std::string& why, const std::string& granted, const Grants& g, CheckList& list) {
+  switch (p.result) {
+    case PermissionProbe::Result::kGranted:
+      list.pass(check, topic, granted + (p.detail.empty() ? "" : " (" + p.detail + ")"));
+      break;
+    case PermissionProbe::Result::kDenied: list.fail(check, topic, g.denied(op, topic, why)); break;
+    case PermissionProbe::Result::kUnknown:
+      list.unknown(check, topic,
+                   "Kafka topic " + topic + ": " + op + " could not be probed (" + p.detail + "); run needs it: " +
+                       g.grant(op, g.topic_resource(topic)));
+      break;
+  }
+}
+
+// Read, as run does at start: the last record of every partition; when every partition is
+// empty (nothing fetched), a fetch from the end of partition 0 proves it.
+void judge_read(const KafkaSinkOptions& o, const std::string& topic, CheckList& list) {
+  try {
+    const size_t tails = read_partition_tails(o, topic).size();
+    const int partitions = tails ? 0 : check_read_access(o, topic);
+    list.pass("kafka.read", topic,
+              tails ? fmt::format("Kafka topic {}: Read granted: read the last record of {} (as run does at start)",
+                                  topic, plural(tails, "partition", "partitions"))
+                    : fmt::format("Kafka topic {}: Read granted: fetched the end of partition 0 of {} (all empty)",
+                                  topic, partitions));
+  } catch (const Error& e) {
+    list.fail("kafka.read", topic, "Kafka topic " + topic + ": " + e.what());
+  }
+}
+
+void judge_topic(const Config& c, const KafkaSinkOptions& o, const KafkaFacts& facts, const KafkaTopicFacts& t,
+                 const Grants& g, CheckList& list) {
+  const std::string& topic = t.name;
+  if (t.denied) {
+    list.fail("kafka.describe", topic,
+              g.denied("Describe", topic, "run reads the topic's partitions and the last record of each"));
+    return;
+  }
+  if (!t.exists && !t.unknown) {
+    list.fail("kafka.topic", topic, fmt::format("Kafka topic {}: {}", topic, t.error));
+    return;
+  }
+  list.pass("kafka.describe", topic, "Kafka topic " + topic + ": Describe granted (its metadata was read)");
+  if (t.exists) {
+    list.pass("kafka.topic", topic,
+              fmt::format("Kafka topic {} exists ({})", topic,
+                          plural(static_cast<size_t>(t.partitions), "partition", "partitions")));
+    judge_probe(probe_write(o, topic, 0), "kafka.write", topic, "Write", "run produces every change to it",
+                "Kafka topic " + topic + ": Write granted (a produce request with acks=2 was authorized and "
+                "refused before any append: nothing written)", g, list);
+    judge_read(o, topic, list);
+    return;
+  }
+  judge_missing_topic(c, facts, topic, g, list);
+  if (producer_auto_creates(c))
+    judge_probe(probe_create(o, topic), "kafka.create", topic, "Create",
+                "run's first write has the broker create it", "Kafka topic " + topic +
+                ": Create granted (CreateTopics with validate_only was accepted: nothing created)", g, list);
+  list.unknown("kafka.write", topic,
+               "Kafka topic " + topic + ": Write cannot be probed before the topic exists (check writes nothing); "
+               "run needs it: " + g.grant("Write", g.topic_resource(topic)));
+  list.unknown("kafka.read", topic,
+               "Kafka topic " + topic + ": Read cannot be probed before the topic exists; run needs it at every "
+               "restart (the last record of each partition): " + g.grant("Read", g.topic_resource(topic)));
+}
+
+// InitProducerId, as run's idempotent producer sends it.
+void judge_idempotent(const KafkaSinkOptions& o, const Grants& g, CheckList& list) {
+  const PermissionProbe p = probe_idempotent_producer(o);
+  if (p.result == PermissionProbe::Result::kGranted) {
+    list.pass("kafka.idempotent_write", "", "Kafka: the idempotent producer got a producer id (InitProducerId)");
+  } else if (p.result == PermissionProbe::Result::kDenied) {
+    list.fail("kafka.idempotent_write", "",
+              "Kafka: " + kafka_permission_line(g.c.kafka.brokers, g.principal, "IdempotentWrite", "the cluster",
+                                                "run's idempotent producer needs a producer id: " + p.detail +
+                                                    "; Kafka 3.x also accepts Write on any topic",
+                                                "--cluster"));
+  } else {
+    list.unknown("kafka.idempotent_write", "",
+                 "Kafka: the idempotent producer got no producer id (" + p.detail + "); run needs one: " +
+                     g.grant("IdempotentWrite", "--cluster") + ", or Write on its topics (Kafka 3.x)");
   }
 }
 
@@ -87,6 +194,7 @@ void check_kafka(const Config& c, CheckList& list) {
     list.fail("kafka.reachable", "", e.what());
     const char* why = e.kind() == ErrorKind::kConfig ? "the Kafka client settings are invalid" : "Kafka is not reachable";
     for (const auto& t : topics) list.skip("kafka.topic", t, "Kafka topic " + t, why);
+    list.skip("kafka.idempotent_write", "", "Kafka producer id (IdempotentWrite)", why);
     return;
   }
 
@@ -104,7 +212,9 @@ void check_kafka(const Config& c, CheckList& list) {
   list.pass("kafka.reachable", "",
             fmt::format("Kafka reachable at {} ({})", c.kafka.brokers,
                         plural(static_cast<size_t>(facts.brokers), "broker", "brokers")));
-  for (const auto& t : facts.topics) judge_topic(c, facts, t, list);
+  const Grants grants{c, kafka_principal(c.kafka.properties)};
+  for (const auto& t : facts.topics) judge_topic(c, o, facts, t, grants, list);
+  judge_idempotent(o, grants, list);
 }
 
 }  // namespace tombsync::preflight

@@ -45,7 +45,7 @@ Handle admin_client(const KafkaSinkOptions& options, std::string& error) {
 
 // The broker's configuration (DescribeConfigs), or nullopt with `error` set.
 std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk, int32_t broker_id, int timeout_ms,
-                                                                  std::string& error) {
+                                                                  std::string& error, bool& denied) {
   char errstr[512];
   auto* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, std::to_string(broker_id).c_str());
   auto* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
@@ -63,6 +63,7 @@ std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk
     const auto** resources = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
     for (size_t i = 0; i < n; ++i) {
       if (rd_kafka_ConfigResource_error(resources[i])) {
+        denied = rd_kafka_ConfigResource_error(resources[i]) == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
         error = std::string("DescribeConfigs: ") + rd_kafka_ConfigResource_error_string(resources[i]);
         continue;
       }
@@ -80,6 +81,24 @@ std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_ConfigResource_destroy(res);
   return out;
+}
+
+// Metadata for `topic` by name (the client never auto-creates): the topic's error, or the
+// request's when it failed; `partitions` set when it exists.
+rd_kafka_resp_err_t describe_topic(rd_kafka_t* rk, const std::string& topic, int timeout_ms, int& partitions) {
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> t(rd_kafka_topic_new(rk, topic.c_str(), nullptr),
+                                                                           &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t.get(), &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return err;
+  err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (topic == md->topics[i].topic) {
+      err = md->topics[i].err;
+      partitions = md->topics[i].partition_cnt;
+    }
+  rd_kafka_metadata_destroy(md);
+  return err;
 }
 
 }  // namespace
@@ -113,8 +132,16 @@ KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std
     } else if (found && found->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
       t.error = rd_kafka_err2str(found->err);
     } else {
-      t.unknown = true;
-      any_unknown = true;
+      const rd_kafka_resp_err_t terr = describe_topic(h.get(), name, options.connect_timeout_ms, t.partitions);
+      if (terr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        t.exists = true;  // created since the first answer
+      } else if (terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        t.unknown = true;
+        any_unknown = true;
+      } else {
+        t.denied = terr == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        t.error = rd_kafka_err2str(terr);
+      }
     }
     f.topics.push_back(std::move(t));
   }
@@ -122,7 +149,8 @@ KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std
     if (md->broker_cnt == 0)
       f.broker_config_error = "no broker in the metadata";
     else
-      f.broker_config = describe_broker(h.get(), md->brokers[0].id, options.connect_timeout_ms, f.broker_config_error);
+      f.broker_config = describe_broker(h.get(), md->brokers[0].id, options.connect_timeout_ms, f.broker_config_error,
+                                        f.broker_config_denied);
   }
   return f;
 }

@@ -19,7 +19,8 @@ struct KafkaTopicFacts {
   std::string name;
   bool exists = false;  // in the metadata without error
   int partitions = 0;
-  bool unknown = false;  // not in the metadata, or UNKNOWN_TOPIC_OR_PART
+  bool unknown = false;  // does not exist: UNKNOWN_TOPIC_OR_PART when asked for by name
+  bool denied = false;   // TOPIC_AUTHORIZATION_FAILED: the principal may not Describe it
   std::string error;     // the broker's error for it otherwise (authorisation, leader not available, ...)
 };
 
@@ -35,10 +36,13 @@ struct KafkaFacts {
   // broker_config_error saying why (timed out, not authorised, no broker).
   std::optional<std::map<std::string, std::string>> broker_config;
   std::string broker_config_error;
+  bool broker_config_denied = false;  // DescribeConfigs on the cluster is not granted
 };
 
 // Reads the facts with a client built from `options` (brokers, properties minus
-// allow.auto.create.topics, which is forced off; log). `broker_config_if_unknown`: also read
+// allow.auto.create.topics, which is forced off; log). A topic missing from the list of all
+// topics (which leaves out those the principal may not Describe) is asked for by name, without
+// auto-creation, to tell "does not exist" (unknown) from "may not Describe" (denied). `broker_config_if_unknown`: also read
 // the first broker's configuration when an asked topic is unknown (whether it would be
 // auto-created). Never throws for Kafka's answers; they are facts.
 KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std::string>& topics,

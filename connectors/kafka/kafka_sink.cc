@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "connectors/kafka/kafka_hints.h"
 #include "connectors/kafka/kafka_properties.h"
 
 namespace tombsync {
@@ -155,23 +156,33 @@ void KafkaSink::check_reachable() {
   throw_if_failed();
   const uint64_t causes_before = causes_;
   const uint64_t warnings_before = warnings_;
-  const rd_kafka_metadata_t* md = nullptr;
-  // No topic: asks only for the broker list, so nothing is auto-created.
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, options_.connect_timeout_ms);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_metadata_destroy(md);
-    connected_ = true;
-    return;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  bool refused = false;
+  // In slices, so that a refused login or certificate (which waiting does not fix) ends the
+  // wait at once. No topic: asks only for the broker list, so nothing is auto-created.
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    err = rd_kafka_metadata(rk_, 0, nullptr, &md, std::max(1, std::min(500, remaining_ms(deadline))));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      connected_ = true;
+      return;
+    }
+    // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
+    // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
+    serve(0);
+    refused = causes_ != causes_before && (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+                                                      last_cause_err_ == RD_KAFKA_RESP_ERR__SSL);
+    if (refused || remaining_ms(deadline) == 0) break;
   }
-  // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
-  // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
-  serve(0);
   std::string reason = causes_ != causes_before       ? last_cause_
                        : warnings_ != warnings_before ? last_warning_
                                                       : rd_kafka_err2str(err);
   throw Error(ErrorKind::kSink,
-              fmt::format("cannot reach Kafka at {} within {} s: {}; check kafka.brokers",
-                          options_.brokers, seconds(options_.connect_timeout_ms), reason),
+              fmt::format("cannot reach Kafka at {}{}: {}; {}", options_.brokers,
+                          refused ? "" : " within " + seconds(options_.connect_timeout_ms) + " s", reason,
+                          kafka_connect_hint(reason, options_.properties)),
               Transient::kYes);  // ends a first start; a running agent waits for the brokers
 }
 
@@ -409,6 +420,7 @@ void KafkaSink::warn(int err, const char* reason) {
   if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {  // a summary; the cause came just before
     ++causes_;
     last_cause_ = reason;
+    last_cause_err_ = err;
   }
   if (!on_warning || failure_) return;
   run_callback([&] { on_warning(last_warning_); });

@@ -80,7 +80,9 @@ class KafkaSink {
   KafkaSink& operator=(const KafkaSink&) = delete;
 
   // Throws Error(kSink) when no broker answers a metadata request within connect_timeout_ms:
-  // "cannot reach Kafka at 127.0.0.1:9092 within 10 s: <reason>; check kafka.brokers".
+  // "cannot reach Kafka at 127.0.0.1:9092 within 10 s: <reason>; <hint>", the hint from
+  // kafka_connect_hint (kafka_hints.h): check kafka.brokers, or the sasl.* settings, or the TLS
+  // host name / ssl.ca.location. A refused SASL login or TLS certificate ends the wait at once.
   void check_reachable();
   // Whether a broker answers a metadata request within timeout_ms. Unlike every other method,
   // safe to call from another thread (it only uses librdkafka's thread-safe handle): the
@@ -176,6 +178,7 @@ class KafkaSink {
   std::string last_warning_;
   uint64_t causes_ = 0;     // warnings other than "all brokers down", for check_reachable()
   std::string last_cause_;
+  int last_cause_err_ = 0;  // its librdkafka error code (__AUTHENTICATION, __SSL, ...)
   std::atomic<bool> interrupted_{false};
 };
 

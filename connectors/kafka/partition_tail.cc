@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "connectors/kafka/kafka_hints.h"
 
 namespace tombsync {
 namespace {
@@ -74,38 +75,39 @@ Handle make_consumer(const KafkaSinkOptions& options) {
 }
 
 // What went wrong reading `what`, with the grant to add when it is a permission problem.
-Error read_error(const std::string& what, const std::string& topic, rd_kafka_resp_err_t code,
-                 const std::string& detail, const char* operation) {
+Error read_error(const KafkaSinkOptions& options, const std::string& what, const std::string& topic,
+                 rd_kafka_resp_err_t code, const std::string& detail, const char* operation) {
   if (code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
     return Error(ErrorKind::kSink,
-                 what + ": permission denied: the principal tombsync authenticates as may not " + operation +
-                     " topic " + topic + "; tombsync reads the last record of each partition on start (no consumer "
-                     "group), so grant Describe and Read on its topics: kafka-acls --add --allow-principal "
-                     "User:<tombsync> --operation Describe --operation Read --topic " + topic +
-                     " (or --resource-pattern-type prefixed for all of them; docs/security.md)");
+                 what + ": " +
+                     kafka_permission_line(options.brokers, kafka_principal(options.properties), operation,
+                                           "topic " + topic,
+                                           "tombsync reads the last record of each partition at start, without a "
+                                           "consumer group",
+                                           "--topic " + topic));
   }
   return Error(ErrorKind::kSink, what + ": " + detail, Transient::kYes);
 }
 
 // The partition count; 0 when the topic does not exist yet.
-int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout) {
+int partition_count(const KafkaSinkOptions& options, rd_kafka_t* rk, const std::string& topic, int timeout) {
   Topic t(rd_kafka_topic_new(rk, topic.c_str(), nullptr), &rd_kafka_topic_destroy);
   const rd_kafka_metadata_t* md = nullptr;
   const auto merr = rd_kafka_metadata(rk, 0, t.get(), &md, timeout);
   if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    throw read_error("reading metadata of " + topic, topic, merr, rd_kafka_err2str(merr), "describe");
+    throw read_error(options, "reading metadata of " + topic, topic, merr, rd_kafka_err2str(merr), "Describe");
   const rd_kafka_resp_err_t terr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   const int partitions = terr == RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   // A missing topic has no tails; one that may not be described is not "empty".
   if (terr != RD_KAFKA_RESP_ERR_NO_ERROR && terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    throw read_error("reading metadata of " + topic, topic, terr, rd_kafka_err2str(terr), "describe");
+    throw read_error(options, "reading metadata of " + topic, topic, terr, rd_kafka_err2str(terr), "Describe");
   return partitions;
 }
 
 // The partition's [low, high) offsets. Leadership moves (a broker restarting)
 // answer NOT_LEADER for a while: retry until the timeout.
-std::pair<int64_t, int64_t> watermarks(rd_kafka_t* rk, const std::string& topic, int p, int timeout) {
+std::pair<int64_t, int64_t> watermarks(const KafkaSinkOptions& options, rd_kafka_t* rk, const std::string& topic, int p, int timeout) {
   int64_t low = 0, high = 0;
   const auto retry_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   rd_kafka_resp_err_t werr;
@@ -114,8 +116,8 @@ std::pair<int64_t, int64_t> watermarks(rd_kafka_t* rk, const std::string& topic,
          werr != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && std::chrono::steady_clock::now() < retry_until)
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   if (werr != RD_KAFKA_RESP_ERR_NO_ERROR)
-    throw read_error("reading offsets of " + topic + " [" + std::to_string(p) + "]", topic, werr,
-                     rd_kafka_err2str(werr), "describe");
+    throw read_error(options, "reading offsets of " + topic + " [" + std::to_string(p) + "]", topic, werr,
+                     rd_kafka_err2str(werr), "Describe");
   return {low, high};
 }
 
@@ -133,12 +135,12 @@ std::map<std::string, std::string> headers_of(rd_kafka_message_t* m) {
 
 // Fetches the record at `offset` of partition p; nullopt when it is not there
 // (a transaction marker, or compacted away): then there is no tail to trust.
-std::optional<PartitionTail> fetch_tail(rd_kafka_topic_t* t, const std::string& topic, int p, int64_t offset,
+std::optional<PartitionTail> fetch_tail(const KafkaSinkOptions& options, rd_kafka_topic_t* t, const std::string& topic, int p, int64_t offset,
                                         int timeout) {
   if (rd_kafka_consume_start(t, p, offset) != 0) {
     const auto code = rd_kafka_last_error();
-    throw read_error("reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, code,
-                     rd_kafka_err2str(code), "read");
+    throw read_error(options, "reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, code,
+                     rd_kafka_err2str(code), "Read");
   }
   std::optional<PartitionTail> tail;
   std::optional<Error> failure;
@@ -153,8 +155,8 @@ std::optional<PartitionTail> fetch_tail(rd_kafka_topic_t* t, const std::string& 
                m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       gone = true;
     } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      failure = read_error("reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, m->err,
-                           rd_kafka_message_errstr(m), "read");
+      failure = read_error(options, "reading the last record of " + topic + " [" + std::to_string(p) + "]", topic, m->err,
+                           rd_kafka_message_errstr(m), "Read");
     }
     rd_kafka_message_destroy(m);
   }
@@ -174,16 +176,27 @@ std::optional<PartitionTail> fetch_tail(rd_kafka_topic_t* t, const std::string& 
 std::vector<PartitionTail> read_partition_tails(const KafkaSinkOptions& options, const std::string& topic) {
   Handle rk = make_consumer(options);
   const int timeout = options.connect_timeout_ms;
-  const int partitions = partition_count(rk.get(), topic, timeout);
+  const int partitions = partition_count(options, rk.get(), topic, timeout);
   std::vector<PartitionTail> tails;
   if (partitions == 0) return tails;
   Topic t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
   for (int p = 0; p < partitions; ++p) {
-    const auto [low, high] = watermarks(rk.get(), topic, p, timeout);
+    const auto [low, high] = watermarks(options, rk.get(), topic, p, timeout);
     if (high <= low) continue;
-    if (auto tail = fetch_tail(t.get(), topic, p, high - 1, timeout)) tails.push_back(std::move(*tail));
+    if (auto tail = fetch_tail(options, t.get(), topic, p, high - 1, timeout)) tails.push_back(std::move(*tail));
   }
   return tails;
+}
+
+int check_read_access(const KafkaSinkOptions& options, const std::string& topic) {
+  Handle rk = make_consumer(options);
+  const int partitions = partition_count(options, rk.get(), topic, options.connect_timeout_ms);
+  if (partitions == 0) return 0;
+  Topic t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  // From the end: ListOffsets, then a Fetch that the broker authorizes as Read and that ends in
+  // the partition EOF (no record is returned, none is needed).
+  (void)fetch_tail(options, t.get(), topic, 0, RD_KAFKA_OFFSET_END, options.connect_timeout_ms);
+  return partitions;
 }
 
 }  // namespace tombsync

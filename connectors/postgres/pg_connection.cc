@@ -43,6 +43,17 @@ std::string hint_for(const std::string& reason, bool from_file, const std::strin
     return from_file ? "check the user in source.dsn and the password in source.password_file " + password_file() +
                            " (read again at every connection)"
                      : "check the user and password in source.dsn";
+  // TLS: libpq names the host it checked; say which setting fixes which cause.
+  if (reason.find("does not match host name") != std::string::npos)
+    return "the server's TLS certificate does not name the host in source.dsn (sslmode=verify-full checks it): "
+           "connect by a host name the certificate lists (its subject alternative names) in host= of source.dsn, "
+           "or have the certificate reissued for this host";
+  if (reason.find("certificate verify failed") != std::string::npos)
+    return "the server's TLS certificate is not signed by a CA in sslrootcert (source.dsn): point sslrootcert at "
+           "the CA that signed the server's certificate (sslmode=verify-ca or verify-full verify it)";
+  if (reason.find("root certificate file") != std::string::npos)
+    return "sslrootcert in source.dsn must name the CA file that signed the server's certificate (or use "
+           "sslmode=require, which does not verify the server)";
   if (reason.find("no password supplied") != std::string::npos)
     return "add password=... to source.dsn (use ${VAR} substitution for secrets)";
   if (reason.find("Connection refused") != std::string::npos ||
@@ -68,6 +79,7 @@ Transient connect_transient(const std::string& reason) {
   for (const char* cause : {"password authentication failed", "no password supplied", "role \"",
                             "database \"", "does not exist", "pg_hba.conf", "permission denied",
                             "must be superuser or replication role", "certificate verify failed",
+                            "does not match host name", "root certificate file",
                             "invalid connection option", "authentication method"})
     if (reason.find(cause) != std::string::npos) return Transient::kNo;
   return Transient::kYes;

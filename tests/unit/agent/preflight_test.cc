@@ -123,3 +123,22 @@ TEST_CASE("the cursor reader reads what the store wrote, while the writer holds 
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("an unknown item does not fail the report, and is counted and named", "[preflight]") {
+  PreflightReport r;
+  r.items.push_back({"kafka.describe", "t", CheckStatus::kPass, "Kafka topic t: Describe granted"});
+  r.items.push_back({"kafka.topic", "t", CheckStatus::kUnknown,
+                     "Kafka topic t does not exist; whether the broker creates it ... is unknown"});
+  CHECK(r.ok());  // exit 0: run does not need what would decide it
+  CHECK(r.text() ==
+        "PASS  Kafka topic t: Describe granted\n"
+        "UNKNOWN  Kafka topic t does not exist; whether the broker creates it ... is unknown\n"
+        "check: no item failed, 1 passed, 1 unknown\n");
+  auto j = nlohmann::json::parse(r.json());
+  CHECK(j["ok"] == true);
+  CHECK(j["unknown"] == 1);
+  CHECK(j["items"][1]["status"] == "unknown");
+  r.items.push_back({"kafka.write", "t", CheckStatus::kFail, "Kafka topic t: permission denied: ..."});
+  CHECK_FALSE(r.ok());
+  CHECK(r.text().find("check: 1 of 3 items failed, 0 skipped\n") != std::string::npos);
+}
