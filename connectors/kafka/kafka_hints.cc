@@ -5,6 +5,25 @@ namespace {
 
 bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
 
+// OpenSSL's text for a TLS alert the peer sent: the broker refused the certificate tombsync
+// presented (a failed verification of the broker's own certificate reads "certificate verify
+// failed" instead, raised locally).
+}  // namespace
+
+bool kafka_client_certificate_refused(const std::string& reason) {
+  for (const char* alert : {"alert unknown ca", "alert certificate unknown", "alert bad certificate",
+                            "alert certificate required", "alert certificate expired", "alert certificate revoked"})
+    if (contains(reason, alert)) return true;
+  return false;
+}
+
+namespace {
+
+std::string property_or(const std::map<std::string, std::string>& properties, const char* key, const char* unset) {
+  auto it = properties.find(key);
+  return it == properties.end() ? std::string(unset) : it->second;
+}
+
 }  // namespace
 
 std::string kafka_connect_hint(const std::string& reason, const std::map<std::string, std::string>& properties) {
@@ -27,6 +46,12 @@ std::string kafka_connect_hint(const std::string& reason, const std::map<std::st
            (ca == properties.end() ? std::string("not set: the system CA store") : ca->second) +
            ") must hold the CA that signed it";
   }
+  if (kafka_client_certificate_refused(reason))
+    return "the broker refused tombsync's client certificate (mTLS): kafka.properties.ssl.certificate.location (" +
+           property_or(properties, "ssl.certificate.location", "not set") +
+           ") must hold a certificate signed by a CA the broker's listener trusts (its ssl.truststore), not "
+           "expired, with its key in kafka.properties.ssl.key.location (" +
+           property_or(properties, "ssl.key.location", "not set") + ") or kafka.property_files.ssl.key.pem";
   if (contains(reason, "SSL handshake failed") || contains(reason, "Disconnected while requesting ApiVersion"))
     return "check kafka.properties.security.protocol against the broker's listener on kafka.brokers, and the "
            "ssl.* settings";

@@ -16,9 +16,15 @@ namespace tombsync {
 //  - TLS certificate verification failed -> both causes librdkafka 2.0 cannot tell apart: the
 //    host name in kafka.brokers is not in the broker certificate (SAN), or ssl.ca.location does
 //    not hold the CA that signed it;
+//  - a TLS alert from the broker about tombsync's own certificate (mTLS) -> the
+//    ssl.certificate.location / ssl.key.location settings;
 //  - otherwise "check kafka.brokers".
 // `properties` are the producer's (sasl.username, sasl.mechanisms, ssl.ca.location are named).
 std::string kafka_connect_hint(const std::string& reason, const std::map<std::string, std::string>& properties);
+
+// Whether librdkafka's `reason` is a TLS alert the broker sent about the client certificate
+// tombsync presented (untrusted, expired, missing): waiting does not fix it.
+bool kafka_client_certificate_refused(const std::string& reason);
 
 // The ACL principal tombsync authenticates as, as far as the properties tell: "User:<sasl.username>",
 // else "User:<tombsync's principal>" (an mTLS principal is the broker's mapping of the certificate).

@@ -172,8 +172,9 @@ void KafkaSink::check_reachable() {
     // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
     // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
     serve(0);
-    refused = causes_ != causes_before && (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-                                                      last_cause_err_ == RD_KAFKA_RESP_ERR__SSL);
+    refused = causes_ != causes_before &&
+              (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION || last_cause_err_ == RD_KAFKA_RESP_ERR__SSL ||
+               kafka_client_certificate_refused(last_cause_));
     if (refused || remaining_ms(deadline) == 0) break;
   }
   std::string reason = causes_ != causes_before       ? last_cause_

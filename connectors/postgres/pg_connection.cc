@@ -51,6 +51,12 @@ std::string hint_for(const std::string& reason, bool from_file, const std::strin
   if (reason.find("certificate verify failed") != std::string::npos)
     return "the server's TLS certificate is not signed by a CA in sslrootcert (source.dsn): point sslrootcert at "
            "the CA that signed the server's certificate (sslmode=verify-ca or verify-full verify it)";
+  // A TLS alert from the server about the certificate tombsync presented (cert in pg_hba.conf).
+  for (const char* alert : {"alert unknown ca", "alert certificate unknown", "alert bad certificate",
+                            "alert certificate required", "alert certificate expired", "alert certificate revoked"})
+    if (reason.find(alert) != std::string::npos)
+      return "the server refused tombsync's client certificate: sslcert in source.dsn must name a certificate "
+             "signed by a CA in the server's ssl_ca_file, not expired, with its key in sslkey";
   if (reason.find("root certificate file") != std::string::npos)
     return "sslrootcert in source.dsn must name the CA file that signed the server's certificate (or use "
            "sslmode=require, which does not verify the server)";

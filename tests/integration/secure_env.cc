@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -222,10 +223,80 @@ void create_topic(const std::string& topic, int partitions) {
 }
 
 namespace {
+// stdout and stderr of a command, whatever its exit status (check exits 1 when an item fails).
+std::string output_of(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return out + "\n[exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "]\n";
+}
+}  // namespace
+
+namespace {
 std::string services_script(const std::string& name) {
   return std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/" + name;
 }
 }  // namespace
+
+namespace {
+// Every `kafka-acls ... --add` command in docs/security.md's sh blocks, continuation lines
+// joined, split on blanks (the documented commands use no quoting).
+std::vector<std::vector<std::string>> documented_acl_commands() {
+  std::ifstream in(std::string(TOMBSYNC_SOURCE_DIR) + "/docs/security.md");
+  REQUIRE(in.good());
+  std::vector<std::vector<std::string>> commands;
+  std::string line, joined;
+  bool in_sh = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("```", 0) == 0) {
+      in_sh = !in_sh && line == "```sh";
+      continue;
+    }
+    if (!in_sh || (joined.empty() && line.rfind("kafka-acls ", 0) != 0)) continue;
+    const bool continued = !line.empty() && line.back() == '\\';
+    joined += continued ? line.substr(0, line.size() - 1) : line;
+    if (continued) continue;
+    std::istringstream words(joined);
+    std::vector<std::string> args{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    if (std::find(args.begin(), args.end(), "--add") != args.end()) commands.push_back(args);
+    joined.clear();
+  }
+  return commands;
+}
+
+std::vector<std::string> operations_of(const std::vector<std::string>& args) {
+  std::vector<std::string> ops;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--operation") ops.push_back(args[i + 1]);
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+}  // namespace
+
+void grant_documented_acls(const std::vector<std::string>& operations, const std::string& topic_prefix,
+                           const std::string& principal) {
+  std::vector<std::string> wanted = operations;
+  std::sort(wanted.begin(), wanted.end());
+  for (const auto& args : documented_acl_commands()) {
+    if (operations_of(args) != wanted) continue;
+    std::string cmd = services_script("kafka-acl");
+    for (size_t i = 1; i < args.size(); ++i) {  // args[0] is kafka-acls
+      if (args[i] == "--bootstrap-server" || args[i] == "--command-config") {
+        ++i;  // the tool fills in the secure broker and the admin's properties
+        continue;
+      }
+      cmd += " '" + (args[i] == "app." ? topic_prefix : args[i] == "User:tombsync" ? principal : args[i]) + "'";
+    }
+    const std::string out = output_of(cmd);
+    INFO(cmd << "\n" << out);
+    REQUIRE(out.find("[exit status 0]") != std::string::npos);
+    return;
+  }
+  FAIL("docs/security.md has no `kafka-acls --add` command with exactly these operations");
+}
 
 void set_scram_password(const std::string& user, const std::string& password) {
   run_capture(services_script("kafka-secure-tool") + " configs --alter --entity-type users --entity-name " + user +
@@ -334,18 +405,6 @@ void revoke_all_acls(const std::string& principal) {
   delete_acls({f});
 }
 
-namespace {
-// stdout and stderr of a command, whatever its exit status (check exits 1 when an item fails).
-std::string output_of(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = pclose(p);
-  return out + "\n[exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "]\n";
-}
-}  // namespace
 
 std::string operator_outputs(const Agent& agent) {
   const int port = http_port(agent);

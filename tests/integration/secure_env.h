@@ -118,6 +118,15 @@ void revoke_acls(const std::string& principal, const std::vector<AclSpec>& acls)
 // Removes every ACL of `principal` (tests start from no permission).
 void revoke_all_acls(const std::string& principal);
 
+// Grants exactly what docs/security.md tells an operator to run: the `kafka-acls ... --add`
+// command there whose --operation set is `operations`, run with the real kafka-acls
+// (tests/services/kafka-acl) after replacing the docs' --bootstrap-server/--command-config by the
+// secure broker's, the docs' prefix `app.` by `topic_prefix` and `User:tombsync` by `principal`.
+// FAILs when the docs hold no such command or kafka-acls fails: the recipe and the test cannot
+// drift apart. One JVM start, about 3 s.
+void grant_documented_acls(const std::vector<std::string>& operations, const std::string& topic_prefix,
+                           const std::string& principal);
+
 // Everything an operator sees of a running agent started with `http: {address: "127.0.0.1:0"}`:
 // its log so far, /metrics, and the output (stdout and stderr) of `tombsync status --json` and
 // `tombsync check` (text, then --json) on its config, whatever their exit status. For the

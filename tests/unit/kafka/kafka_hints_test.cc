@@ -36,6 +36,18 @@ TEST_CASE("a failed certificate verification names the host name and the CA", "[
   CHECK(kafka_connect_hint("certificate verify failed", {}).find("not set: the system CA store") != std::string::npos);
 }
 
+TEST_CASE("a client certificate the broker refused points at ssl.certificate.location and ssl.key.location",
+          "[hints]") {
+  // librdkafka 2.0.2's text for the broker's alert (tests/integration/secure_mtls_test.cc).
+  const std::string h = kafka_connect_hint(
+      "ssl://127.0.0.1:29093/bootstrap: Receive failed: error:0A000416:SSL routines::sslv3 alert certificate "
+      "unknown: SSL alert number 46 (after 0ms in state APIVERSION_QUERY)",
+      {{"security.protocol", "SSL"}, {"ssl.certificate.location", "/s/tls.crt"}, {"ssl.key.location", "/s/tls.key"}});
+  CHECK(h.find("kafka.properties.ssl.certificate.location (/s/tls.crt)") != std::string::npos);
+  CHECK(h.find("kafka.properties.ssl.key.location (/s/tls.key)") != std::string::npos);
+  CHECK(kafka_connect_hint("SSL alert number 48: tlsv1 alert unknown ca", {}).find("(not set)") != std::string::npos);
+}
+
 TEST_CASE("other connection failures point at kafka.brokers", "[hints]") {
   CHECK(kafka_connect_hint("Connect to ipv4#127.0.0.1:1 failed: Connection refused", kSasl) == "check kafka.brokers");
 }
