@@ -12,8 +12,8 @@
 namespace tombsync {
 namespace preflight {
 
-void CheckList::pass(const std::string& check, const std::string& subject, std::string message) {
-  report_.items.push_back({check, subject, CheckStatus::kPass, std::move(message)});
+void CheckList::pass(const std::string& check, const std::string& subject, std::string message, bool warning) {
+  report_.items.push_back({check, subject, CheckStatus::kPass, std::move(message), warning});
 }
 
 void CheckList::fail(const std::string& check, const std::string& subject, std::string message) {

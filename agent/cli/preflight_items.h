@@ -15,7 +15,8 @@ namespace tombsync::preflight {
 // The report's items, in the order they are added.
 class CheckList {
  public:
-  void pass(const std::string& check, const std::string& subject, std::string message);
+  // `warning`: it holds, but the message says what is at risk (JSON "warning": true).
+  void pass(const std::string& check, const std::string& subject, std::string message, bool warning = false);
   void fail(const std::string& check, const std::string& subject, std::string message);
   // Cannot be decided without a grant run does not need: the message names that grant.
   void unknown(const std::string& check, const std::string& subject, std::string message);

@@ -91,7 +91,10 @@ void judge_probe(const PermissionProbe& p, const char* check, const std::string&
                  const std::string& why, const std::string& granted, const Grants& g, CheckList& list) {
   switch (p.result) {
     case PermissionProbe::Result::kGranted:
-      list.pass(check, topic, granted + (p.detail.empty() ? "" : " (" + p.detail + ")"));
+      if (p.wrote)
+        list.pass(check, topic, "Kafka topic " + topic + ": " + op + " granted, " + p.detail, true);
+      else
+        list.pass(check, topic, granted + (p.detail.empty() ? "" : " (" + p.detail + ")"));
       break;
     case PermissionProbe::Result::kDenied: list.fail(check, topic, g.denied(op, topic, why)); break;
     case PermissionProbe::Result::kUnknown:
@@ -108,6 +111,10 @@ void judge_read(const KafkaSinkOptions& o, const std::string& topic, CheckList& 
   try {
     const size_t tails = read_partition_tails(o, topic).size();
     const int partitions = tails ? 0 : check_read_access(o, topic);
+    if (!tails && partitions == 0) {  // the topic went away between the metadata and the fetch
+      list.unknown("kafka.read", topic, "Kafka topic " + topic + ": Read could not be probed: it has no partition now");
+      return;
+    }
     list.pass("kafka.read", topic,
               tails ? fmt::format("Kafka topic {}: Read granted: read the last record of {} (as run does at start)",
                                   topic, plural(tails, "partition", "partitions"))

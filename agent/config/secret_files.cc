@@ -26,7 +26,10 @@ std::map<std::string, std::string> current_kafka_properties(const Config::Kafka&
   for (const auto& [key, path] : kafka.property_files) {
     std::string why;
     std::optional<std::string> value = read_secret_file(path, why);
-    if (!value) throw Error(ErrorKind::kConfig, "kafka.property_files." + key + ": " + why);
+    // A sink error, transient: load time proved the file; a Secret being rewritten (a writer that truncates
+    // first) or remounted must not stop the agent for good. The supervisor retries with back-off,
+    // this line each time.
+    if (!value) throw Error(ErrorKind::kSink, "kafka.property_files." + key + ": " + why, Transient::kYes);
     properties[key] = std::move(*value);
   }
   return properties;

@@ -101,9 +101,12 @@ PermissionProbe probe_write(const KafkaSinkOptions& options, const std::string& 
   if (!state.delivered) return {Result::kUnknown, "no answer to the produce request"};
   if (state.delivery_err == RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS) return {Result::kGranted, ""};
   if (authorization_error(state.delivery_err)) return {Result::kDenied, rd_kafka_err2str(state.delivery_err)};
-  if (state.delivery_err == RD_KAFKA_RESP_ERR_NO_ERROR)
-    return {Result::kGranted, "the broker accepted acks=2 and appended the probe record at offset " +
-                                  std::to_string(state.offset)};
+  if (state.delivery_err == RD_KAFKA_RESP_ERR_NO_ERROR)  // not Apache Kafka's behaviour: say so loudly
+    return {Result::kGranted, "but the broker accepted acks=2 and APPENDED the probe record (keyless, value \"" +
+                                  std::string(kValue) + "\") at offset " + std::to_string(state.offset) +
+                                  "; Apache Kafka refuses acks=2 before any append, this broker does not: on it "
+                                  "check's Write probe writes, and a denied Write may not be told apart",
+            true};
   return {Result::kUnknown, rd_kafka_err2str(state.delivery_err)};
 }
 
@@ -154,9 +157,11 @@ PermissionProbe probe_idempotent_producer(const KafkaSinkOptions& options) {
   char reason[512];
   while (std::chrono::steady_clock::now() < deadline) {
     if (state.pid_acquired) return {Result::kGranted, ""};
-    if (rd_kafka_fatal_error(rk.get(), reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return {std::string_view(reason).find("authorization failed") != std::string_view::npos ? Result::kDenied
-                                                                                              : Result::kUnknown,
+    if (const rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk.get(), reason, sizeof reason))
+      return {authorization_error(fatal) ||  // the code; the text for librdkafka versions that wrap it
+                      std::string_view(reason).find("authorization failed") != std::string_view::npos
+                  ? Result::kDenied
+                  : Result::kUnknown,
               reason};
     rd_kafka_poll(rk.get(), 50);
   }

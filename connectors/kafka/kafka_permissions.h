@@ -26,6 +26,7 @@ struct PermissionProbe {
   // librdkafka's or the broker's reason when not granted ("Broker: Topic authorization failed",
   // "timed out"); for a granted Write, a note when the broker appended the probe (it should not).
   std::string detail;
+  bool wrote = false;  // the probe was appended (a broker that is not Apache Kafka): `detail` says so
 };
 
 // Write on `topic` [partition] (an existing partition).

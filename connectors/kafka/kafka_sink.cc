@@ -172,9 +172,9 @@ void KafkaSink::check_reachable() {
     // librdkafka's own account (connection refused, DNS, TLS, SASL) arrives through error_cb,
     // which only rd_kafka_poll serves; it says more than the metadata call's "timed out".
     serve(0);
-    refused = causes_ != causes_before &&
-              (last_cause_err_ == RD_KAFKA_RESP_ERR__AUTHENTICATION || last_cause_err_ == RD_KAFKA_RESP_ERR__SSL ||
-               kafka_client_certificate_refused(last_cause_));
+    // Only when every bootstrap broker refused: another may still answer within the deadline.
+    const auto bootstrap = static_cast<size_t>(std::count(options_.brokers.begin(), options_.brokers.end(), ',')) + 1;
+    refused = causes_ != causes_before && refused_brokers_.size() >= bootstrap;
     if (refused || remaining_ms(deadline) == 0) break;
   }
   std::string reason = causes_ != causes_before       ? last_cause_
@@ -422,6 +422,9 @@ void KafkaSink::warn(int err, const char* reason) {
     ++causes_;
     last_cause_ = reason;
     last_cause_err_ = err;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+        kafka_client_certificate_refused(last_cause_))
+      refused_brokers_.insert(last_cause_.substr(0, last_cause_.find(": ")));
   }
   if (!on_warning || failure_) return;
   run_callback([&] { on_warning(last_warning_); });

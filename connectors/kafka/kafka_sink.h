@@ -33,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -179,6 +180,9 @@ class KafkaSink {
   uint64_t causes_ = 0;     // warnings other than "all brokers down", for check_reachable()
   std::string last_cause_;
   int last_cause_err_ = 0;  // its librdkafka error code (__AUTHENTICATION, __SSL, ...)
+  // Brokers ("sasl_ssl://host:port/bootstrap") that refused the login or a certificate: waiting
+  // does not fix that, so check_reachable stops waiting once every bootstrap broker has.
+  std::set<std::string> refused_brokers_;
   std::atomic<bool> interrupted_{false};
 };
 

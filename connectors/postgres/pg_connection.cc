@@ -32,9 +32,12 @@ std::optional<std::string> file_password(const std::string& dsn) {
   if (path.empty() || dsn_has_password(dsn)) return std::nullopt;
   std::string why;
   auto read = read_small_file(path, kMaxSecretFileBytes, why);
-  if (!read) throw Error(ErrorKind::kConfig, "source.password_file " + path + ": " + why);
-  std::string pw = std::move(*read);
+  std::string pw = read ? std::move(*read) : std::string();
   while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  // Transient: the config's load proved the file; a Secret being rewritten or remounted must not
+  // stop a running agent for good (the supervisor retries with back-off, reading it again).
+  if (!read) throw Error(ErrorKind::kSource, "source.password_file " + path + ": " + why, Transient::kYes);
+  if (pw.empty()) throw Error(ErrorKind::kSource, "source.password_file " + path + " is empty", Transient::kYes);
   return pw;
 }
 

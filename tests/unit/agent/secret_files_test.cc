@@ -50,7 +50,8 @@ std::string error_of(const Config::Kafka& kafka) {
   try {
     current_kafka_properties(kafka);
   } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::kConfig);
+    CHECK(e.kind() == ErrorKind::kSink);
+    CHECK(e.transient());  // retried by the supervisor, not the end of the agent
     return e.what();
   }
   FAIL("the properties were read");
