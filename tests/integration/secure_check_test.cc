@@ -107,3 +107,37 @@ TEST_CASE("secure check: minimal ACLs pass before the first run; a removed Write
   revoke_all_acls(principal);
   admin.exec("DROP TABLE " + n);
 }
+
+TEST_CASE("secure check: a pre-created topic with docs/security.md's Write + Read grant passes every item before "
+          "the first run",
+          "[secure]") {
+  const SecureEnv& env = SecureEnv::get();
+  const std::string n = unique_name("seccheckpre");
+  const auto dir = std::filesystem::temp_directory_path() / n;
+  std::filesystem::create_directories(dir);
+  Sql admin(env.pg_admin_dsn);
+  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
+  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  const std::string principal = "User:" + env.kafka_user;
+  revoke_all_acls(principal);
+  grant_documented_acls({"Write", "Read"}, n + ".", principal);  // the real kafka-acls, as documented
+  Agent agent(secure_agent_options(n, {"public." + n}, dir.string()));
+  const std::string topic = agent.topic("public." + n);
+  create_topic(topic, 3);
+  const uint64_t end_before = topic_end_offsets(topic, secure_admin_client());
+
+  CheckRun r = run_check(agent);
+  INFO(dump(r));
+  CHECK(r.code == 0);
+  CHECK(r.out.find("check: all ") != std::string::npos);  // every item PASS: none unknown
+  CHECK(r.all("UNKNOWN").empty());
+  CHECK(r.line("PASS", {topic, "Describe granted"}));  // implied by Write and Read
+  CHECK(r.line("PASS", {topic, "Write granted", "nothing written"}));
+  CHECK(r.line("PASS", {topic, "Read granted"}));
+  CHECK(r.line("PASS", {"idempotent producer got a producer id"}));  // Write implies it (KIP-679)
+  CHECK(topic_end_offsets(topic, secure_admin_client()) == end_before);
+  WARN(r.out.substr(r.out.rfind("check: ")));
+  revoke_all_acls(principal);
+  admin.exec("DROP TABLE " + n);
+  std::filesystem::remove_all(dir);
+}
