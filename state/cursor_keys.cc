@@ -36,6 +36,32 @@ std::string hex32(uint64_t v) {
 
 }  // namespace
 
+std::string ledger_table_key(const std::string& slot, const std::string& table) {
+  return ledger_table_prefix(slot) + table;
+}
+std::string ledger_table_prefix(const std::string& slot) { return std::string(kLedgerTablePrefix) + slot + "/"; }
+std::string ledger_count_key(LedgerTableId id) { return "ledger/count/" + encode_u32(id.value()); }
+std::string ledger_entry_prefix(LedgerTableId id) { return "L" + encode_u32(id.value()); }
+
+std::string encode_u32(uint32_t v) {
+  std::string out;
+  put_be(out, v, 4);
+  return out;
+}
+std::string encode_u64(uint64_t v) {
+  std::string out;
+  put_be(out, v, 8);
+  return out;
+}
+std::optional<uint32_t> decode_u32(std::string_view value) {
+  if (value.size() != 4) return std::nullopt;
+  return static_cast<uint32_t>(get_be(value));
+}
+std::optional<uint64_t> decode_u64(std::string_view value) {
+  if (value.size() != 8) return std::nullopt;
+  return get_be(value);
+}
+
 std::string encode_cursor(Lsn lsn) {
   std::string out(1, kCursorV1);
   put_be(out, lsn.value(), 8);

@@ -8,6 +8,10 @@
 //                              rewritten in the new form by the next save.
 //   "source/<slot>"            "<system identifier>/<database>"
 //   "snapshot/<slot>/<table>"  {"done":bool,"rows":n,"last_key":[text,...]|null}
+//   "ledger/table/<slot>/<table>"  the table's ledger id, 4 bytes big-endian (1, 2, ...)
+//   "ledger/count/<id 4 bytes>"    keys the table holds in the ledger, 8 bytes big-endian
+//   "L<id 4 bytes><record key>"    one ledger key (the Kafka record key bytes), empty value;
+//                              'L' sorts apart from every other (lower-case) prefix
 // Changing a key or an encoding makes existing state_dirs unreadable: add new
 // keys, or a new version byte that the decoder also reads, never reshape these.
 // (A release before the checksum refuses a 13-byte cursor as corrupt: a
@@ -40,6 +44,20 @@ struct CursorValue {
 // Always the current form (version 0x01, checksummed).
 std::string encode_cursor(Lsn lsn);
 CursorValue decode_cursor(std::string_view value);
+
+std::string ledger_table_key(const std::string& slot, const std::string& table);
+// Every table id of `slot` starts with ledger_table_prefix(slot), every id with kLedgerTablePrefix.
+std::string ledger_table_prefix(const std::string& slot);
+inline constexpr std::string_view kLedgerTablePrefix = "ledger/table/";
+std::string ledger_count_key(LedgerTableId id);
+// Every ledger key of table `id` starts with it (5 bytes).
+std::string ledger_entry_prefix(LedgerTableId id);
+
+std::string encode_u32(uint32_t v);
+std::string encode_u64(uint64_t v);
+// Unset when `value` is not exactly 4 (8) bytes.
+std::optional<uint32_t> decode_u32(std::string_view value);
+std::optional<uint64_t> decode_u64(std::string_view value);
 
 std::string encode_snapshot(const SnapshotProgress& p);
 // Throws std::exception (nlohmann's) on a malformed value; the caller names the table.

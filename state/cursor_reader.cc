@@ -88,7 +88,49 @@ StoredCursor read_stored_cursor(const std::string& state_dir, const std::string&
   if (it->status().IsCorruption())
     state::refuse_damaged(state_dir, "listing the snapshot progress of slot " + slot + " failed",
                           it->status().ToString());
+  const std::string ledger_prefix = state::ledger_table_prefix(slot);
+  it.reset(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(ledger_prefix); it->Valid() && it->key().starts_with(ledger_prefix); it->Next()) {
+    const std::string table = it->key().ToString().substr(ledger_prefix.size());
+    auto id = state::decode_u32(it->value().ToStringView());
+    if (!id) state::refuse_damaged(state_dir, "the ledger id of " + table + " (slot " + slot + ") is corrupt", "not 4 bytes");
+    uint64_t n = 0;
+    if (auto v = get(state::ledger_count_key(LedgerTableId(*id)))) {
+      auto count = state::decode_u64(*v);
+      if (!count)
+        state::refuse_damaged(state_dir, "the ledger key count of " + table + " (slot " + slot + ") is corrupt",
+                              "not 8 bytes");
+      n = *count;
+    }
+    out.ledger_keys[table] = n;
+  }
+  if (it->status().IsCorruption())
+    state::refuse_damaged(state_dir, "listing the ledger of slot " + slot + " failed", it->status().ToString());
   return out;
+}
+
+uint64_t read_ledger_keys(const std::string& state_dir, const std::string& slot, const std::string& table,
+                          const std::function<void(std::string_view key)>& each) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(state_dir) / "CURRENT", ec)) return 0;
+  std::unique_ptr<rocksdb::DB> db = open_read_only(state_dir);
+  std::string value;
+  auto st = db->Get(rocksdb::ReadOptions(), state::ledger_table_key(slot, table), &value);
+  if (st.IsNotFound()) return 0;
+  if (!st.ok()) fail(state_dir, "reading the ledger id of " + table + " failed: " + st.ToString());
+  auto id = state::decode_u32(value);
+  if (!id) state::refuse_damaged(state_dir, "the ledger id of " + table + " (slot " + slot + ") is corrupt", "not 4 bytes");
+  const std::string prefix = state::ledger_entry_prefix(LedgerTableId(*id));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  uint64_t n = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    each(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()));
+    ++n;
+  }
+  if (it->status().IsCorruption())
+    state::refuse_damaged(state_dir, "listing the ledger of " + table + " failed", it->status().ToString());
+  if (!it->status().ok()) fail(state_dir, "listing the ledger of " + table + " failed: " + it->status().ToString());
+  return n;
 }
 
 std::optional<long> state_dir_lock_holder(const std::string& state_dir) {

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/lsn.h"
 
@@ -25,6 +27,9 @@ struct StoredCursor {
     uint64_t rows = 0;
   };
   std::map<std::string, Snapshot> snapshots;
+  // ledger/table/<slot>/<table> and its counter: table -> keys in the key ledger. A table
+  // the ledger never held a key of (ledger: none, or not streamed yet) is absent.
+  std::map<std::string, uint64_t> ledger_keys;
 };
 
 // Reads the cursor and source identity of `slot` from the store in `state_dir`
@@ -34,6 +39,13 @@ struct StoredCursor {
 // WAL record, SST block or cursor value) with the same line as the writer
 // (state/store_integrity.h), so `check` and `status` report what `run` refuses.
 StoredCursor read_stored_cursor(const std::string& state_dir, const std::string& slot);
+
+// Calls `each` with every key (the Kafka record key bytes) the key ledger holds for `table`
+// ("schema.table") of `slot`, in byte order, one at a time (never all in memory), read-only as
+// read_stored_cursor. Returns how many; 0 when the store or the table has none. For the hidden
+// `tombsync ledger-keys` command (tests compare the ledger with the topic).
+uint64_t read_ledger_keys(const std::string& state_dir, const std::string& slot, const std::string& table,
+                          const std::function<void(std::string_view key)>& each);
 
 // The pid of the process holding state_dir's RocksDB lock (an agent running on
 // it), or nullopt when nobody holds it or there is no store. Read-only: it asks

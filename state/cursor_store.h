@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/lsn.h"
+#include "state/ledger_delta.h"
 
 namespace tombsync {
 
@@ -22,25 +23,55 @@ struct SnapshotProgress {
   uint64_t rows = 0;
 };
 
+// Streams the keys one table holds in the key ledger, in byte order, from a
+// consistent view taken when it was made (later writes are not seen). Holds
+// one key at a time: a table's keys are never all in memory.
+class LedgerKeys {
+ public:
+  virtual ~LedgerKeys() = default;
+  // The next key (the Kafka record key bytes) into `key`; false at the end.
+  // Throws Error(kState) when the store cannot be read (a damaged block too).
+  virtual bool next(std::string& key) = 0;
+};
+
 class CursorStore {
  public:
   virtual ~CursorStore() = default;
   virtual std::optional<Lsn> load_confirmed(const std::string& slot) = 0;
-  // Durable (synced) on return. Throws Error(kState) on failure, and every call
-  // after a failure throws too: a store that lost a write is not written again.
-  virtual void save_confirmed(const std::string& slot, Lsn lsn) = 0;
+  // Durable (synced) on return, together with `ledger` (one write: the ledger
+  // moves with the cursor, never without it). Throws Error(kState) on failure,
+  // and every call after a failure throws too: a store that lost a write is not
+  // written again.
+  virtual void save_confirmed(const std::string& slot, Lsn lsn, const LedgerDelta& ledger) = 0;
+  void save_confirmed(const std::string& slot, Lsn lsn) { save_confirmed(slot, lsn, LedgerDelta{}); }
   // The source (cluster system identifier + database) a slot's cursor belongs
   // to, so a state dir reused against another database is refused, not trusted.
   virtual std::optional<std::string> load_source_identity(const std::string& slot) = 0;
   virtual void save_source_identity(const std::string& slot, const std::string& identity) = 0;
   // Per table ("schema.table") of a slot; synced like the cursor.
   virtual std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) = 0;
-  virtual void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) = 0;
+  // `ledger` (the keys of the chunk's rows) is written in the same synced write as `p`.
+  virtual void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p,
+                             const LedgerDelta& ledger) = 0;
+  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) {
+    save_snapshot(slot, table, p, LedgerDelta{});
+  }
   virtual void clear_snapshot(const std::string& slot, const std::string& table) = 0;
   // Forgets everything kept for `slot` (cursor, source identity, snapshot
   // progress of every table), in one synced batch: after the slot is dropped,
-  // the next run starts over with a new slot and fresh snapshots.
+  // the next run starts over with a new slot and fresh snapshots. The key
+  // ledger is kept: the topics still hold its keys as live (a fresh snapshot
+  // puts the live ones again; the others are what reconciliation deletes).
   virtual void forget_slot(const std::string& slot) = 0;
+
+  // The key ledger. A table's id, assigned (and synced) at its first call and
+  // the same ever after for that slot and table ("schema.table").
+  virtual LedgerTableId ledger_table(const std::string& slot, const std::string& table) = 0;
+  // Keys the ledger holds for the table: a counter kept with the keys, no scan.
+  // 0 for a table that has none (or no id yet).
+  virtual uint64_t ledger_count(const std::string& slot, const std::string& table) = 0;
+  // Every key of the table, streamed (see LedgerKeys).
+  virtual std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)
@@ -50,5 +81,10 @@ class CursorStore {
 // too), an SST block whose checksum fails (every block is verified at open),
 // or a cursor value whose checksum fails.
 std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir);
+
+// Opens the store in `dir` as the agent does (so not while one runs), compacts all of it into
+// its last level, and returns the bytes of its SST files: what the state costs on disk, the
+// key ledger included (scripts/bench, the hidden `tombsync compact-state`). Throws as the open.
+uint64_t compact_rocksdb_cursor_store(const std::string& dir);
 
 }  // namespace tombsync

@@ -1,9 +1,14 @@
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <map>
 
 #include "state/cursor_keys.h"
 #include "state/cursor_store.h"
+#include "state/rocksdb_ledger.h"
 #include "state/store_integrity.h"
 #include "base/error.h"
 
@@ -17,7 +22,7 @@ using state::snapshot_key;
 class RocksCursorStore final : public CursorStore {
  public:
   RocksCursorStore(std::string dir, std::unique_ptr<rocksdb::DB> db)
-      : dir_(std::move(dir)), db_(std::move(db)) {}
+      : dir_(std::move(dir)), db_(std::move(db)), counters_(*db_, dir_) {}
 
   std::optional<Lsn> load_confirmed(const std::string& slot) override {
     auto v = get(cursor_key(slot));
@@ -28,8 +33,8 @@ class RocksCursorStore final : public CursorStore {
     return decoded.lsn;
   }
 
-  void save_confirmed(const std::string& slot, Lsn lsn) override {
-    put(cursor_key(slot), state::encode_cursor(lsn));
+  void save_confirmed(const std::string& slot, Lsn lsn, const LedgerDelta& ledger) override {
+    write_with_ledger(cursor_key(slot), state::encode_cursor(lsn), ledger);
   }
 
   std::optional<std::string> load_source_identity(const std::string& slot) override {
@@ -50,8 +55,36 @@ class RocksCursorStore final : public CursorStore {
     }
   }
 
-  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) override {
-    put(snapshot_key(slot, table), state::encode_snapshot(p));
+  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p,
+                     const LedgerDelta& ledger) override {
+    write_with_ledger(snapshot_key(slot, table), state::encode_snapshot(p), ledger);
+  }
+
+  LedgerTableId ledger_table(const std::string& slot, const std::string& table) override {
+    const std::string key = state::ledger_table_key(slot, table);
+    if (auto it = ids_.find(key); it != ids_.end()) return it->second;
+    if (auto id = find_ledger_table(slot, table)) return ids_.emplace(key, *id).first->second;
+    // A new id: one more than the largest of any slot (a few tables: the scan is short).
+    uint32_t largest = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string prefix(state::kLedgerTablePrefix);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+      largest = std::max(largest, state::decode_u32(it->value().ToStringView()).value_or(0));
+    if (it->status().IsCorruption()) state::refuse_damaged(dir_, "listing the ledger tables failed", it->status().ToString());
+    if (!it->status().ok()) fail("listing the ledger tables failed: " + it->status().ToString());
+    const LedgerTableId id(largest + 1);
+    put(key, state::encode_u32(id.value()));
+    return ids_.emplace(key, id).first->second;
+  }
+
+  uint64_t ledger_count(const std::string& slot, const std::string& table) override {
+    auto id = find_ledger_table(slot, table);
+    return id ? counters_.get(*id) : 0;
+  }
+
+  std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) override {
+    // A table without an id streams nothing: id 0 is never assigned.
+    return state::rocksdb_ledger_keys(*db_, dir_, find_ledger_table(slot, table).value_or(LedgerTableId(0)));
   }
 
   void clear_snapshot(const std::string& slot, const std::string& table) override {
@@ -85,6 +118,35 @@ class RocksCursorStore final : public CursorStore {
   }
 
  private:
+  std::optional<LedgerTableId> find_ledger_table(const std::string& slot, const std::string& table) {
+    const std::string key = state::ledger_table_key(slot, table);
+    if (auto it = ids_.find(key); it != ids_.end()) return it->second;
+    auto v = get(key);
+    if (!v) return std::nullopt;
+    auto id = state::decode_u32(*v);
+    if (!id || *id == 0)
+      state::refuse_damaged(dir_, "the ledger id of " + table + " (slot " + slot + ") is corrupt",
+                            std::to_string(v->size()) + " bytes");
+    return LedgerTableId(*id);
+  }
+
+  // `key` = `value` and the ledger's changes, in one synced write.
+  void write_with_ledger(const std::string& key, const std::string& value, const LedgerDelta& ledger) {
+    if (ledger.empty()) return put(key, value);
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteBatch batch;
+    auto counts = counters_.add_to_batch(ledger, batch);
+    batch.Put(key, value);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto s = db_->Write(wo, &batch); !s.ok()) {
+      failed_ = true;
+      fail("synced write of " + key + " with " + std::to_string(ledger.entries()) + " ledger changes failed: " +
+           s.ToString());
+    }
+    counters_.commit(counts);
+  }
+
   std::optional<std::string> get(const std::string& key) {
     std::string value;
     auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
@@ -111,17 +173,25 @@ class RocksCursorStore final : public CursorStore {
 
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
+  state::LedgerCounters counters_;
+  std::map<std::string, LedgerTableId> ids_;  // ledger ids seen, by their key
   bool failed_ = false;
 };
 
-}  // namespace
-
-std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir) {
+// The writer's open: integrity rules, the ledger's bloom filters, the damage witness.
+std::unique_ptr<rocksdb::DB> open_writer(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 64;
   options.keep_log_file_num = 3;
   state::set_integrity_options(options);
+  // The key ledger: most ledger reads are of keys it lacks (an insert's key), which a bloom
+  // filter answers without reading a block, in the SST files and in the memtable.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
   // The usual LOG file in dir, seen through the witness that names a damaged WAL. When it cannot
   // be created (dir not writable), Open fails below and says why.
   std::shared_ptr<rocksdb::Logger> file_log;
@@ -138,13 +208,31 @@ std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir) {
     throw Error(ErrorKind::kState, "cannot open state store " + dir + ": " + s.ToString() + hint);
   }
   std::unique_ptr<rocksdb::DB> db(raw);
-  // Every SST block, read once: the store is a few keys, and damage is found now, not at the
-  // first read of a key that happens to sit in the damaged block.
+  // Every SST block, read once: damage is found now, not at the first read of a key that happens
+  // to sit in the damaged block. Without a key ledger the store is a few keys; with one, this
+  // reads the whole ledger once per start (its size on disk: docs/performance.md).
   if (auto v = db->VerifyChecksum(); v.IsCorruption())
     state::refuse_damaged(dir, state::damaged_part(*witness, v), v.ToString());
   else if (!v.ok())
     throw Error(ErrorKind::kState, "cannot verify the checksums of state store " + dir + ": " + v.ToString());
-  return std::make_unique<RocksCursorStore>(dir, std::move(db));
+  return db;
+}
+
+}  // namespace
+
+std::unique_ptr<CursorStore> open_rocksdb_cursor_store(const std::string& dir) {
+  return std::make_unique<RocksCursorStore>(dir, open_writer(dir));
+}
+
+uint64_t compact_rocksdb_cursor_store(const std::string& dir) {
+  auto db = open_writer(dir);
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (auto s = db->CompactRange(options, nullptr, nullptr); !s.ok())
+    throw Error(ErrorKind::kState, "compacting state store " + dir + " failed: " + s.ToString());
+  uint64_t bytes = 0;
+  db->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &bytes);
+  return bytes;
 }
 
 }  // namespace tombsync

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/config/config.h"
@@ -23,6 +24,8 @@
 #include "agent/snapshot/snapshot_request.h"
 #include "agent/cli/status_report.h"
 #include "base/stop_signal.h"
+#include "state/cursor_reader.h"
+#include "state/cursor_store.h"
 #include "agent/daemon/supervisor.h"
 
 namespace {
@@ -128,13 +131,17 @@ int main(int argc, char** argv) {
       return usage_error("unknown option " + args[i]);
     }
   }
+  // ledger-keys (not in the usage text: a debugging aid the integration tests use) prints the
+  // key ledger of one table, a key per line as hex, read-only like status.
   if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
-      command != "drop-slot")
+      command != "drop-slot" && command != "ledger-keys" && command != "compact-state")
     return usage_error("unknown command " + command);
   if (config_path.empty()) return usage_error(command + " needs --config FILE");
   if (json && command == "run") return usage_error("--json applies to check and status");
-  if (command == "snapshot" && table.empty()) return usage_error("snapshot needs --table SCHEMA.TABLE");
-  if (command != "snapshot" && !table.empty()) return usage_error("--table applies to snapshot");
+  if ((command == "snapshot" || command == "ledger-keys") && table.empty())
+    return usage_error(command + " needs --table SCHEMA.TABLE");
+  if (command != "snapshot" && command != "ledger-keys" && !table.empty())
+    return usage_error("--table applies to snapshot");
   if (command != "drop-slot" && yes) return usage_error("--yes applies to drop-slot");
 
   if (command == "check") {
@@ -180,6 +187,30 @@ int main(int argc, char** argv) {
       tombsync::request_snapshot(config.state_dir, table);
       std::printf("requested a snapshot of %s: a running agent starts it within a second, while streaming "
                   "goes on; otherwise the next `tombsync run` does\n", table.c_str());
+      return 0;
+    }
+    // compact-state (hidden, for scripts/bench): with the agent stopped, compacts state_dir and
+    // prints its SST bytes and each table's ledger keys.
+    if (command == "compact-state") {
+      const uint64_t bytes = tombsync::compact_rocksdb_cursor_store(config.state_dir);
+      std::printf("state store %s compacted: %llu bytes of SST files\n", config.state_dir.c_str(),
+                  static_cast<unsigned long long>(bytes));
+      for (const auto& [name, keys] : tombsync::read_stored_cursor(config.state_dir, config.source.slot).ledger_keys)
+        std::printf("ledger %s: %llu keys\n", name.c_str(), static_cast<unsigned long long>(keys));
+      return 0;
+    }
+    if (command == "ledger-keys") {
+      static const char* kHex = "0123456789abcdef";
+      std::string line;
+      tombsync::read_ledger_keys(config.state_dir, config.source.slot, table, [&](std::string_view key) {
+        line.clear();
+        for (unsigned char c : key) {
+          line.push_back(kHex[c >> 4]);
+          line.push_back(kHex[c & 0xf]);
+        }
+        line.push_back('\n');
+        std::fputs(line.c_str(), stdout);
+      });
       return 0;
     }
     if (command == "status") {

@@ -84,7 +84,10 @@ StatusReport collect_status(const std::string& config_path, const Config& config
   r.slot.name = config.source.slot;
   r.publication.name = config.source.publication;
   r.cursor.state_dir = config.state_dir;
-  for (const auto& t : config.source.tables) r.tables.push_back({t.name.qualified(), config.topic_for(t), std::nullopt});
+  for (const auto& t : config.source.tables) {
+    r.tables.push_back({t.name.qualified(), config.topic_for(t), std::nullopt});
+    if (config.ledger_for(t) == LedgerMode::kKeys) r.tables.back().ledger_keys = 0;
+  }
 
   try {
     auto stored = read_stored_cursor(config.state_dir, config.source.slot);
@@ -97,6 +100,10 @@ StatusReport collect_status(const std::string& config_path, const Config& config
       if (it == stored.snapshots.end()) continue;
       t.snapshot = it->second.done ? "done" : "running";
       t.snapshot_rows = it->second.rows;
+    }
+    for (auto& t : r.tables) {
+      auto it = stored.ledger_keys.find(t.name);
+      if (t.ledger_keys && it != stored.ledger_keys.end()) t.ledger_keys = it->second;
     }
   } catch (const Error& e) {
     r.errors.push_back(e.what());
@@ -162,9 +169,10 @@ std::string StatusReport::text() const {
 
   out += "tables\n";
   for (const auto& t : tables)
-    out += fmt::format("  {} -> {}{}  snapshot {}{}\n", t.name, t.topic,
+    out += fmt::format("  {} -> {}{}  snapshot {}{}  ledger {}\n", t.name, t.topic,
                        !t.in_publication ? "" : *t.in_publication ? "  (published)" : "  (NOT in the publication)",
-                       t.snapshot, t.snapshot == "none" ? "" : fmt::format(" ({} rows)", t.snapshot_rows));
+                       t.snapshot, t.snapshot == "none" ? "" : fmt::format(" ({} rows)", t.snapshot_rows),
+                       t.ledger_keys ? fmt::format("{} keys", *t.ledger_keys) : std::string("none"));
   for (const auto& e : errors) out += "error: " + e + "\n";
   return out;
 }
@@ -222,7 +230,8 @@ std::string StatusReport::json() const {
                            {"topic", t.topic},
                            {"in_publication", opt_json(t.in_publication)},
                            {"snapshot", t.snapshot},
-                           {"snapshot_rows", t.snapshot_rows}});
+                           {"snapshot_rows", t.snapshot_rows},
+                           {"ledger_keys", opt_json(t.ledger_keys)}});
   j["errors"] = errors;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

@@ -62,6 +62,9 @@ struct StatusReport {
     // or never: streamed only); rows Kafka acknowledged.
     std::string snapshot = "none";
     uint64_t snapshot_rows = 0;
+    // Keys the key ledger holds for the table (the store's counter, no scan); unset with
+    // ledger: none.
+    std::optional<uint64_t> ledger_keys;
   };
   std::vector<Table> tables;
 

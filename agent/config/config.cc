@@ -60,6 +60,13 @@ DeletePolicy Config::deletes_for(const TableConfig& table) const {
   return table.deletes.value_or(deletes);
 }
 
+const char* to_string(LedgerMode mode) { return mode == LedgerMode::kKeys ? "keys" : "none"; }
+
+LedgerMode Config::ledger_for(const TableConfig& table) const {
+  if (table.allow_keyless) return LedgerMode::kNone;
+  return table.ledger.value_or(ledger);
+}
+
 OversizedPolicy Config::oversized_for(const TableConfig& table) const {
   return table.oversized.value_or(oversized);
 }

@@ -30,12 +30,17 @@ enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // orde
 // columns) or write as null (kSkipColumn) its largest non-key values until it
 // fits, logged, counted and named in the record's tombsync.oversized header.
 enum class OversizedPolicy { kFail = 0, kTruncateColumn = 1, kSkipColumn = 2 };  // order = YAML names
+// The key ledger (docs/architecture.md "The key ledger"): kKeys keeps, in the
+// state store, every Kafka record key the table's topic holds as live; kNone
+// keeps nothing. A keyless table never has one (Config::ledger_for).
+enum class LedgerMode { kNone = 0, kKeys = 1 };  // order = YAML names
 
 // The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
 // names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
 const char* to_string(DeletePolicy policy);
 const char* to_string(RedactMode mode);
 const char* to_string(OversizedPolicy policy);  // "fail", "truncate_column", "skip_column"
+const char* to_string(LedgerMode mode);          // "none", "keys"
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
 // messages): unquoted names in the config are folded to lower case, quoted
@@ -73,6 +78,7 @@ struct TableConfig {
   std::vector<std::string> redact_on_delete;
   RedactMode redact_mode = RedactMode::kDrop;
   std::optional<OversizedPolicy> oversized;  // unset: Config::oversized applies
+  std::optional<LedgerMode> ledger;          // unset: Config::ledger applies
 };
 
 struct Config {
@@ -105,6 +111,7 @@ struct Config {
   Format format = Format::kJson;
   DeletePolicy deletes = DeletePolicy::kBoth;
   OversizedPolicy oversized = OversizedPolicy::kFail;
+  LedgerMode ledger = LedgerMode::kKeys;
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;
   // never: only changes; initial_only: snapshot, then exit once it is confirmed.
@@ -149,6 +156,8 @@ struct Config {
   DeletePolicy deletes_for(const TableConfig& table) const;
   // The table's override, else the global policy.
   OversizedPolicy oversized_for(const TableConfig& table) const;
+  // The table's override, else the global mode; kNone for a keyless table (no key to keep).
+  LedgerMode ledger_for(const TableConfig& table) const;
   // kNever globally wins; otherwise the table's override, else the global mode.
   SnapshotMode snapshot_for(const TableConfig& table) const;
 };

@@ -105,6 +105,7 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
         table.deletes = delete_policy(*v, path + ".deletes");
       }
       if (const Value* v = find(e, "oversized")) table.oversized = oversized_policy(*v, path + ".oversized");
+      if (const Value* v = find(e, "ledger")) table.ledger = ledger_mode(*v, path + ".ledger");
       if (const Value* v = find(e, "key_columns")) {
         table.key_columns = key_columns(*v, path + ".key_columns");
       }

@@ -144,6 +144,9 @@ std::string Metrics::prometheus() const {
             [](const Table& t) { return t.bytes.load(); });
   per_table("tombsync_snapshot_rows_total", "counter", "Rows read by snapshots by table.",
             [](const Table& t) { return t.snapshot_rows.load(); });
+  per_table("tombsync_ledger_keys", "gauge",
+            "Keys the key ledger holds as live, by table (-1: no ledger, or not saved yet by this process).",
+            [](const Table& t) { return t.ledger_keys.load(); });
   per_table("tombsync_snapshot_rows_estimated", "gauge", "The planner's row estimate of the table being snapshotted.",
             [](const Table& t) { return t.snapshot_rows_estimated.load(); });
   per_table("tombsync_snapshot_running", "gauge", "1 while the table's snapshot runs.",

@@ -34,6 +34,9 @@ class Metrics {
     std::atomic<uint64_t> snapshot_rows{0};          // rows read by snapshots (this process)
     std::atomic<int64_t> snapshot_rows_estimated{0};  // the planner's estimate for the running snapshot
     std::atomic<int> snapshot_state{0};              // 0 none, 1 running, 2 done
+    // Keys the key ledger holds (the state store's counter, published after each save); -1:
+    // the table keeps no ledger, or none was saved yet in this process.
+    std::atomic<int64_t> ledger_keys{-1};
   };
 
   explicit Metrics(const Config& config);

@@ -367,11 +367,13 @@ void Snapshotter::on_commit(Lsn commit_lsn, Lsn end_lsn) {
   }
 }
 
-void Snapshotter::on_acknowledged(Lsn acked) {
+void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
   while (!confirmations_.empty() && confirmations_.front().end_lsn <= acked) {
     auto& c = confirmations_.front();
     Table& t = *c.table;
-    store_.save_snapshot(slot_, t.resolved.qualified(), c.progress);
+    LedgerDelta ledger;
+    if (rows_ledger) rows_ledger(c.end_lsn, ledger);
+    store_.save_snapshot(slot_, t.resolved.qualified(), c.progress, ledger);
     t.progress = c.progress;
     --t.unsaved;
     if (c.progress.done) {

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,7 +95,11 @@ class Snapshotter {
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
   // Kafka acknowledged everything up to `acked`: persists the progress of the
   // chunks that position covers. Called before the cursor itself is saved.
-  void on_acknowledged(Lsn acked);
+  // `rows_ledger(end_lsn, out)` appends the key-ledger changes of the rows of
+  // the chunk whose high watermark's transaction ends at end_lsn; they are
+  // written in the same synced write as its progress.
+  using RowsLedger = std::function<void(Lsn end_lsn, LedgerDelta& out)>;
+  void on_acknowledged(Lsn acked, const RowsLedger& rows_ledger = nullptr);
 
   // Snapshots `resolved` again from its first row (an on-demand backfill): its
   // progress must already be cleared in the store. Returns false when it is

@@ -4,7 +4,9 @@
 //   (CursorStore::save_confirmed) -> reported to Postgres as flushed
 //   (ChangeSource::send_status).
 // Before the cursor passes a position, `before_save` lets the snapshot save
-// the progress of the chunks Kafka acknowledged there. On an error that ends
+// the progress of the chunks Kafka acknowledged there; `take_ledger` hands
+// over the key ledger's changes up to that position, which go in the cursor's
+// own synced write (the ledger never moves without the cursor). On an error that ends
 // the session, save_after_error gives Kafka a few seconds to acknowledge what
 // it holds and saves that, so the next session resends as little as possible.
 // Pipeline thread only.
@@ -46,8 +48,13 @@ class Checkpointer {
   void save_after_error(RecordSink& sink, int flush_ms = 10000) noexcept;
 
   std::function<void(Lsn acked)> before_save;
+  std::function<void(Lsn acked, LedgerDelta& out)> take_ledger;
 
  private:
+  // Saves `acked` with the ledger's changes up to it, when either moved; true when it saved.
+  // Throws as the store does.
+  bool save(Lsn acked);
+
   CursorStore& store_;
   std::string slot_;
   ChangeSource& source_;

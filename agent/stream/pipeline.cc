@@ -1,6 +1,8 @@
 #include "agent/stream/pipeline.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "agent/ops/heartbeat.h"
 #include "agent/ops/kafka_prober.h"
@@ -8,6 +10,7 @@
 #include "agent/stream/ack_tracker.h"
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/kafka_record_sink.h"
+#include "agent/stream/ledger_recorder.h"
 #include "agent/stream/pg_change_source.h"
 #include "agent/stream/record_builder.h"
 #include "agent/stream/session_start.h"
@@ -95,8 +98,13 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   Checkpointer checkpointer(*store, config.source.slot, changes, tracker, from,
                             std::chrono::milliseconds(config.source.status_interval_ms));
   Heartbeat heartbeat(config, metrics);  // its own thread and connection; off when interval is 0
-  StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics}, from,
-                  stop.flag());
+  std::optional<LedgerRecorder> ledger;
+  if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
+                  [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kKeys; }))
+    ledger.emplace(config, *store, config.source.slot);
+  StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
+                   ledger ? &*ledger : nullptr},
+                  from, stop.flag());
   loop.run();
 }
 

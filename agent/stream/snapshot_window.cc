@@ -68,8 +68,8 @@ void SnapshotWindow::on_commit(Lsn commit_lsn, Lsn end_lsn) {
   if (snapshot_) snapshot_->on_commit(commit_lsn, end_lsn);
 }
 
-void SnapshotWindow::on_acknowledged(Lsn acked) {
-  if (snapshot_) snapshot_->on_acknowledged(acked);
+void SnapshotWindow::on_acknowledged(Lsn acked, const Snapshotter::RowsLedger& rows_ledger) {
+  if (snapshot_) snapshot_->on_acknowledged(acked, rows_ledger);
 }
 
 void SnapshotWindow::publish_status() {

@@ -40,7 +40,7 @@ class SnapshotWindow {
   void on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start, std::vector<ChangeEvent>& rows);
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
   // Before the cursor passes `acked`: saves the chunks' progress.
-  void on_acknowledged(Lsn acked);
+  void on_acknowledged(Lsn acked, const Snapshotter::RowsLedger& rows_ledger = nullptr);
   // A chunk's progress can be saved now (so the next chunk may start).
   bool confirmable(Lsn acked) const { return snapshot_ && snapshot_->confirmable(acked); }
 

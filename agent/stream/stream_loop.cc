@@ -21,13 +21,21 @@ StreamLoop::StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool
   p_.sink.while_blocked = [this] {
     if (p_.checkpointer.due(Clock::now())) checkpoint();
   };
-  p_.checkpointer.before_save = [this](Lsn acked) { p_.snapshot.on_acknowledged(acked); };
+  if (p_.ledger == nullptr) {
+    p_.checkpointer.before_save = [this](Lsn acked) { p_.snapshot.on_acknowledged(acked); };
+    return;
+  }
+  p_.checkpointer.before_save = [this](Lsn acked) {
+    p_.snapshot.on_acknowledged(acked, [this](Lsn end, LedgerDelta& out) { p_.ledger->take_snapshot_rows(end, out); });
+  };
+  p_.checkpointer.take_ledger = [this](Lsn acked, LedgerDelta& out) { p_.ledger->take_acknowledged(acked, out); };
 }
 
 StreamLoop::~StreamLoop() {
   p_.sink.on_delivered = nullptr;
   p_.sink.while_blocked = nullptr;
   p_.checkpointer.before_save = nullptr;
+  p_.checkpointer.take_ledger = nullptr;
 }
 
 bool StreamLoop::keep_running() const {
@@ -80,13 +88,14 @@ void StreamLoop::on_data(SourceStep& s) {
     if (!skipping_) {
       p_.tracker.on_begin(s.step.begin->commit_lsn);
       p_.records.begin_transaction();
+      if (p_.ledger) p_.ledger->on_begin(s.step.begin->commit_lsn);
     }
   }
   p_.snapshot.on_events(s.events);
   produce(s.events);
   if (s.step.message && p_.snapshot.active() && txn_ && !skipping_) {
     p_.snapshot.on_message(*s.step.message, *txn_, s.wal_start, snapshot_rows_);
-    produce(snapshot_rows_);
+    produce(snapshot_rows_, true);
     snapshot_rows_.clear();
   }
   if (s.step.commit) on_commit(*s.step.commit);
@@ -97,6 +106,7 @@ void StreamLoop::on_commit(const pg::TxnCommit& c) {
   if (!skipping_ && !abandoned_) {
     p_.snapshot.on_commit(c.commit_lsn, c.end_lsn);
     p_.tracker.on_commit(c.commit_lsn, c.end_lsn);
+    if (p_.ledger) p_.ledger->on_commit(c.commit_lsn, c.end_lsn);
   }
   if (p_.redelivered.active()) {
     p_.redelivered.observe_commit(c.commit_lsn);
@@ -135,11 +145,13 @@ bool StreamLoop::already_in_kafka(const Record& r) {
 
 // Sends the records of `batch` (stream changes, or a snapshot chunk's rows), counting what was
 // handed over (and what a restart found already in Kafka) in Metrics.
-void StreamLoop::produce(const std::vector<ChangeEvent>& batch) {
+void StreamLoop::produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows) {
   for (const auto& e : batch) {
     if (skipping_ || abandoned_) return;
     out_.clear();
     p_.records.build(e, out_);
+    // Before the redelivery filter: a record Kafka holds already still changes the ledger.
+    if (p_.ledger) p_.ledger->on_records(*e.table, out_, snapshot_rows);
     Metrics::Table* t = metrics_table(*e.table);
     bool handed_over = false;
     for (const auto& r : out_) {
@@ -165,6 +177,7 @@ void StreamLoop::produce(const std::vector<ChangeEvent>& batch) {
 
 void StreamLoop::checkpoint() {
   p_.checkpointer.confirm(false);
+  if (p_.ledger) p_.ledger->publish(p_.metrics);
   p_.snapshot.publish_status();
   p_.gauges.publish(p_.sink.in_flight(), server_end_, p_.checkpointer.stored());
 }

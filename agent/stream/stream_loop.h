@@ -30,6 +30,7 @@
 #include "agent/stream/ack_tracker.h"
 #include "agent/stream/change_source.h"
 #include "agent/stream/checkpointer.h"
+#include "agent/stream/ledger_recorder.h"
 #include "agent/stream/record_builder.h"
 #include "agent/stream/record_sink.h"
 #include "agent/stream/redelivery_filter.h"
@@ -50,6 +51,7 @@ struct LoopParts {
   SnapshotWindow& snapshot;
   StreamGauges& gauges;
   Metrics& metrics;
+  LedgerRecorder* ledger = nullptr;  // null: no table keeps a ledger
 };
 
 class StreamLoop {
@@ -76,7 +78,7 @@ class StreamLoop {
   void on_data(SourceStep& s);
   void on_keepalive(const SourceStep& s);
   void on_commit(const pg::TxnCommit& c);
-  void produce(const std::vector<ChangeEvent>& batch);
+  void produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows = false);
   bool already_in_kafka(const Record& r);
   Metrics::Table* metrics_table(const TableSchema& t);
   void checkpoint();

@@ -130,6 +130,19 @@ TEST_CASE("snapshot modes parse globally and per table, and keyless tables must 
   CHECK_NOTHROW(tombsync::parse_config(keyless + "snapshot: never\n", "test.yaml"));
 }
 
+TEST_CASE("ledger: keys unless set, a per-table override, none for a keyless table", "[config][ledger]") {
+  const Config c = parse_config(with_tables("    - public.a\n"
+                                            "    - { name: public.b, ledger: keys }\n") +
+                                    "ledger: none\n",
+                                "test.yaml");
+  CHECK(c.ledger_for(c.source.tables[0]) == LedgerMode::kNone);
+  CHECK(c.ledger_for(c.source.tables[1]) == LedgerMode::kKeys);
+  const Config d = parse_config(with_tables("    - public.a\n"), "test.yaml");
+  CHECK(d.ledger_for(d.source.tables[0]) == LedgerMode::kKeys);
+  CHECK_THAT(error_of(with_tables("    - { name: public.b, ledger: rows }\n")), Contains("source.tables[0].ledger"));
+  CHECK_THAT(error_of(with_top("ledger: yes\n")), Contains("none, keys"));
+}
+
 TEST_CASE("oversized: a global default and a per-table override, fail unless set", "[config]") {
   const Config c = parse_config(with_tables("    - public.a\n"
                                             "    - { name: public.b, oversized: skip_column }\n") +

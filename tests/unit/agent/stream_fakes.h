@@ -9,7 +9,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -144,11 +146,16 @@ class FakeRecordSink final : public RecordSink {
   std::optional<Lsn> unknown_;
 };
 
+// The ledger is a set of keys per ledger id, changed only by the saves that carry a delta, like
+// the RocksDB store (one write: a save and its ledger changes happen together or not at all).
 class MemoryCursorStore final : public CursorStore {
  public:
+  using CursorStore::save_confirmed;
+  using CursorStore::save_snapshot;
   std::optional<Lsn> load_confirmed(const std::string& slot) override { return find(confirmed, slot); }
-  void save_confirmed(const std::string& slot, Lsn lsn) override {
+  void save_confirmed(const std::string& slot, Lsn lsn, const LedgerDelta& delta) override {
     confirmed[slot] = lsn;
+    apply(delta);
     ++saves;
   }
   std::optional<std::string> load_source_identity(const std::string& slot) override { return find(identity, slot); }
@@ -156,8 +163,10 @@ class MemoryCursorStore final : public CursorStore {
   std::optional<SnapshotProgress> load_snapshot(const std::string& slot, const std::string& table) override {
     return find(snapshots, slot + "/" + table);
   }
-  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p) override {
+  void save_snapshot(const std::string& slot, const std::string& table, const SnapshotProgress& p,
+                     const LedgerDelta& delta) override {
     snapshots[slot + "/" + table] = p;
+    apply(delta);
   }
   void clear_snapshot(const std::string& slot, const std::string& table) override {
     snapshots.erase(slot + "/" + table);
@@ -167,12 +176,50 @@ class MemoryCursorStore final : public CursorStore {
     identity.erase(slot);
   }
 
+  LedgerTableId ledger_table(const std::string& slot, const std::string& table) override {
+    auto [it, added] = ledger_ids.try_emplace(slot + "/" + table, LedgerTableId(0));
+    if (added) it->second = LedgerTableId(static_cast<uint32_t>(ledger_ids.size()));
+    return it->second;
+  }
+  uint64_t ledger_count(const std::string& slot, const std::string& table) override {
+    return keys_of(slot, table).size();
+  }
+  std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) override {
+    struct Keys final : LedgerKeys {
+      std::set<std::string> copy;  // the fake's "consistent view"
+      std::set<std::string>::const_iterator at;
+      bool next(std::string& key) override {
+        if (at == copy.end()) return false;
+        key = *at++;
+        return true;
+      }
+    };
+    auto k = std::make_unique<Keys>();
+    k->copy = keys_of(slot, table);
+    k->at = k->copy.begin();
+    return k;
+  }
+  // The keys of a table ("schema.table") of the slot.
+  std::set<std::string> keys_of(const std::string& slot, const std::string& table) const {
+    auto id = ledger_ids.find(slot + "/" + table);
+    if (id == ledger_ids.end() || !ledger.count(id->second.value())) return {};
+    return ledger.at(id->second.value());
+  }
+
   std::map<std::string, Lsn> confirmed;
   std::map<std::string, std::string> identity;
   std::map<std::string, SnapshotProgress> snapshots;
+  std::map<std::string, LedgerTableId> ledger_ids;
+  std::map<uint32_t, std::set<std::string>> ledger;
   int saves = 0;
 
  private:
+  void apply(const LedgerDelta& delta) {
+    delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
+      if (op == LedgerDelta::Op::kPut) ledger[id.value()].emplace(key);
+      else ledger[id.value()].erase(std::string(key));
+    });
+  }
   template <class V>
   static std::optional<V> find(const std::map<std::string, V>& m, const std::string& k) {
     auto it = m.find(k);

@@ -1,0 +1,83 @@
+#include "agent/stream/ledger_recorder.h"
+
+#include "base/error.h"
+
+namespace tombsync {
+
+LedgerRecorder::LedgerRecorder(const Config& config, CursorStore& store, std::string slot)
+    : config_(config), store_(store), slot_(std::move(slot)) {
+  for (const auto& t : config_.source.tables)
+    if (config_.ledger_for(t) == LedgerMode::kKeys) tables_.push_back(t.name.qualified());
+}
+
+std::optional<LedgerTableId> LedgerRecorder::table_id(const TableSchema& table) {
+  auto it = ids_.find(table.relid);
+  if (it != ids_.end()) return it->second;
+  std::optional<LedgerTableId> id;
+  const TableConfig* tc = config_.find_table(table.schema, table.table);
+  if (tc != nullptr && config_.ledger_for(*tc) == LedgerMode::kKeys && !table.key_indexes.empty()) {
+    id = store_.ledger_table(slot_, table.qualified());
+  }
+  return ids_.emplace(table.relid, id).first->second;
+}
+
+void LedgerRecorder::on_begin(Lsn commit_lsn) {
+  if (!txns_.empty() && !txns_.back().committed) txns_.pop_back();
+  txns_.push_back(Txn{commit_lsn, Lsn(), false, {}, {}});
+}
+
+void LedgerRecorder::on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row) {
+  if (records.empty()) return;
+  const auto id = table_id(table);
+  if (!id) return;
+  if (txns_.empty() || txns_.back().committed)
+    throw Error(ErrorKind::kInternal, "ledger change of " + table.qualified() + " outside a transaction");
+  LedgerDelta& out = snapshot_row ? txns_.back().snapshot : txns_.back().stream;
+  for (const Record& r : records) {
+    if (!r.key || r.all_partitions) continue;
+    const bool live = r.value.has_value() && !r.deleted;
+    out.add(*id, live ? LedgerDelta::Op::kPut : LedgerDelta::Op::kErase, *r.key);
+  }
+}
+
+void LedgerRecorder::on_commit(Lsn commit_lsn, Lsn end_lsn) {
+  if (txns_.empty() || txns_.back().committed || txns_.back().commit_lsn != commit_lsn) return;
+  Txn& t = txns_.back();
+  if (t.stream.empty() && t.snapshot.empty()) {
+    txns_.pop_back();
+    return;
+  }
+  t.end_lsn = end_lsn;
+  t.committed = true;
+}
+
+void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
+  while (!txns_.empty() && txns_.front().committed && txns_.front().end_lsn <= acked) {
+    out.append(txns_.front().stream);
+    out.append(txns_.front().snapshot);  // normally taken already, with its chunk's progress
+    txns_.pop_front();
+  }
+}
+
+void LedgerRecorder::take_snapshot_rows(Lsn end_lsn, LedgerDelta& out) {
+  for (Txn& t : txns_) {
+    if (!t.committed || t.end_lsn > end_lsn) break;
+    if (t.end_lsn != end_lsn) continue;
+    out.append(t.snapshot);
+    t.snapshot.clear();
+  }
+}
+
+void LedgerRecorder::publish(Metrics& metrics) {
+  for (const auto& name : tables_)
+    if (Metrics::Table* t = metrics.table(name))
+      t->ledger_keys.store(static_cast<int64_t>(store_.ledger_count(slot_, name)), std::memory_order_relaxed);
+}
+
+size_t LedgerRecorder::pending_entries() const {
+  size_t n = 0;
+  for (const Txn& t : txns_) n += t.stream.entries() + t.snapshot.entries();
+  return n;
+}
+
+}  // namespace tombsync

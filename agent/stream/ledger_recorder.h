@@ -1,0 +1,79 @@
+// Collects the key ledger's changes (docs/architecture.md "The key ledger")
+// from the records the stream builds, and holds them until the position they
+// belong to is saved:
+//  - every keyed record of a table with `ledger: keys`, before the
+//    RedeliveryFilter (a record already in Kafka after a restart is skipped,
+//    but its change to the ledger is not): a record with a value that is not
+//    a delete event puts its key (insert, update, snapshot read, a soft-delete
+//    restore, the new side of a key change); a delete event or a tombstone
+//    erases it (hard delete, soft delete, the old side of a key change). The key
+//    is the Kafka record key bytes exactly as written. A truncate changes
+//    nothing here (its event has no key).
+//  - per transaction: the stream's changes go out with the cursor that passes
+//    the transaction's end LSN (take_acknowledged, in the same synced write,
+//    CursorStore::save_confirmed); a snapshot chunk's rows go out with that
+//    chunk's progress (take_snapshot_rows, CursorStore::save_snapshot), since a
+//    restart re-reads a chunk only when its progress was not saved.
+// Memory: only transactions that are not saved yet hold changes, about the key
+// size + 6 bytes per change (LedgerDelta); a transaction of N changes holds N
+// until Kafka acknowledged all of it and the next checkpoint saved it.
+// Pipeline thread only.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/ops/metrics.h"
+#include "base/lsn.h"
+#include "schemas/change.h"
+#include "schemas/record.h"
+#include "state/cursor_store.h"
+#include "state/ledger_delta.h"
+
+namespace tombsync {
+
+class LedgerRecorder {
+ public:
+  // Ids of the tables are taken from `store` for `slot` at each table's first record.
+  LedgerRecorder(const Config& config, CursorStore& store, std::string slot);
+
+  // A transaction the loop delivers begins (not one the start position skips). An earlier one
+  // that never committed (a forced stop) is dropped: nothing of it is confirmed.
+  void on_begin(Lsn commit_lsn);
+  // `records`: what RecordBuilder made of one change (or snapshot row) of `table`.
+  void on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row);
+  void on_commit(Lsn commit_lsn, Lsn end_lsn);
+
+  // Appends to `out`, and forgets, the stream's changes of every committed transaction ending at
+  // or before `acked` (and the snapshot rows' changes no chunk progress took).
+  void take_acknowledged(Lsn acked, LedgerDelta& out);
+  // Appends to `out`, and forgets, the snapshot rows' changes of the transaction ending at `end_lsn`.
+  void take_snapshot_rows(Lsn end_lsn, LedgerDelta& out);
+
+  size_t pending_entries() const;  // changes held, for tests and the memory bound
+  // Sets each ledger table's tombsync_ledger_keys from the store's counter (no scan).
+  void publish(Metrics& metrics);
+
+ private:
+  struct Txn {
+    Lsn commit_lsn;
+    Lsn end_lsn;
+    bool committed = false;
+    LedgerDelta stream;
+    LedgerDelta snapshot;
+  };
+  std::optional<LedgerTableId> table_id(const TableSchema& table);
+
+  const Config& config_;
+  CursorStore& store_;
+  std::string slot_;
+  std::deque<Txn> txns_;  // in commit order; only those with changes once committed
+  std::unordered_map<RelationId, std::optional<LedgerTableId>> ids_;  // unset: ledger: none
+  std::vector<std::string> tables_;  // "schema.table" of the configured tables with ledger: keys
+};
+
+}  // namespace tombsync

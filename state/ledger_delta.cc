@@ -1,0 +1,30 @@
+#include "state/ledger_delta.h"
+
+namespace tombsync {
+
+void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key) {
+  bytes_.push_back(static_cast<char>(op));
+  const uint32_t id = table.value();
+  for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
+  size_t len = key.size();
+  do {
+    unsigned char b = len & 0x7f;
+    len >>= 7;
+    if (len != 0) b |= 0x80;
+    bytes_.push_back(static_cast<char>(b));
+  } while (len != 0);
+  bytes_.append(key);
+  ++entries_;
+}
+
+void LedgerDelta::append(const LedgerDelta& other) {
+  bytes_.append(other.bytes_);
+  entries_ += other.entries_;
+}
+
+void LedgerDelta::clear() {
+  bytes_.clear();
+  entries_ = 0;
+}
+
+}  // namespace tombsync

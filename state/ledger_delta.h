@@ -1,0 +1,65 @@
+// Changes to the key ledger (docs/architecture.md "The key ledger"): the set
+// of Kafka record keys, per table, that tombsync has published as live. A
+// LedgerDelta is a batch of "this key became live" (kPut) and "this key is
+// gone" (kErase) entries in stream order; the store applies a batch in the
+// same synced RocksDB write as the cursor (or the snapshot progress) it
+// belongs to, so the ledger never runs ahead of or behind what is confirmed.
+// Entries are kept in one byte string ([op 1][table id 4][key length
+// varint][key]), about the key's size plus 6 bytes each, with no allocation
+// per entry: a delta lives in memory only until its transaction is saved.
+// Not thread-safe; a value type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/named_type.h"
+
+namespace tombsync {
+
+// A table's short id in the ledger (assigned by CursorStore::ledger_table, never 0), so an
+// entry on disk carries 4 bytes instead of the table's name.
+using LedgerTableId = NamedType<uint32_t, struct LedgerTableIdTag>;
+
+class LedgerDelta {
+ public:
+  enum class Op : uint8_t { kPut = 1, kErase = 2 };
+
+  // `key`: the Kafka record key bytes exactly as written.
+  void add(LedgerTableId table, Op op, std::string_view key);
+  // Appends `other`'s entries after this one's.
+  void append(const LedgerDelta& other);
+  void clear();
+  bool empty() const { return entries_ == 0; }
+  size_t entries() const { return entries_; }
+  size_t memory_bytes() const { return bytes_.capacity(); }
+
+  // Calls f(LedgerTableId, Op, std::string_view key) for every entry, in order. The key views
+  // point into this delta: valid while it lives and is not changed.
+  template <class F>
+  void for_each(F&& f) const {
+    size_t at = 0;
+    while (at < bytes_.size()) {
+      const auto op = static_cast<Op>(bytes_[at]);
+      uint32_t id = 0;
+      for (int i = 1; i <= 4; ++i) id = (id << 8) | static_cast<unsigned char>(bytes_[at + i]);
+      at += 5;
+      size_t len = 0;
+      for (int shift = 0;; shift += 7) {
+        const auto b = static_cast<unsigned char>(bytes_[at++]);
+        len |= static_cast<size_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) break;
+      }
+      f(LedgerTableId(id), op, std::string_view(bytes_).substr(at, len));
+      at += len;
+    }
+  }
+
+ private:
+  std::string bytes_;
+  size_t entries_ = 0;
+};
+
+}  // namespace tombsync

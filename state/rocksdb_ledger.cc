@@ -1,0 +1,128 @@
+#include "state/rocksdb_ledger.h"
+
+#include <vector>
+
+#include "base/error.h"
+#include "state/cursor_keys.h"
+#include "state/store_integrity.h"
+
+namespace tombsync::state {
+namespace {
+
+[[noreturn]] void fail(const std::string& dir, const std::string& what) {
+  throw Error(ErrorKind::kState, "state store " + dir + ": " + what);
+}
+
+void check_read(const std::string& dir, const rocksdb::Status& s, const std::string& what) {
+  if (s.ok() || s.IsNotFound()) return;
+  if (s.IsCorruption()) refuse_damaged(dir, what + " failed", s.ToString());
+  fail(dir, what + " failed: " + s.ToString());
+}
+
+class RocksLedgerKeys final : public LedgerKeys {
+ public:
+  RocksLedgerKeys(rocksdb::DB& db, std::string dir, LedgerTableId id)
+      : dir_(std::move(dir)), prefix_(ledger_entry_prefix(id)), it_(db.NewIterator(rocksdb::ReadOptions())) {}
+
+  bool next(std::string& key) override {
+    if (!started_) {
+      it_->Seek(prefix_);
+      started_ = true;
+    } else if (it_->Valid()) {
+      it_->Next();
+    }
+    if (it_->Valid() && it_->key().starts_with(prefix_)) {
+      key.assign(it_->key().data() + prefix_.size(), it_->key().size() - prefix_.size());
+      return true;
+    }
+    check_read(dir_, it_->status(), "listing the key ledger");
+    return false;
+  }
+
+ private:
+  std::string dir_;
+  std::string prefix_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  bool started_ = false;
+};
+
+}  // namespace
+
+uint64_t LedgerCounters::get(LedgerTableId id) {
+  auto it = counts_.find(id.value());
+  if (it != counts_.end()) return it->second;
+  std::string value;
+  const std::string key = ledger_count_key(id);
+  auto s = db_.Get(rocksdb::ReadOptions(), key, &value);
+  check_read(dir_, s, "reading the key count of ledger table " + std::to_string(id.value()));
+  uint64_t n = 0;
+  if (s.ok()) {
+    auto decoded = decode_u64(value);
+    if (!decoded)
+      refuse_damaged(dir_, "the key count of ledger table " + std::to_string(id.value()) + " is corrupt",
+                     std::to_string(value.size()) + " bytes, expected 8");
+    n = *decoded;
+  }
+  return counts_.emplace(id.value(), n).first->second;
+}
+
+std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const LedgerDelta& delta,
+                                                                    rocksdb::WriteBatch& batch) {
+  std::unordered_map<uint32_t, uint64_t> counts;
+  if (delta.empty()) return counts;
+  // The last entry per key wins; keys keep their first-seen order. `keys` never reallocates
+  // (reserved for every entry), so the map's views into its strings stay valid.
+  std::unordered_map<std::string_view, size_t> slot_of;
+  std::vector<std::string> keys;
+  std::vector<LedgerDelta::Op> ops;
+  std::vector<uint32_t> ids;
+  slot_of.reserve(delta.entries());
+  keys.reserve(delta.entries());
+  std::string full;
+  delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
+    full = ledger_entry_prefix(id);
+    full.append(key);
+    if (auto found = slot_of.find(std::string_view(full)); found != slot_of.end()) {
+      ops[found->second] = op;
+      return;
+    }
+    keys.push_back(full);
+    ops.push_back(op);
+    ids.push_back(id.value());
+    slot_of.emplace(std::string_view(keys.back()), keys.size() - 1);
+  });
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_.MultiGet(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), keys.size(), slices.data(), values.data(),
+               statuses.data());
+  std::unordered_map<uint32_t, int64_t> moved;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    check_read(dir_, statuses[i], "reading the key ledger");
+    const bool present = statuses[i].ok();
+    if (ops[i] == LedgerDelta::Op::kPut && !present) {
+      batch.Put(keys[i], rocksdb::Slice());
+      ++moved[ids[i]];
+    } else if (ops[i] == LedgerDelta::Op::kErase && present) {
+      batch.Delete(keys[i]);
+      --moved[ids[i]];
+    }
+  }
+  for (const auto& [id, by] : moved) {
+    if (by == 0) continue;
+    const uint64_t n = static_cast<uint64_t>(static_cast<int64_t>(get(LedgerTableId(id))) + by);
+    counts[id] = n;
+    batch.Put(ledger_count_key(LedgerTableId(id)), encode_u64(n));
+  }
+  return counts;
+}
+
+void LedgerCounters::commit(const std::unordered_map<uint32_t, uint64_t>& counts) {
+  for (const auto& [id, n] : counts) counts_[id] = n;
+}
+
+std::unique_ptr<LedgerKeys> rocksdb_ledger_keys(rocksdb::DB& db, std::string dir, LedgerTableId id) {
+  return std::make_unique<RocksLedgerKeys>(db, std::move(dir), id);
+}
+
+}  // namespace tombsync::state

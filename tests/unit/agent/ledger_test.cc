@@ -1,0 +1,287 @@
+// The key ledger's agent side (agent/stream/ledger_recorder.h) run in the
+// streaming loop against the in-memory fakes (stream_fakes.h): which keys
+// reach the ledger, and when. The ledger moves only in the writes that move
+// the cursor (or a snapshot chunk's progress); a crash, simulated by dropping
+// the loop with its pending changes, leaves the ledger and the cursor
+// together; a restart that finds records in Kafka still applies their
+// changes; a key change, a soft delete and a snapshot chunk's rows.
+#include "agent/stream/ledger_recorder.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "agent/config/config.h"
+#include "agent/stream/stream_loop.h"
+#include "schemas/encoder.h"
+#include "tests/unit/agent/stream_fakes.h"
+#include "tests/unit/schemas/event_fixtures.h"
+
+namespace tombsync {
+namespace {
+
+using test::FakeChangeSource;
+using test::FakeRecordSink;
+using test::MemoryCursorStore;
+
+const Lsn kStart{0x1000};
+
+std::string temp_state_dir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tombsync-ledger-XXXXXX").string();
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+// A session wired as run_pipeline wires it, with a LedgerRecorder; the store outlives sessions.
+// public.users(id int4 key, name text, gone bool): `gone` is its soft-delete column.
+struct Session {
+  Session(MemoryCursorStore& s, const Config& c, Lsn start)
+      : store(s), config(c), tracker(start), checkpointer{store, "tombsync", source, tracker, start, std::chrono::hours(1)},
+        ledger(config, store, "tombsync"), start_(start) {}
+
+  MemoryCursorStore& store;
+  const Config& config;
+  FakeChangeSource source;
+  FakeRecordSink sink;
+  Metrics metrics{config};
+  std::unique_ptr<Encoder> encoder = make_encoder(Format::kJson, EncoderContext{});
+  RecordBuilder records{config, *encoder, "7301/app/tombsync"};
+  AckTracker tracker;
+  Checkpointer checkpointer;
+  StreamGauges gauges{metrics, "tombsync", int64_t{1} << 30};
+  std::vector<pg::ResolvedTable> tables;
+  std::unordered_map<uint32_t, std::string> type_names;
+  SnapshotWindow snapshot{config, store, tables, type_names, gauges};
+  RedeliveryFilter redelivered;
+  LedgerRecorder ledger;
+  std::atomic<bool> stopping{false};
+  Lsn start_;
+
+  void run() {
+    StreamLoop loop({source, sink, records, tracker, checkpointer, redelivered, snapshot, gauges, metrics, &ledger},
+                    start_, stopping);
+    source.on_empty = [this] { stopping = true; };
+    loop.run();
+  }
+};
+
+struct Rig {
+  std::string state_dir = temp_state_dir();
+  Config config = parse_config("source:\n  dsn: \"host=db dbname=app user=tombsync\"\n  tables:\n"
+                               "    - { name: public.users, soft_delete_column: gone }\n"
+                               "kafka:\n  brokers: kafka:9092\n  topic_prefix: app\nsnapshot: never\n"
+                               "state_dir: " + state_dir + "\n",
+                               "test");
+  std::shared_ptr<const TableSchema> users = test::make_table(
+      "public", "users",
+      {{"id", ColumnType::kInt32, "int4", true}, {"name", ColumnType::kText, "text"}, {"gone", ColumnType::kBool, "bool"}});
+  MemoryCursorStore store;
+  ~Rig() { std::filesystem::remove_all(state_dir); }
+
+  std::set<std::string> ledger() const { return store.keys_of("tombsync", "public.users"); }
+  Lsn stored() { return store.confirmed.count("tombsync") ? store.confirmed["tombsync"] : Lsn(); }
+
+  ChangeEvent event(Op op, Lsn commit, int64_t id, bool gone = false) const {
+    ChangeEvent e = test::make_event(op, users, {test::int_value(id), test::text_value("n"), test::bool_value(gone)});
+    e.source.commit_lsn = commit;
+    e.source.lsn = Lsn(commit.value() - 0x10);
+    return e;
+  }
+  // One transaction of `events` into s's script.
+  static void transaction(Session& s, Lsn commit, Lsn end, std::vector<ChangeEvent> events) {
+    SourceStep b;
+    b.step.begin = pg::TxnBegin{commit, 731, UnixMicros{test::kCommitTs}};
+    b.wal_end = commit;
+    s.source.push(std::move(b));
+    SourceStep d;
+    d.events = std::move(events);
+    d.wal_end = commit;
+    s.source.push(std::move(d));
+    SourceStep c;
+    c.step.commit = pg::TxnCommit{commit, end};
+    c.wal_end = end;
+    s.source.push(std::move(c));
+  }
+  static void checkpoint_now(Session& s, Lsn wal_end) {
+    SourceStep k;
+    k.kind = SourceStep::Kind::kKeepalive;
+    k.wal_end = wal_end;
+    k.reply_requested = true;
+    s.source.push(std::move(k));
+  }
+};
+
+const std::string kKey1 = "{\"id\":1}", kKey2 = "{\"id\":2}", kKey3 = "{\"id\":3}";
+
+TEST_CASE("ledger: keys enter and leave only in the write that moves the cursor", "[stream][ledger]") {
+  Rig rig;
+  Session s(rig.store, rig.config, kStart);
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {rig.event(Op::kInsert, Lsn(0x2000), 1), rig.event(Op::kInsert, Lsn(0x2000), 2)});
+  s.source.then([&] {
+    // Kafka has not acknowledged: neither the cursor nor the ledger moved.
+    CHECK(rig.ledger().empty());
+    s.sink.ack_all();
+  });
+  Rig::checkpoint_now(s, Lsn(0x2010));
+  s.source.then([&] {
+    CHECK(rig.stored() == Lsn(0x2010));
+    CHECK(rig.ledger() == std::set<std::string>{kKey1, kKey2});
+    CHECK(rig.store.ledger_count("tombsync", "public.users") == 2);
+  });
+  Rig::transaction(s, Lsn(0x3000), Lsn(0x3010), {rig.event(Op::kDelete, Lsn(0x3000), 1), rig.event(Op::kUpdate, Lsn(0x3000), 3)});
+  s.source.then([&] {
+    s.sink.ack_all();
+    CHECK(rig.ledger() == std::set<std::string>{kKey1, kKey2});  // acknowledged, not saved yet
+  });
+  s.run();
+  CHECK(rig.stored() == Lsn(0x3010));
+  CHECK(rig.ledger() == std::set<std::string>{kKey2, kKey3});
+  CHECK(s.ledger.pending_entries() == 0);
+  CHECK(s.metrics.table("public.users")->ledger_keys == 2);
+}
+
+TEST_CASE("ledger: a crash drops the pending changes with the unsaved cursor; the restart applies them",
+          "[stream][ledger]") {
+  Rig rig;
+  {
+    Session s(rig.store, rig.config, kStart);
+    Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {rig.event(Op::kInsert, Lsn(0x2000), 1)});
+    s.source.then([&] { s.sink.ack_all(); });
+    Rig::checkpoint_now(s, Lsn(0x2010));
+    // Written to Kafka and acknowledged, but the process dies before the next checkpoint.
+    Rig::transaction(s, Lsn(0x3000), Lsn(0x3010),
+                     {rig.event(Op::kDelete, Lsn(0x3000), 1), rig.event(Op::kInsert, Lsn(0x3000), 2)});
+    s.source.then([&] {
+      s.sink.ack_all();
+      CHECK(s.ledger.pending_entries() == 3);  // delete event + tombstone of 1, insert of 2
+      throw std::runtime_error("kill -9");      // nothing more is saved: run() rethrows
+    });
+    CHECK_THROWS(s.run());
+  }
+  // save_after_error may have saved what was acknowledged; either way cursor and ledger agree.
+  const bool saved_second = rig.stored() == Lsn(0x3010);
+  CHECK(rig.ledger() == (saved_second ? std::set<std::string>{kKey2} : std::set<std::string>{kKey1}));
+
+  // The hard crash proper: the restart begins at the saved cursor, and the RedeliveryFilter
+  // finds the second transaction's records in Kafka. Their ledger changes still apply.
+  rig.store.confirmed["tombsync"] = Lsn(0x2010);
+  rig.store.ledger[rig.store.ledger_table("tombsync", "public.users").value()] = {kKey1};
+  Session r(rig.store, rig.config, Lsn(0x2010));
+  r.redelivered.add_tail("app.public.users", KafkaPartition(0), StreamPosition{Lsn(0x3000), 2});
+  Rig::transaction(r, Lsn(0x3000), Lsn(0x3010),
+                   {rig.event(Op::kDelete, Lsn(0x3000), 1), rig.event(Op::kInsert, Lsn(0x3000), 2)});
+  r.run();
+  CHECK(r.sink.messages.empty());  // every record was in Kafka already
+  CHECK(rig.stored() == Lsn(0x3010));
+  CHECK(rig.ledger() == std::set<std::string>{kKey2});
+}
+
+TEST_CASE("ledger: a key change erases the old key and puts the new one", "[stream][ledger]") {
+  Rig rig;
+  Session s(rig.store, rig.config, kStart);
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {rig.event(Op::kInsert, Lsn(0x2000), 1)});
+  // UPDATE users SET id = 3 WHERE id = 1: the change builder's delete of the old key, then the upsert.
+  Rig::transaction(s, Lsn(0x3000), Lsn(0x3010),
+                   {rig.event(Op::kDelete, Lsn(0x3000), 1), rig.event(Op::kUpdate, Lsn(0x3000), 3)});
+  s.source.then([&] { s.sink.ack_all(); });
+  s.run();
+  CHECK(rig.ledger() == std::set<std::string>{kKey3});
+}
+
+TEST_CASE("ledger: a soft delete erases the key, a restore puts it back, under every delete policy",
+          "[stream][ledger]") {
+  for (const char* policy : {"both", "flag", "tombstone"}) {
+    Rig rig;
+    rig.config.deletes = policy == std::string("both")   ? DeletePolicy::kBoth
+                         : policy == std::string("flag") ? DeletePolicy::kFlag
+                                                         : DeletePolicy::kTombstone;
+    Session s(rig.store, rig.config, kStart);
+    Rig::transaction(s, Lsn(0x2000), Lsn(0x2010),
+                     {rig.event(Op::kInsert, Lsn(0x2000), 1), rig.event(Op::kInsert, Lsn(0x2000), 2)});
+    Rig::transaction(s, Lsn(0x3000), Lsn(0x3010),
+                     {rig.event(Op::kUpdate, Lsn(0x3000), 1, true), rig.event(Op::kUpdate, Lsn(0x3000), 2, true)});
+    Rig::transaction(s, Lsn(0x4000), Lsn(0x4010), {rig.event(Op::kUpdate, Lsn(0x4000), 2, false)});  // a restore
+    s.source.then([&] { s.sink.ack_all(); });
+    s.run();
+    INFO(policy);
+    CHECK(rig.ledger() == std::set<std::string>{kKey2});
+  }
+}
+
+TEST_CASE("ledger: ledger: none keeps nothing, and a truncate changes nothing", "[stream][ledger]") {
+  Rig rig;
+  rig.config.source.tables[0].ledger = LedgerMode::kNone;
+  Session s(rig.store, rig.config, kStart);
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {rig.event(Op::kInsert, Lsn(0x2000), 1)});
+  s.source.then([&] { s.sink.ack_all(); });
+  s.run();
+  CHECK(rig.stored() == Lsn(0x2010));
+  CHECK(rig.store.ledger_ids.empty());
+
+  Rig keys;
+  Session k(keys.store, keys.config, kStart);
+  Rig::transaction(k, Lsn(0x2000), Lsn(0x2010), {keys.event(Op::kInsert, Lsn(0x2000), 1)});
+  ChangeEvent t = test::make_event(Op::kTruncate, keys.users, {});
+  t.source.commit_lsn = Lsn(0x3000);
+  Rig::transaction(k, Lsn(0x3000), Lsn(0x3010), {t});
+  k.source.then([&] { k.sink.ack_all(); });
+  k.run();
+  CHECK(keys.ledger() == std::set<std::string>{kKey1});  // expanding a truncate is a later step
+}
+
+TEST_CASE("ledger: snapshot rows go with their chunk's progress, not with the cursor", "[stream][ledger]") {
+  Rig rig;
+  LedgerRecorder rec(rig.config, rig.store, "tombsync");
+  RecordBuilder builder(rig.config, *make_encoder(Format::kJson, EncoderContext{}), "7301/app/tombsync");
+  std::vector<Record> out;
+  auto build = [&](const ChangeEvent& e) {
+    out.clear();
+    builder.build(e, out);
+    return out;
+  };
+  rec.on_begin(Lsn(0x2000));  // the high watermark's transaction
+  rec.on_records(*rig.users, build(rig.event(Op::kRead, Lsn(0x2000), 1)), true);
+  rec.on_records(*rig.users, build(rig.event(Op::kRead, Lsn(0x2000), 2)), true);
+  rec.on_commit(Lsn(0x2000), Lsn(0x2010));
+  rec.on_begin(Lsn(0x3000));
+  rec.on_records(*rig.users, build(rig.event(Op::kDelete, Lsn(0x3000), 2)), false);
+  rec.on_commit(Lsn(0x3000), Lsn(0x3010));
+
+  LedgerDelta rows;
+  rec.take_snapshot_rows(Lsn(0x2010), rows);
+  CHECK(rows.entries() == 2);
+  rig.store.save_snapshot("tombsync", "public.users", SnapshotProgress{false, std::vector<std::string>{"2"}, 2}, rows);
+  CHECK(rig.ledger() == std::set<std::string>{kKey1, kKey2});
+  CHECK(rig.stored() == Lsn());  // the chunk's write carries the rows, the cursor did not move
+
+  LedgerDelta stream;
+  rec.take_acknowledged(Lsn(0x3010), stream);
+  CHECK(stream.entries() == 2);  // the delete event and the tombstone of 2; the rows are not taken twice
+  rig.store.save_confirmed("tombsync", Lsn(0x3010), stream);
+  CHECK(rig.ledger() == std::set<std::string>{kKey1});
+  CHECK(rec.pending_entries() == 0);
+}
+
+TEST_CASE("ledger: a transaction a forced stop left open is dropped, never saved", "[stream][ledger]") {
+  Rig rig;
+  LedgerRecorder rec(rig.config, rig.store, "tombsync");
+  RecordBuilder builder(rig.config, *make_encoder(Format::kJson, EncoderContext{}), "7301/app/tombsync");
+  std::vector<Record> out;
+  builder.build(rig.event(Op::kInsert, Lsn(0x2000), 1), out);
+  rec.on_begin(Lsn(0x2000));
+  rec.on_records(*rig.users, out, false);  // no Commit: the stop was forced
+  rec.on_begin(Lsn(0x3000));
+  rec.on_commit(Lsn(0x3000), Lsn(0x3010));
+  LedgerDelta d;
+  rec.take_acknowledged(Lsn(0x9000), d);
+  CHECK(d.empty());
+  CHECK(rec.pending_entries() == 0);
+}
+
+}  // namespace
+}  // namespace tombsync

@@ -1,0 +1,125 @@
+// The key ledger in the RocksDB store (state/rocksdb_ledger.h): a delta is
+// applied in the write of the cursor or snapshot progress it comes with, the
+// counters stay exact (a put of a live key, an erase of a missing one change
+// nothing), the last entry per key wins, keys stream in order, ids are stable,
+// forget_slot keeps the ledger, and the read-only view sees all of it.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "state/cursor_reader.h"
+#include "state/cursor_store.h"
+
+using namespace tombsync;
+
+namespace {
+std::string temp_dir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tombsync-ledger-XXXXXX").string();
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+std::vector<std::string> keys_of(CursorStore& store, const std::string& table) {
+  std::vector<std::string> out;
+  auto it = store.ledger_keys("s1", table);
+  std::string k;
+  while (it->next(k)) out.push_back(k);
+  return out;
+}
+
+using Op = LedgerDelta::Op;
+}  // namespace
+
+TEST_CASE("a ledger delta is written with the cursor, and the counter stays exact", "[state][ledger]") {
+  auto dir = temp_dir();
+  {
+    auto store = open_rocksdb_cursor_store(dir);
+    const LedgerTableId users = store->ledger_table("s1", "public.users");
+    const LedgerTableId orders = store->ledger_table("s1", "public.orders");
+    CHECK(users != orders);
+    CHECK(store->ledger_table("s1", "public.users") == users);
+    LedgerDelta d;
+    d.add(users, Op::kPut, "k1");
+    d.add(users, Op::kPut, "k2");
+    d.add(users, Op::kPut, "k3");
+    d.add(users, Op::kErase, "k3");   // last entry wins: gone
+    d.add(users, Op::kErase, "nope");  // erasing a key the ledger lacks changes nothing
+    d.add(orders, Op::kPut, "k1");     // another table's key space
+    store->save_confirmed("s1", Lsn(0x100), d);
+    CHECK(store->ledger_count("s1", "public.users") == 2);
+    CHECK(store->ledger_count("s1", "public.orders") == 1);
+
+    LedgerDelta again;
+    again.add(users, Op::kPut, "k1");  // an update of a live row: no new key
+    again.add(users, Op::kErase, "k2");
+    again.add(users, Op::kPut, std::string("\x00\xff", 2));  // key bytes are bytes
+    store->save_confirmed("s1", Lsn(0x200), again);
+    CHECK(store->ledger_count("s1", "public.users") == 2);
+  }
+  auto store = open_rocksdb_cursor_store(dir);  // the counter and keys survive reopening
+  CHECK(store->load_confirmed("s1") == Lsn(0x200));
+  CHECK(store->ledger_count("s1", "public.users") == 2);
+  CHECK(keys_of(*store, "public.users") == std::vector<std::string>{std::string("\x00\xff", 2), "k1"});
+  CHECK(keys_of(*store, "public.orders") == std::vector<std::string>{"k1"});
+  CHECK(keys_of(*store, "public.none").empty());
+  CHECK(store->ledger_count("s1", "public.none") == 0);
+  store.reset();
+
+  // The read-only view of status and ledger-keys, with the same figures.
+  auto stored = read_stored_cursor(dir, "s1");
+  CHECK(stored.ledger_keys.at("public.users") == 2);
+  CHECK(stored.ledger_keys.at("public.orders") == 1);
+  std::vector<std::string> seen;
+  CHECK(read_ledger_keys(dir, "s1", "public.users", [&](std::string_view k) { seen.emplace_back(k); }) == 2);
+  CHECK(seen == std::vector<std::string>{std::string("\x00\xff", 2), "k1"});
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("snapshot rows' keys are written with the chunk's progress", "[state][ledger]") {
+  auto dir = temp_dir();
+  auto store = open_rocksdb_cursor_store(dir);
+  const LedgerTableId users = store->ledger_table("s1", "public.users");
+  LedgerDelta rows;
+  for (int i = 0; i < 1000; ++i) rows.add(users, Op::kPut, "row" + std::to_string(i));
+  store->save_snapshot("s1", "public.users", SnapshotProgress{false, std::vector<std::string>{"999"}, 1000}, rows);
+  CHECK(store->ledger_count("s1", "public.users") == 1000);
+  CHECK_FALSE(store->load_confirmed("s1").has_value());
+  CHECK(store->load_snapshot("s1", "public.users")->rows == 1000);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("forgetting a slot keeps its key ledger; ids are per slot and table", "[state][ledger]") {
+  auto dir = temp_dir();
+  auto store = open_rocksdb_cursor_store(dir);
+  const LedgerTableId a = store->ledger_table("s1", "public.users");
+  const LedgerTableId b = store->ledger_table("s2", "public.users");
+  CHECK(a != b);
+  LedgerDelta d;
+  d.add(a, Op::kPut, "k1");
+  store->save_confirmed("s1", Lsn(0x100), d);
+  store->forget_slot("s1");
+  CHECK_FALSE(store->load_confirmed("s1").has_value());
+  CHECK(store->ledger_count("s1", "public.users") == 1);  // the topic still holds k1 as live
+  CHECK(store->ledger_count("s2", "public.users") == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a ledger delta round-trips its entries in order", "[state][ledger]") {
+  LedgerDelta d;
+  const std::string big(300, 'x');  // a length over one varint byte
+  d.add(LedgerTableId(7), Op::kPut, "a");
+  d.add(LedgerTableId(70000), Op::kErase, big);
+  d.add(LedgerTableId(7), Op::kPut, "");
+  LedgerDelta e;
+  e.append(d);
+  std::vector<std::tuple<uint32_t, Op, std::string>> seen;
+  e.for_each([&](LedgerTableId id, Op op, std::string_view k) { seen.emplace_back(id.value(), op, std::string(k)); });
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] == std::make_tuple(7u, Op::kPut, std::string("a")));
+  CHECK(seen[1] == std::make_tuple(70000u, Op::kErase, big));
+  CHECK(seen[2] == std::make_tuple(7u, Op::kPut, std::string()));
+  CHECK(e.entries() == 3);
+}
