@@ -35,6 +35,8 @@ class LedgerDelta {
   bool empty() const { return entries_ == 0; }
   size_t entries() const { return entries_; }
   size_t memory_bytes() const { return bytes_.capacity(); }
+  // The encoded size: at least the sum, over the entries, of 5 + the key's size.
+  size_t encoded_bytes() const { return bytes_.size(); }
 
   // Calls f(LedgerTableId, Op, std::string_view key) for every entry, in order. The key views
   // point into this delta: valid while it lives and is not changed.

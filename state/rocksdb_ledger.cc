@@ -70,28 +70,35 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
                                                                     rocksdb::WriteBatch& batch) {
   std::unordered_map<uint32_t, uint64_t> counts;
   if (delta.empty()) return counts;
-  // The last entry per key wins; keys keep their first-seen order. `keys` never reallocates
-  // (reserved for every entry), so the map's views into its strings stay valid.
+  // The last entry per key wins; keys keep their first-seen order. The store keys
+  // ('L' + id + key) are laid out in one arena, reserved for all of them (an entry of the delta
+  // takes at least as many bytes), so it never moves and the views into it stay valid.
+  std::string arena;
+  arena.reserve(delta.encoded_bytes());
   std::unordered_map<std::string_view, size_t> slot_of;
-  std::vector<std::string> keys;
+  std::vector<rocksdb::Slice> keys;
   std::vector<LedgerDelta::Op> ops;
   std::vector<uint32_t> ids;
   slot_of.reserve(delta.entries());
   keys.reserve(delta.entries());
-  std::string full;
   delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
-    full = ledger_entry_prefix(id);
-    full.append(key);
-    if (auto found = slot_of.find(std::string_view(full)); found != slot_of.end()) {
+    const size_t at = arena.size();
+    arena.push_back('L');
+    const uint32_t v = id.value();
+    for (int i = 3; i >= 0; --i) arena.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    arena.append(key);
+    const std::string_view full(arena.data() + at, arena.size() - at);
+    if (auto found = slot_of.find(full); found != slot_of.end()) {
       ops[found->second] = op;
+      arena.resize(at);
       return;
     }
-    keys.push_back(full);
+    keys.emplace_back(full.data(), full.size());
     ops.push_back(op);
-    ids.push_back(id.value());
-    slot_of.emplace(std::string_view(keys.back()), keys.size() - 1);
+    ids.push_back(v);
+    slot_of.emplace(full, keys.size() - 1);
   });
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::Slice>& slices = keys;
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   db_.MultiGet(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), keys.size(), slices.data(), values.data(),

@@ -94,6 +94,33 @@ std::unique_ptr<tombsync::HttpServer> start_http(const tombsync::Config& config,
   return server;
 }
 
+// The hidden commands (not in the usage text): compact-state (for scripts/bench: with the agent
+// stopped, compacts state_dir and prints its SST bytes and each table's ledger keys) and
+// ledger-keys (for the integration tests: a table's key ledger, a key per line as hex, read-only
+// like status).
+int state_debug_command(const std::string& command, const tombsync::Config& config, const std::string& table) {
+  if (command == "compact-state") {
+    const uint64_t bytes = tombsync::compact_rocksdb_cursor_store(config.state_dir);
+    std::printf("state store %s compacted: %llu bytes of SST files\n", config.state_dir.c_str(),
+                static_cast<unsigned long long>(bytes));
+    for (const auto& [name, keys] : tombsync::read_stored_cursor(config.state_dir, config.source.slot).ledger_keys)
+      std::printf("ledger %s: %llu keys\n", name.c_str(), static_cast<unsigned long long>(keys));
+    return 0;
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string line;
+  tombsync::read_ledger_keys(config.state_dir, config.source.slot, table, [&](std::string_view key) {
+    line.clear();
+    for (unsigned char c : key) {
+      line.push_back(kHex[c >> 4]);
+      line.push_back(kHex[c & 0xf]);
+    }
+    line.push_back('\n');
+    std::fputs(line.c_str(), stdout);
+  });
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,8 +158,7 @@ int main(int argc, char** argv) {
       return usage_error("unknown option " + args[i]);
     }
   }
-  // ledger-keys (not in the usage text: a debugging aid the integration tests use) prints the
-  // key ledger of one table, a key per line as hex, read-only like status.
+  // ledger-keys and compact-state: see state_debug_command.
   if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
       command != "drop-slot" && command != "ledger-keys" && command != "compact-state")
     return usage_error("unknown command " + command);
@@ -189,30 +215,7 @@ int main(int argc, char** argv) {
                   "goes on; otherwise the next `tombsync run` does\n", table.c_str());
       return 0;
     }
-    // compact-state (hidden, for scripts/bench): with the agent stopped, compacts state_dir and
-    // prints its SST bytes and each table's ledger keys.
-    if (command == "compact-state") {
-      const uint64_t bytes = tombsync::compact_rocksdb_cursor_store(config.state_dir);
-      std::printf("state store %s compacted: %llu bytes of SST files\n", config.state_dir.c_str(),
-                  static_cast<unsigned long long>(bytes));
-      for (const auto& [name, keys] : tombsync::read_stored_cursor(config.state_dir, config.source.slot).ledger_keys)
-        std::printf("ledger %s: %llu keys\n", name.c_str(), static_cast<unsigned long long>(keys));
-      return 0;
-    }
-    if (command == "ledger-keys") {
-      static const char* kHex = "0123456789abcdef";
-      std::string line;
-      tombsync::read_ledger_keys(config.state_dir, config.source.slot, table, [&](std::string_view key) {
-        line.clear();
-        for (unsigned char c : key) {
-          line.push_back(kHex[c >> 4]);
-          line.push_back(kHex[c & 0xf]);
-        }
-        line.push_back('\n');
-        std::fputs(line.c_str(), stdout);
-      });
-      return 0;
-    }
+    if (command == "compact-state" || command == "ledger-keys") return state_debug_command(command, config, table);
     if (command == "status") {
       auto report = tombsync::collect_status(config_path, config);
       std::fputs((json ? report.json() : report.text()).c_str(), stdout);

@@ -125,6 +125,14 @@ void kill_during_workload(int kills) {
   INFO("seed " << s);
   std::mt19937 rng(s);
   std::thread writer([&] { write_randomly(n, paused, idle, done, s); });
+  struct Join {  // also when an assertion ends the test early
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~Join() {
+      done = true;
+      if (t.joinable()) t.join();
+    }
+  } join{done, writer};
   Sql super(ServiceEnv::get().pg_superuser_dsn);
   size_t starts = 0;
   for (int round = 0; round <= kills; ++round) {
@@ -132,6 +140,9 @@ void kill_during_workload(int kills) {
     ++starts;
     REQUIRE(eventually([&] { return count_of(agent.log(), "streaming slot") >= starts; }, std::chrono::seconds(60)));
     if (round > 0) {
+      // The snapshot is done (a kill may have interrupted it) before the stream is compared.
+      REQUIRE(eventually([&] { return count_of(agent.log(), "snapshot: every table") >= starts; },
+                         std::chrono::seconds(120)));
       // After the restart: stop writing, let the agent confirm everything, then compare.
       paused = true;
       REQUIRE(eventually([&] { return idle.load(); }, std::chrono::seconds(10)));
@@ -155,7 +166,13 @@ void kill_during_workload(int kills) {
   }
   done = true;
   writer.join();
+  const uint64_t target = std::stoull(super.scalar("SELECT pg_current_wal_lsn() - '0/0'").value());
+  REQUIRE(eventually([&] { return confirmed_flush(super, n) >= target; }, std::chrono::seconds(120)));
   CHECK(agent.stop(SIGTERM) == 0);
+  // After the clean stop too.
+  const auto ledger = ledger_keys(agent, table);
+  CHECK(ledger == materialised_live_keys(agent.topic(table)));
+  CHECK(ledger == table_keys(table));
   INFO(agent.log());
 }
 

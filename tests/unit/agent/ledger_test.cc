@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "agent/config/config.h"
@@ -237,7 +238,8 @@ TEST_CASE("ledger: ledger: none keeps nothing, and a truncate changes nothing", 
 TEST_CASE("ledger: snapshot rows go with their chunk's progress, not with the cursor", "[stream][ledger]") {
   Rig rig;
   LedgerRecorder rec(rig.config, rig.store, "tombsync");
-  RecordBuilder builder(rig.config, *make_encoder(Format::kJson, EncoderContext{}), "7301/app/tombsync");
+  auto encoder = make_encoder(Format::kJson, EncoderContext{});
+  RecordBuilder builder(rig.config, *encoder, "7301/app/tombsync");
   std::vector<Record> out;
   auto build = [&](const ChangeEvent& e) {
     out.clear();
@@ -270,7 +272,8 @@ TEST_CASE("ledger: snapshot rows go with their chunk's progress, not with the cu
 TEST_CASE("ledger: a transaction a forced stop left open is dropped, never saved", "[stream][ledger]") {
   Rig rig;
   LedgerRecorder rec(rig.config, rig.store, "tombsync");
-  RecordBuilder builder(rig.config, *make_encoder(Format::kJson, EncoderContext{}), "7301/app/tombsync");
+  auto encoder = make_encoder(Format::kJson, EncoderContext{});
+  RecordBuilder builder(rig.config, *encoder, "7301/app/tombsync");
   std::vector<Record> out;
   builder.build(rig.event(Op::kInsert, Lsn(0x2000), 1), out);
   rec.on_begin(Lsn(0x2000));
