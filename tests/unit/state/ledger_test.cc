@@ -5,6 +5,7 @@
 // forget_slot keeps the ledger, and the read-only view sees all of it.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -123,4 +124,39 @@ TEST_CASE("a ledger delta round-trips its entries in order", "[state][ledger]") 
   CHECK(seen[1] == std::make_tuple(70000u, Op::kErase, big));
   CHECK(seen[2] == std::make_tuple(7u, Op::kPut, std::string()));
   CHECK(e.entries() == 3);
+}
+
+// Not a test: the store's cost per ledger change on the pipeline thread (collapse, MultiGet,
+// batch, synced write), in the bench workload's shape: batches of 10,000 changes, 6,000 new keys,
+// 3,000 updates of live keys, 1,000 deletes (delete event + tombstone). Run with
+// `build/tests/unit_state "[.ledger-cost]"`; docs/performance.md quotes it.
+TEST_CASE("ledger cost per change, bench-shaped batches", "[.ledger-cost]") {
+  auto dir = temp_dir();
+  auto store = open_rocksdb_cursor_store(dir);
+  const LedgerTableId id = store->ledger_table("s1", "public.bench");
+  auto key = [](uint64_t n) { return "{\"id\":" + std::to_string(n) + "}"; };
+  double seconds = 0;
+  uint64_t changes = 0;
+  for (uint64_t k = 1; k <= 100; ++k) {
+    LedgerDelta d;
+    for (uint64_t i = 1; i <= 6000; ++i) d.add(id, Op::kPut, key(6000 * k + i));
+    for (uint64_t i = 1; i <= 3000; ++i) d.add(id, Op::kPut, key(6000 * (k - 1) + i));
+    for (uint64_t i = 5001; i <= 6000; ++i) {
+      d.add(id, Op::kErase, key(6000 * (k - 1) + i));
+      d.add(id, Op::kErase, key(6000 * (k - 1) + i));
+    }
+    changes += d.entries();
+    const auto t0 = std::chrono::steady_clock::now();
+    store->save_confirmed("s1", Lsn(k), d);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  LedgerDelta none;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) store->save_confirmed("s1", Lsn(1000 + i), none);
+  const double cursor_only = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  WARN("ledger: " << changes << " changes in 100 saves: " << seconds << " s, " << seconds / changes * 1e9
+                  << " ns per change; a save without ledger changes: " << cursor_only / 100 * 1e6 << " us; keys "
+                  << store->ledger_count("s1", "public.bench"));
+  store.reset();
+  std::filesystem::remove_all(dir);
 }
