@@ -13,9 +13,9 @@
 namespace tombsync {
 namespace {
 
-constexpr std::array<std::string_view, 9> kReservedNames = {
-    "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn",
-    "__xid", "__commit_ts", "__table", "__unchanged"};
+constexpr std::array<std::string_view, 11> kReservedNames = {
+    "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn", "__xid",
+    "__commit_ts", "__table", "__unchanged", "__truncate", "__inferred"};
 
 template <typename Number>
 void append_number(std::string& out, Number n) {
@@ -70,6 +70,9 @@ void append_metadata(std::string& out, const ChangeEvent& event) {
   } else {
     out.append("null");
   }
+  // Only on the deletes tombsync made from its ledger: row deletes stay byte for byte as before.
+  if (event.is_deleted && event.origin == DeleteOrigin::kTruncate) out.append(",\"__truncate\":true");
+  if (event.is_deleted && event.origin == DeleteOrigin::kInferred) out.append(",\"__inferred\":true");
   out.append(",\"__op\":\"");
   out.append(to_string(event.op));
   out.append("\",\"__lsn\":\"");

@@ -120,6 +120,10 @@ void ProtobufEncoder::to_message(const ChangeEvent& event, v1::ChangeEvent& mess
   message.set_commit_lsn(event.source.commit_lsn.str());
   message.set_xid(event.source.xid);
   message.set_commit_ts_us(event.source.commit_ts_us.value());
+  if (event.is_deleted && event.origin == DeleteOrigin::kTruncate)
+    message.set_delete_origin(v1::DELETE_ORIGIN_TRUNCATE);
+  else if (event.is_deleted && event.origin == DeleteOrigin::kInferred)
+    message.set_delete_origin(v1::DELETE_ORIGIN_INFERRED);
 }
 
 std::string ProtobufEncoder::key(const ChangeEvent& event) const {
