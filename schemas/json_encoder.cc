@@ -6,6 +6,7 @@
 
 #include "schemas/base64.h"
 #include "base/error.h"
+#include "schemas/json_key_values.h"
 #include "schemas/json_string.h"
 #include "schemas/time_format.h"
 #include "schemas/utf8.h"
@@ -149,6 +150,12 @@ std::string JsonEncoder::key(const ChangeEvent& event) const {
   }
   out.push_back('}');
   return out;
+}
+
+std::optional<std::vector<Datum>> JsonEncoder::decode_key(const TableSchema& table, std::string_view key) const {
+  nlohmann::json object = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return std::nullopt;
+  return key_datums_from_json(table, object, KeyJsonDialect::kTombsync);
 }
 
 std::string JsonEncoder::value(const ChangeEvent& event) const {
