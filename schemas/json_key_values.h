@@ -16,7 +16,9 @@ namespace tombsync {
 enum class KeyJsonDialect { kTombsync, kDebezium };
 
 // The datum that wrote `value` for a column of `type`, or nullopt when this type's encoding is
-// not read back (json; most Debezium logical types) or `value` has the wrong JSON type.
+// not read back (json; most Debezium logical types) or `value` has the wrong JSON type. A float
+// key of -0.0 (written `-0`, which the parser reads as the integer 0) comes back as 0.0: the
+// round trip in ledger_delete refuses it.
 std::optional<Datum> datum_from_key_json(ColumnType type, const nlohmann::json& value, KeyJsonDialect dialect);
 
 // The key columns of `table`, in key order, from `object` (their names as members); nullopt

@@ -17,7 +17,8 @@ namespace tombsync {
 // (kTruncate or kInferred), at the position `at`. Throws Error(kState) naming the table when
 // `key` is not a key `encoder` writes for `table` now (another format, other key columns, or a
 // key type that is not read back): the round trip encoder.key(event) == key is checked, so the
-// delete names exactly the key the topic holds, and a compacted topic forgets that key.
+// delete names exactly the key the topic holds, and a compacted topic forgets that key (on the
+// same partition as long as the topic's partition count is unchanged: the producer hashes the key).
 ChangeEvent ledger_delete(const Encoder& encoder, const std::shared_ptr<const TableSchema>& table, std::string_view key,
                           const SourcePosition& at, UnixMicros deleted_at, DeleteOrigin origin);
 

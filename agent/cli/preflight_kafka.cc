@@ -153,12 +153,16 @@ void judge_topic(const Config& c, const KafkaSinkOptions& o, const KafkaFacts& f
     judge_probe(probe_create(o, topic), "kafka.create", topic, "Create",
                 "run's first write has the broker create it", "Kafka topic " + topic +
                 ": Create granted (CreateTopics with validate_only was accepted: nothing created)", g, list);
-  if (facts.no_authorizer) {  // nothing to prove: the broker checks no ACL
+  // The broker's own configuration (DescribeConfigs, read for a missing topic) says whether any
+  // authorizer runs: with none, nothing needs a grant. DescribeAcls cannot tell: librdkafka 2.0
+  // reports its refusal (no cluster Describe) as an empty list.
+  const auto authorizer = facts.broker_config ? facts.broker_config->find("authorizer.class.name")
+                                              : std::map<std::string, std::string>::const_iterator();
+  if (facts.broker_config && authorizer != facts.broker_config->end() && authorizer->second.empty()) {
     for (const char* op : {"Write", "Read"})
       list.pass(op == std::string("Write") ? "kafka.write" : "kafka.read", topic,
-                "Kafka topic " + topic + ": " + op + " needs no grant: no ACL applies on this broker (DescribeAcls: "
-                "no authorizer, or no ACL set), so every client may do everything; docs/security.md lists the "
-                "grants for a broker with ACLs");
+                "Kafka topic " + topic + ": " + op + " needs no grant: the broker runs no authorizer "
+                "(authorizer.class.name is empty); docs/security.md lists the grants for a broker with ACLs");
     return;
   }
   list.unknown("kafka.write", topic,

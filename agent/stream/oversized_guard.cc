@@ -98,8 +98,9 @@ void plan_cut(const ChangeEvent& e, size_t column, OversizedPolicy policy, size_
 
 // `e` with each cut value replaced by what `cuts` keeps of it (null when skipped). Only the
 // kept prefixes are copied, never a whole value that was cut.
-// The members with_cuts copies, in ChangeEvent's order: a member added to ChangeEvent changes its
-// size, and this assertion asks for it to be copied below too.
+// The members with_cuts copies, in ChangeEvent's order: a member added to ChangeEvent most often
+// changes its size (not always: a small one can fit in padding), and then this assertion asks for
+// it to be copied below too.
 struct ChangeEventMembers {
   Op op;
   std::shared_ptr<const TableSchema> table;

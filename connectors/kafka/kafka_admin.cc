@@ -83,36 +83,6 @@ std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk
   return out;
 }
 
-// Whether no ACL restricts anything: DescribeAcls (filter: every ACL) fails with
-// SECURITY_DISABLED (no authorizer), or answers with no ACL at all (librdkafka 2.0.2 reports a
-// broker without an authorizer this way; with an authorizer, a principal that may describe ACLs
-// and sees none is a super user or on a broker that allows all when no ACL is found). The request
-// needs Describe on the cluster, which tombsync need not have: a refusal, a timeout or any ACL
-// listed means "ACLs may apply".
-bool no_acl_applies(rd_kafka_t* rk, int timeout_ms) {
-  char errstr[512];
-  rd_kafka_AclBindingFilter_t* filter = rd_kafka_AclBindingFilter_new(
-      RD_KAFKA_RESOURCE_ANY, nullptr, RD_KAFKA_RESOURCE_PATTERN_ANY, nullptr, nullptr, RD_KAFKA_ACL_OPERATION_ANY,
-      RD_KAFKA_ACL_PERMISSION_TYPE_ANY, errstr, sizeof errstr);
-  if (filter == nullptr) return false;
-  auto* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
-  auto* queue = rd_kafka_queue_new(rk);
-  rd_kafka_DescribeAcls(rk, filter, opts, queue);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-  bool disabled = ev && rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED;
-  if (ev && rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    size_t acls = 0;
-    if (const auto* result = rd_kafka_event_DescribeAcls_result(ev)) rd_kafka_DescribeAcls_result_acls(result, &acls);
-    disabled = acls == 0;
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_AclBinding_destroy(filter);  // a filter is an AclBinding (rdkafka.h)
-  return disabled;
-}
-
 // Metadata for `topic` by name (the client never auto-creates): the topic's error, or the
 // request's when it failed; `partitions` set when it exists.
 rd_kafka_resp_err_t describe_topic(rd_kafka_t* rk, const std::string& topic, int timeout_ms, int& partitions) {
@@ -175,7 +145,6 @@ KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std
     }
     f.topics.push_back(std::move(t));
   }
-  if (any_unknown) f.no_authorizer = no_acl_applies(h.get(), options.connect_timeout_ms);
   if (broker_config_if_unknown && any_unknown) {
     if (md->broker_cnt == 0)
       f.broker_config_error = "no broker in the metadata";

@@ -37,10 +37,6 @@ struct KafkaFacts {
   std::optional<std::map<std::string, std::string>> broker_config;
   std::string broker_config_error;
   bool broker_config_denied = false;  // DescribeConfigs on the cluster is not granted
-  // No ACL restricts anything: DescribeAcls answered SECURITY_DISABLED (no authorizer) or listed
-  // no ACL at all, so every operation is allowed. Asked only when a topic is unknown (Write and
-  // Read cannot be probed then).
-  bool no_authorizer = false;
 };
 
 // Reads the facts with a client built from `options` (brokers, properties minus

@@ -50,6 +50,9 @@ TEST_CASE("secure check: minimal ACLs pass before the first run; a removed Write
   CHECK(first.all("SKIP").empty());
   CHECK(first.line("UNKNOWN", {"Kafka topic " + topic + " does not exist", "DescribeConfigs --cluster"}));
   CHECK(first.line("PASS", {topic, "Create granted", "nothing created"}));
+  // Nothing to probe on a missing topic, and ACLs apply here: never a PASS by inference.
+  CHECK(first.line("UNKNOWN", {topic, "Write cannot be probed before the topic exists"}));
+  CHECK(first.line("UNKNOWN", {topic, "Read cannot be probed before the topic exists"}));
   CHECK(first.line("PASS", {topic, "Describe granted"}));
   CHECK(first.line("PASS", {"idempotent producer got a producer id"}));
   CHECK(first.line("PASS", {"role tombsync may SELECT from public." + n}));
