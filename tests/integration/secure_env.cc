@@ -241,6 +241,20 @@ std::string services_script(const std::string& name) {
 }
 }  // namespace
 
+std::vector<AclSpec> minimal_acls(const std::string& topic_prefix) {
+  return {{"topic", topic_prefix, "prefixed", "Write"},
+          {"topic", topic_prefix, "prefixed", "Describe"},
+          {"topic", topic_prefix, "prefixed", "Read"},
+          {"topic", topic_prefix, "prefixed", "Create"}};
+}
+
+void create_granted_table(const std::string& name, const std::string& columns) {
+  const SecureEnv& env = SecureEnv::get();
+  Sql admin(env.pg_admin_dsn);
+  admin.exec("CREATE TABLE " + name + " (" + columns + ")");
+  admin.exec("GRANT SELECT ON " + name + " TO " + env.pg_user);
+}
+
 namespace {
 // Every `kafka-acls ... --add` command in docs/security.md's sh blocks, continuation lines
 // joined, split on blanks (the documented commands use no quoting).
