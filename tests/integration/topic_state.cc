@@ -1,7 +1,5 @@
 #include "tests/integration/topic_state.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <catch2/catch.hpp>
 #include <memory>
 #include <thread>
@@ -43,37 +41,12 @@ Materialized materialize(const std::vector<KafkaRecord>& records) {
 }
 
 void create_compacted_topic(const std::string& topic, int partitions) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", ServiceEnv::get().kafka_brokers.c_str(), err, sizeof err) !=
-      RD_KAFKA_CONF_OK)
-    FAIL(err);
-  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
-                                                              &rd_kafka_destroy);
-  if (!rk) FAIL(err);
-  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
-  if (!t) FAIL("NewTopic: " << err);
-  for (const auto& [name, value] : std::vector<std::pair<const char*, const char*>>{
-           {"cleanup.policy", "compact"},
-           {"segment.ms", "200"},                   // a record after 200 ms rolls the segment: the old one is cleanable
-           {"min.cleanable.dirty.ratio", "0.001"},  // clean as soon as anything is dirty
-           {"min.compaction.lag.ms", "0"},
-           {"delete.retention.ms", "0"}})           // tombstones go at the next pass after they were cleaned once
-    if (rd_kafka_NewTopic_set_config(t, name, value)) FAIL("NewTopic config " << name);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
-  rd_kafka_CreateTopics(rk.get(), &t, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  REQUIRE(ev != nullptr);
-  size_t n = 0;
-  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-  std::string failure;
-  for (size_t i = 0; i < n; ++i)
-    if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      failure = rd_kafka_topic_result_error_string(results[i]);
-  rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(t);
-  if (!failure.empty()) FAIL("CreateTopics " << topic << ": " << failure);
+  create_topic_with(topic, partitions,
+                    {{"cleanup.policy", "compact"},
+                     {"segment.ms", "200"},                   // a record after 200 ms rolls the segment
+                     {"min.cleanable.dirty.ratio", "0.001"},  // clean as soon as anything is dirty
+                     {"min.compaction.lag.ms", "0"},
+                     {"delete.retention.ms", "0"}});          // tombstones go at the next pass
 }
 
 std::vector<KafkaRecord> read_once_compacted(const std::string& topic,
