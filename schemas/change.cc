@@ -36,6 +36,15 @@ const char* to_string(Op op) {
   return "unknown";
 }
 
+const char* to_string(DeleteOrigin origin) {
+  switch (origin) {
+    case DeleteOrigin::kRow: return "row";
+    case DeleteOrigin::kTruncate: return "truncate";
+    case DeleteOrigin::kInferred: return "inferred";
+  }
+  return "unknown";
+}
+
 char op_code(Op op) {
   switch (op) {
     case Op::kInsert: return 'c';

@@ -92,6 +92,14 @@ struct SourcePosition {
   UnixMicros commit_ts_us;
 };
 
+// Why a delete event exists. A row delete is Postgres' (a DELETE, a soft delete, the old key of
+// a primary-key change). The others are made by tombsync from its key ledger
+// (docs/deletes.md): one per key a TRUNCATE removed, or one per key a reconciliation found gone
+// from the source (an inferred delete: the deletion happened in a gap nobody streamed).
+// Consumers tell them apart: docs/event-format.md.
+enum class DeleteOrigin : uint8_t { kRow, kTruncate, kInferred };
+const char* to_string(DeleteOrigin origin);  // "row", "truncate", "inferred"
+
 struct ChangeEvent {
   Op op = Op::kInsert;
   std::shared_ptr<const TableSchema> table;
@@ -102,6 +110,7 @@ struct ChangeEvent {
   // came just before it (Debezium writes this event as a create).
   bool key_changed = false;
   SourcePosition source;
+  DeleteOrigin origin = DeleteOrigin::kRow;  // kTruncate / kInferred only on is_deleted events
 };
 
 }  // namespace tombsync

@@ -5,6 +5,7 @@
 
 #include "schemas/debezium_types.h"
 #include "base/error.h"
+#include "schemas/json_key_values.h"
 #include "schemas/json_string.h"
 
 namespace tombsync {
@@ -196,6 +197,13 @@ std::string DebeziumJsonEncoder::key(const ChangeEvent& event) const {
   }
   out.append("}}");
   return out;
+}
+
+std::optional<std::vector<Datum>> DebeziumJsonEncoder::decode_key(const TableSchema& table,
+                                                                 std::string_view key) const {
+  nlohmann::json doc = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("payload")) return std::nullopt;
+  return key_datums_from_json(table, doc["payload"], KeyJsonDialect::kDebezium);
 }
 
 std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {

@@ -33,6 +33,7 @@ class DebeziumJsonEncoder final : public Encoder {
 
   std::string key(const ChangeEvent& event) const override;
   std::string value(const ChangeEvent& event) const override;
+  std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const override;
 
  private:
   struct Schemas {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "schemas/change.h"
 
@@ -35,6 +36,13 @@ class Encoder {
 
   // The record value (never a tombstone: tombstones are made by the sink).
   virtual std::string value(const ChangeEvent& event) const = 0;
+
+  // The inverse of key(): the key columns' values, in table.key_indexes order, of a key this
+  // encoder writes for `table`; nullopt when `key` does not parse as one (another format, other
+  // key columns, a type whose key encoding is not decoded: json, and for debezium-json every
+  // type but integers, bool and strings). Values are what key() needs to give the same bytes,
+  // not necessarily Postgres' text form (ledger_delete.h checks the round trip).
+  virtual std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const = 0;
 };
 
 // What an encoder may need beyond the event itself: where the events come

@@ -6,6 +6,7 @@
 
 #include "schemas/base64.h"
 #include "base/error.h"
+#include "schemas/json_key_values.h"
 #include "schemas/json_string.h"
 #include "schemas/time_format.h"
 #include "schemas/utf8.h"
@@ -13,9 +14,9 @@
 namespace tombsync {
 namespace {
 
-constexpr std::array<std::string_view, 9> kReservedNames = {
-    "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn",
-    "__xid", "__commit_ts", "__table", "__unchanged"};
+constexpr std::array<std::string_view, 11> kReservedNames = {
+    "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn", "__xid",
+    "__commit_ts", "__table", "__unchanged", "__truncate", "__inferred"};
 
 template <typename Number>
 void append_number(std::string& out, Number n) {
@@ -70,6 +71,9 @@ void append_metadata(std::string& out, const ChangeEvent& event) {
   } else {
     out.append("null");
   }
+  // Only on the deletes tombsync made from its ledger: row deletes stay byte for byte as before.
+  if (event.is_deleted && event.origin == DeleteOrigin::kTruncate) out.append(",\"__truncate\":true");
+  if (event.is_deleted && event.origin == DeleteOrigin::kInferred) out.append(",\"__inferred\":true");
   out.append(",\"__op\":\"");
   out.append(to_string(event.op));
   out.append("\",\"__lsn\":\"");
@@ -146,6 +150,12 @@ std::string JsonEncoder::key(const ChangeEvent& event) const {
   }
   out.push_back('}');
   return out;
+}
+
+std::optional<std::vector<Datum>> JsonEncoder::decode_key(const TableSchema& table, std::string_view key) const {
+  nlohmann::json object = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return std::nullopt;
+  return key_datums_from_json(table, object, KeyJsonDialect::kTombsync);
 }
 
 std::string JsonEncoder::value(const ChangeEvent& event) const {

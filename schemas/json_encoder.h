@@ -28,6 +28,7 @@ class JsonEncoder final : public Encoder {
  public:
   std::string key(const ChangeEvent& event) const override;
   std::string value(const ChangeEvent& event) const override;
+  std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const override;
 };
 
 // "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn", "__xid",

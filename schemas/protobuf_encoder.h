@@ -28,6 +28,7 @@ class ProtobufEncoder final : public Encoder {
 
   std::string key(const ChangeEvent& event) const override;
   std::string value(const ChangeEvent& event) const override;
+  std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const override;
 
   // The message value() serializes; for tests and tools.
   void to_message(const ChangeEvent& event, v1::ChangeEvent& message) const;

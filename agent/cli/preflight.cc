@@ -73,8 +73,9 @@ std::string PreflightReport::text() const {
     out += fmt::format("check: no item failed, {} passed, {} unknown\n", count(CheckStatus::kPass),
                        count(CheckStatus::kUnknown));
   else
-    out += fmt::format("check: {} of {} items failed, {} skipped\n", count(CheckStatus::kFail), items.size(),
-                       count(CheckStatus::kSkip));
+    out += fmt::format("check: {} of {} items failed, {} skipped{}\n", count(CheckStatus::kFail), items.size(),
+                       count(CheckStatus::kSkip),
+                       count(CheckStatus::kUnknown) ? fmt::format(", {} unknown", count(CheckStatus::kUnknown)) : "");
   return out;
 }
 

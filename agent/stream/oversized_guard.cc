@@ -98,6 +98,21 @@ void plan_cut(const ChangeEvent& e, size_t column, OversizedPolicy policy, size_
 
 // `e` with each cut value replaced by what `cuts` keeps of it (null when skipped). Only the
 // kept prefixes are copied, never a whole value that was cut.
+// The members with_cuts copies, in ChangeEvent's order: a member added to ChangeEvent most often
+// changes its size (not always: a small one can fit in padding), and then this assertion asks for
+// it to be copied below too.
+struct ChangeEventMembers {
+  Op op;
+  std::shared_ptr<const TableSchema> table;
+  std::vector<Datum> row;
+  bool is_deleted;
+  std::optional<UnixMicros> deleted_at_us;
+  bool key_changed;
+  SourcePosition source;
+  DeleteOrigin origin;
+};
+static_assert(sizeof(ChangeEvent) == sizeof(ChangeEventMembers), "with_cuts must copy every member of ChangeEvent");
+
 ChangeEvent with_cuts(const ChangeEvent& e, const std::vector<Cut>& cuts) {
   ChangeEvent out;  // every member of ChangeEvent but the row, then the row value by value
   out.op = e.op;
@@ -106,6 +121,7 @@ ChangeEvent with_cuts(const ChangeEvent& e, const std::vector<Cut>& cuts) {
   out.deleted_at_us = e.deleted_at_us;
   out.key_changed = e.key_changed;
   out.source = e.source;
+  out.origin = e.origin;
   out.row.reserve(e.row.size());
   for (size_t i = 0; i < e.row.size(); ++i) {
     auto c = std::find_if(cuts.begin(), cuts.end(), [&](const Cut& cut) { return cut.column == i; });

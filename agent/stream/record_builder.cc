@@ -47,6 +47,10 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
   rec.headers.emplace_back("tombsync.commit_ts", txn_.commit_ts);
   rec.headers.emplace_back("tombsync.table", r.table);
   rec.headers.emplace_back("tombsync.source", source_);
+  // On the flagged delete and the tombstone alike; every format (debezium-json's envelope has no
+  // field for it: the header is its marker, docs/event-format.md).
+  if (e.is_deleted && e.origin == DeleteOrigin::kTruncate) rec.headers.emplace_back("tombsync.truncate", "true");
+  if (e.is_deleted && e.origin == DeleteOrigin::kInferred) rec.headers.emplace_back("tombsync.inferred", "true");
   return rec;
 }
 

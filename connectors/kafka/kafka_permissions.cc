@@ -42,10 +42,10 @@ Handle probe_client(const KafkaSinkOptions& options, ProbeState& state,
                     std::initializer_list<std::pair<const char*, const char*>> overrides, std::string& error) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "client.id", "tombsync-check", errstr, sizeof errstr);  // the user's (quotas) wins
   for (const auto& [k, v] : options.properties)
     if (!find_owned_property(k)) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr);
   rd_kafka_conf_set(conf, "bootstrap.servers", options.brokers.c_str(), errstr, sizeof errstr);
-  rd_kafka_conf_set(conf, "client.id", "tombsync-check", errstr, sizeof errstr);
   rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", errstr, sizeof errstr);
   for (const auto& [k, v] : overrides) {
     if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/topic_state.h"
 #include "tests/integration/http_client.h"
 
 using namespace tombsync::it;
@@ -39,22 +40,6 @@ size_t duplicates(const std::vector<KafkaRecord>& rs, size_t& distinct) {
     if (!seen.insert({r.headers.at("tombsync.lsn"), r.headers.at("tombsync.op")}).second) ++dups;
   distinct = seen.size();
   return dups;
-}
-
-// Last value per key, tombstones and flagged deletes applied: key -> value json.
-std::map<std::string, nlohmann::json> materialise(const std::vector<KafkaRecord>& rs) {
-  std::map<std::string, nlohmann::json> rows;
-  for (const auto& r : rs) {
-    if (!r.key) continue;
-    if (!r.value) {
-      rows.erase(*r.key);
-      continue;
-    }
-    auto v = r.json();
-    if (v["is_deleted"] == true) rows.erase(*r.key);
-    else rows[*r.key] = v;
-  }
-  return rows;
 }
 
 }  // namespace
@@ -157,7 +142,7 @@ TEST_CASE("Postgres restarted, then Kafka restarted, mid-stream: the agent recon
   const size_t dups = duplicates(rs, distinct);
   std::printf("reconnect test: %zu records expected, %zu distinct in Kafka, %zu duplicates\n", expected, distinct, dups);
   CHECK(distinct == expected);
-  auto rows = materialise(rs);
+  auto rows = materialize(rs).live;
   Sql after(ServiceEnv::get().pg_dsn);  // the first connection died with the restart
   CHECK(std::to_string(rows.size()) == after.scalar("SELECT count(*) FROM " + n).value());
   CHECK(rows.size() == 240000 - 48000);

@@ -152,6 +152,39 @@ std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least, s
   return out;
 }
 
+void create_topic_with(const KafkaClientProps& client, const std::string& topic, int partitions,
+                       const std::map<std::string, std::string>& configs) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [k, v] : client)
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) FAIL(err);
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                              &rd_kafka_destroy);
+  if (!rk) FAIL(err);
+  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  if (!t) FAIL("NewTopic: " << err);
+  for (const auto& [name, value] : configs)
+    if (rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str())) FAIL("NewTopic config " << name);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
+  rd_kafka_CreateTopics(rk.get(), &t, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  std::string failure = ev ? "" : "no answer within 30 s";
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n) : nullptr;
+  for (size_t i = 0; i < n; ++i)
+    if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      failure = rd_kafka_topic_result_error_string(results[i]);
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(t);
+  if (!failure.empty()) FAIL("CreateTopics " << topic << ": " << failure);
+}
+
+void create_topic_with(const std::string& topic, int partitions, const std::map<std::string, std::string>& configs) {
+  create_topic_with(plain_client(), topic, partitions, configs);
+}
+
 uint64_t topic_end_offsets(const std::string& topic) { return topic_end_offsets(topic, plain_client()); }
 
 uint64_t topic_end_offsets(const std::string& topic, const KafkaClientProps& client) {

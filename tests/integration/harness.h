@@ -62,6 +62,13 @@ std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least,
 std::vector<KafkaRecord> read_topic(const std::string& topic, size_t at_least, std::chrono::milliseconds timeout,
                                     const KafkaClientProps& client);
 
+// Creates `topic` (replication factor 1) with topic `configs` through the Admin API of the broker
+// `client` names; FAILs with the broker's reason. The overload without a client uses the plain
+// test broker.
+void create_topic_with(const KafkaClientProps& client, const std::string& topic, int partitions,
+                       const std::map<std::string, std::string>& configs = {});
+void create_topic_with(const std::string& topic, int partitions, const std::map<std::string, std::string>& configs);
+
 // Sum of the end offsets of a topic's partitions (0 while it does not exist).
 uint64_t topic_end_offsets(const std::string& topic);
 uint64_t topic_end_offsets(const std::string& topic, const KafkaClientProps& client);

@@ -204,22 +204,7 @@ std::string mtls_kafka_yaml(const std::string& cert, const std::string& key, con
 }
 
 void create_topic(const std::string& topic, int partitions) {
-  Handle rk = admin_handle();
-  char err[512];
-  rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
-  if (!t) FAIL("NewTopic: " << err);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
-  rd_kafka_CreateTopics(rk.get(), &t, 1, nullptr, q);
-  auto ev = wait_result(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT);
-  size_t n = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
-  for (size_t i = 0; i < n; ++i)
-    if (rd_kafka_topic_result_error(results[i]) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      FAIL("CreateTopics " << topic << ": " << rd_kafka_topic_result_error_string(results[i]));
-  ev.reset();
-  rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(t);
+  create_topic_with(secure_admin_client(), topic, partitions);
 }
 
 namespace {
@@ -240,6 +225,20 @@ std::string services_script(const std::string& name) {
   return std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/" + name;
 }
 }  // namespace
+
+std::vector<AclSpec> minimal_acls(const std::string& topic_prefix) {
+  return {{"topic", topic_prefix, "prefixed", "Write"},
+          {"topic", topic_prefix, "prefixed", "Describe"},
+          {"topic", topic_prefix, "prefixed", "Read"},
+          {"topic", topic_prefix, "prefixed", "Create"}};
+}
+
+void create_granted_table(const std::string& name, const std::string& columns) {
+  const SecureEnv& env = SecureEnv::get();
+  Sql admin(env.pg_admin_dsn);
+  admin.exec("CREATE TABLE " + name + " (" + columns + ")");
+  admin.exec("GRANT SELECT ON " + name + " TO " + env.pg_user);
+}
 
 namespace {
 // Every `kafka-acls ... --add` command in docs/security.md's sh blocks, continuation lines

@@ -118,6 +118,14 @@ void revoke_acls(const std::string& principal, const std::vector<AclSpec>& acls)
 // Removes every ACL of `principal` (tests start from no permission).
 void revoke_all_acls(const std::string& principal);
 
+// docs/security.md's set for auto-created topics, with Describe listed: Write, Describe, Read
+// and Create on `topic_prefix` (prefixed).
+std::vector<AclSpec> minimal_acls(const std::string& topic_prefix);
+
+// Creates table public.<name> (`columns`) as the superuser and grants SELECT on it to the
+// least-privilege role: what an admin does for every table tombsync streams.
+void create_granted_table(const std::string& name, const std::string& columns = "id int PRIMARY KEY, v text");
+
 // Grants exactly what docs/security.md tells an operator to run: the `kafka-acls ... --add`
 // command there whose --operation set is `operations`, run with the real kafka-acls
 // (tests/services/kafka-acl) after replacing the docs' --bootstrap-server/--command-config by the

@@ -19,13 +19,6 @@ using namespace tombsync::it;
 
 namespace {
 
-std::vector<AclSpec> minimal_acls(const std::string& topic_prefix) {
-  return {{"topic", topic_prefix, "prefixed", "Write"},
-          {"topic", topic_prefix, "prefixed", "Describe"},
-          {"topic", topic_prefix, "prefixed", "Read"},
-          {"topic", topic_prefix, "prefixed", "Create"}};
-}
-
 // An agent on the certificate DSN and the mTLS listener; `kafka_yaml` gives the key.
 AgentOptions mtls_options(const std::string& n, const std::string& kafka_yaml) {
   const SecureEnv& env = SecureEnv::get();
@@ -87,8 +80,7 @@ TEST_CASE("secure: mTLS on both sides (sslcert/sslkey, ssl.certificate.location/
   const SecureEnv& env = SecureEnv::get();
   const std::string n = unique_name("secmtls");
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);  // tombsync_cert is a member of tombsync
+  create_granted_table(n);  // tombsync_cert is a member of tombsync
   revoke_all_acls("User:" + env.kafka_user);
   grant_acls("User:" + env.kafka_user, minimal_acls(n + "."));  // the certificate's CN maps to it
   stream_and_scan(mtls_options(n, mtls_kafka_yaml(env.client_cert, env.client_key, "    debug: all\n")),
@@ -102,8 +94,7 @@ TEST_CASE("secure: mTLS with the key's PEM given through kafka.property_files.ss
   const SecureEnv& env = SecureEnv::get();
   const std::string n = unique_name("secmtlspem");
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n);
   revoke_all_acls("User:" + env.kafka_user);
   grant_acls("User:" + env.kafka_user, minimal_acls(n + "."));
   const std::string yaml = "  properties:\n"
@@ -121,8 +112,7 @@ TEST_CASE("secure: an untrusted client certificate is refused on each side with 
   const SecureEnv& env = SecureEnv::get();
   const std::string n = unique_name("secbadcert");
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n);
   revoke_all_acls("User:" + env.kafka_user);
   grant_acls("User:" + env.kafka_user, minimal_acls(n + "."));
 

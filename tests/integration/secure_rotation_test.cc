@@ -22,13 +22,6 @@ using namespace tombsync::it;
 
 namespace {
 
-std::vector<AclSpec> minimal_acls(const std::string& topic_prefix) {
-  return {{"topic", topic_prefix, "prefixed", "Write"},
-          {"topic", topic_prefix, "prefixed", "Describe"},
-          {"topic", topic_prefix, "prefixed", "Read"},
-          {"topic", topic_prefix, "prefixed", "Create"}};
-}
-
 // A LOGIN REPLICATION role of the test's own on the secure Postgres, member of tombsync (its
 // CONNECT and USAGE grants); dropped at the end, which is the restore.
 struct PgRole {
@@ -133,8 +126,7 @@ TEST_CASE("secure: Kafka SCRAM password rotated through kafka.property_files whi
   const auto dir = std::filesystem::temp_directory_path() / n;
   std::filesystem::create_directories(dir);
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n, "id int PRIMARY KEY, v int");
   const std::string first = "kafka-first-" + n, second = "kafka-second-" + n;
   KafkaUser user(n + "_k", first, n + ".");
 

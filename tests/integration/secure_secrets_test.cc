@@ -20,14 +20,10 @@ TEST_CASE("secure: no password in the debug log, /metrics, status --json or chec
   const auto dir = std::filesystem::temp_directory_path() / n;
   std::filesystem::create_directories(dir);
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n);
   const std::string principal = "User:" + env.kafka_user;
   revoke_all_acls(principal);
-  grant_acls(principal, {{"topic", n + ".", "prefixed", "Write"},
-                         {"topic", n + ".", "prefixed", "Describe"},
-                         {"topic", n + ".", "prefixed", "Read"},
-                         {"topic", n + ".", "prefixed", "Create"}});
+  grant_acls(principal, minimal_acls(n + "."));
   AgentOptions o = secure_agent_options(n, {"public." + n}, dir.string());
   o.kafka_yaml = secure_kafka_yaml(dir.string() + "/kafka-password", "", "    debug: all\n");
   o.extra_yaml = "http: {address: \"127.0.0.1:0\"}\n";

@@ -15,15 +15,7 @@ using namespace tombsync::it;
 
 namespace {
 
-// docs/security.md "Kafka ACLs", topics auto-created by tombsync's produce requests.
-std::vector<AclSpec> minimal_acls(const std::string& topic_prefix) {
-  return {{"topic", topic_prefix, "prefixed", "Write"},
-          {"topic", topic_prefix, "prefixed", "Describe"},
-          {"topic", topic_prefix, "prefixed", "Read"},
-          {"topic", topic_prefix, "prefixed", "Create"}};
-}
-
-// The same without Create: the topic was made by an admin (docs/security.md, pre-created topics).
+// minimal_acls (secure_env.h) without Create: the topic was made by an admin (docs/security.md).
 std::vector<AclSpec> precreated_topic_acls(const std::string& topic_prefix) {
   return {{"topic", topic_prefix, "prefixed", "Write"},
           {"topic", topic_prefix, "prefixed", "Describe"},
@@ -50,8 +42,7 @@ void kill9_restart_with(const std::string& stem, bool precreate,
   const auto dir = std::filesystem::temp_directory_path() / n;
   std::filesystem::create_directories(dir);
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n, "id int PRIMARY KEY, v int");
   const std::string principal = "User:" + env.kafka_user;
   revoke_all_acls(principal);
   if (grant)
@@ -128,8 +119,7 @@ TEST_CASE("secure: streams over SASL_SSL and verify-full TLS with the minimal AC
   const auto dir = std::filesystem::temp_directory_path() / n;
   std::filesystem::create_directories(dir);
   Sql admin(env.pg_admin_dsn);
-  admin.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v text)");
-  admin.exec("GRANT SELECT ON " + n + " TO " + env.pg_user);
+  create_granted_table(n);
   revoke_all_acls("User:" + env.kafka_user);
   grant_acls("User:" + env.kafka_user, minimal_acls(n + "."));
 

@@ -10,41 +10,12 @@
 #include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/topic_state.h"
 
 using namespace tombsync::it;
 using nlohmann::json;
 
 namespace {
-
-// The last state of each key in a topic: the value of its last record, or
-// "deleted" when that was a delete event or a tombstone.
-struct Materialized {
-  std::map<std::string, json> live;          // key JSON text -> value
-  std::map<std::string, json> deleted;       // key JSON text -> the delete event seen for it
-  std::map<std::string, int> reads;          // key JSON text -> read events
-};
-
-Materialized materialize(const std::vector<KafkaRecord>& rs) {
-  Materialized m;
-  for (const auto& r : rs) {  // partition by partition, in offset order: per key, in order
-    if (!r.key) continue;
-    const std::string& k = *r.key;
-    if (!r.value) {
-      m.live.erase(k);
-      continue;
-    }
-    auto v = r.json();
-    if (v["__op"] == "read") ++m.reads[k];
-    if (v["is_deleted"] == true) {
-      m.live.erase(k);
-      m.deleted[k] = v;
-    } else {
-      m.live[k] = v;
-      m.deleted.erase(k);
-    }
-  }
-  return m;
-}
 
 // Waits until the slot confirmed everything written so far.
 void wait_confirmed(const std::string& slot) {

@@ -94,6 +94,9 @@ class WatchingEncoder final : public Encoder {
     largest_input = std::max(largest_input, n);
     return inner_->value(e);
   }
+  std::optional<std::vector<Datum>> decode_key(const TableSchema& t, std::string_view key) const override {
+    return inner_->decode_key(t, key);
+  }
   mutable size_t largest_input = 0;
 
  private:

@@ -485,4 +485,29 @@ TEST_CASE("A value the encoder cannot represent is a protocol error naming the c
   CHECK(out.empty());
 }
 
+TEST_CASE("A delete made from the ledger marks the delete event and its tombstone with a header",
+          "[record_builder]") {
+  for (const DeleteOrigin origin : {DeleteOrigin::kTruncate, DeleteOrigin::kInferred}) {
+    Fixture f;
+    ChangeEvent e = make_event(Op::kDelete, keyed_table("users"), {int_value(7), Datum::absent()});
+    e.origin = origin;
+    f.build(e);
+    REQUIRE(f.out.size() == 2);  // policy both: the flagged event, then the tombstone
+    const std::string header = origin == DeleteOrigin::kTruncate ? "tombsync.truncate" : "tombsync.inferred";
+    for (const Record& r : f.out) {
+      auto h = headers_of(r);
+      CHECK(h.size() == 9);
+      CHECK(h[header] == "true");
+    }
+    auto v = nlohmann::json::parse(*f.out[0].value);
+    CHECK(v[origin == DeleteOrigin::kTruncate ? "__truncate" : "__inferred"] == true);
+    CHECK(*f.out[1].key == *f.out[0].key);
+    CHECK_FALSE(f.out[1].value.has_value());
+  }
+  Fixture f;  // a row delete: the eight headers, nothing more
+  f.build(make_event(Op::kDelete, keyed_table("users"), {int_value(7), Datum::absent()}));
+  check_headers(f.out[0], "delete", "public.users", 0);
+  check_headers(f.out[1], "tombstone", "public.users", 1);
+}
+
 }  // namespace tombsync

@@ -278,3 +278,21 @@ TEST_CASE("make_encoder and parse_format", "[json_encoder]") {
   CHECK(enc->key(e) == R"({"id":1,"region":"eu"})");
   CHECK(enc->value(e) == JsonEncoder().value(e));
 }
+
+TEST_CASE("JSON deletes tombsync made from its ledger say so: __truncate or __inferred; row deletes do not",
+          "[json_encoder]") {
+  JsonEncoder enc;
+  std::vector<Datum> row(8, Datum::absent());
+  row[0] = int_value(1);
+  row[1] = text_value("eu");
+  ChangeEvent e = make_event(Op::kDelete, users_table(), row);
+  const std::string head = R"({"id":1,"region":"eu","is_deleted":true,"deleted_at":"2024-05-01T10:00:00.123456Z",)";
+  CHECK(enc.value(e) == head + R"("__op":"delete",)" + kSource + "}");
+  e.origin = DeleteOrigin::kTruncate;
+  CHECK(enc.value(e) == head + R"("__truncate":true,"__op":"delete",)" + kSource + "}");
+  e.origin = DeleteOrigin::kInferred;
+  CHECK(enc.value(e) == head + R"("__inferred":true,"__op":"delete",)" + kSource + "}");
+  CHECK(enc.key(e) == R"({"id":1,"region":"eu"})");  // the same key as the row's own records
+  CHECK(is_reserved_json_name("__truncate"));
+  CHECK(is_reserved_json_name("__inferred"));
+}

@@ -206,3 +206,19 @@ TEST_CASE("make_encoder builds the protobuf encoder", "[protobuf_encoder]") {
   const ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
   CHECK(enc->value(e) == ProtobufEncoder().value(e));
 }
+
+TEST_CASE("Protobuf deletes carry their origin: row (the default), truncate or inferred", "[protobuf_encoder]") {
+  std::vector<Datum> row(8, Datum::absent());
+  row[0] = int_value(1);
+  row[1] = text_value("eu");
+  ProtobufEncoder enc;
+  ChangeEvent e = make_event(Op::kDelete, users_table(), row);
+  CHECK(parse_value(enc.value(e)).delete_origin() == v1::DELETE_ORIGIN_ROW);
+  e.origin = DeleteOrigin::kTruncate;
+  CHECK(parse_value(enc.value(e)).delete_origin() == v1::DELETE_ORIGIN_TRUNCATE);
+  e.origin = DeleteOrigin::kInferred;
+  const v1::ChangeEvent m = parse_value(enc.value(e));
+  CHECK(m.delete_origin() == v1::DELETE_ORIGIN_INFERRED);
+  CHECK(m.is_deleted());
+  CHECK(m.columns_size() == 2);
+}
