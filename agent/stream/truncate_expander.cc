@@ -1,8 +1,10 @@
 #include "agent/stream/truncate_expander.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
+#include "agent/ops/job_progress.h"
 #include "base/log.h"
 #include "schemas/ledger_delete.h"
 
@@ -14,11 +16,16 @@ using Clock = std::chrono::steady_clock;
 // Progress of one expansion: the log lines and the gauges.
 class Progress {
  public:
-  Progress(const ChangeEvent& truncate, uint64_t estimate, Metrics::Table* metrics)
-      : table_(truncate.table->qualified()), lsn_(truncate.source.lsn.str()), estimate_(estimate), metrics_(metrics) {
+  Progress(const ChangeEvent& truncate, uint64_t estimate, Metrics::Table* metrics, std::string state_dir)
+      : table_(truncate.table->qualified()),
+        lsn_(truncate.source.lsn.str()),
+        estimate_(estimate),
+        metrics_(metrics),
+        state_dir_(std::move(state_dir)) {
     log::info("TRUNCATE of {} at LSN {}: deleting the {} keys the key ledger holds (one delete per key, marked "
               "truncate)", table_, lsn_, estimate_);
     set_remaining();
+    publish(true);
   }
   void on_delete() {
     ++done_;
@@ -32,9 +39,11 @@ class Progress {
     const uint64_t left = estimate_ > done_ ? estimate_ - done_ : 0;
     log::info("TRUNCATE of {} at LSN {}: {} of ~{} keys deleted ({:.0f} keys/s, ETA {:.0f} s)", table_, lsn_, done_,
               estimate_, rate, rate > 0 ? static_cast<double>(left) / rate : 0.0);
+    publish(true);
   }
   void finish(bool complete) {
     if (metrics_) metrics_->truncate_remaining.store(0, std::memory_order_relaxed);
+    publish(!complete);
     if (complete)
       log::info("TRUNCATE of {} at LSN {}: done: {} deletes in {:.1f} s; the key ledger of {} is empty", table_, lsn_,
                 done_, seconds(), table_);
@@ -48,6 +57,17 @@ class Progress {
   double seconds() const {
     return std::max(1e-3, std::chrono::duration<double>(Clock::now() - start_).count());
   }
+  // For `tombsync status` (agent/ops/job_progress.h).
+  void publish(bool running) {
+    JobProgress p{.job = "truncate", .table = table_, .lsn = lsn_, .running = running, .done = done_};
+    p.total = running ? std::max(estimate_, done_) : done_;
+    p.elapsed_s = seconds();
+    p.rate = static_cast<double>(done_) / p.elapsed_s;
+    p.eta_s = p.rate > 0 ? static_cast<int64_t>(static_cast<double>(p.total - done_) / p.rate) : 0;
+    p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    write_job_progress(state_dir_, p);
+  }
   void set_remaining() {
     if (metrics_)
       metrics_->truncate_remaining.store(static_cast<int64_t>(estimate_ > done_ ? estimate_ - done_ : 0),
@@ -57,6 +77,7 @@ class Progress {
   std::string table_, lsn_;
   uint64_t estimate_;
   Metrics::Table* metrics_;
+  std::string state_dir_;
   uint64_t done_ = 0;
   Clock::time_point start_ = Clock::now();
   Clock::time_point next_log_ = start_ + std::chrono::seconds(5);
@@ -94,7 +115,7 @@ uint64_t TruncateExpander::expand(const ChangeEvent& truncate, const std::functi
   if (!pending.cleared) stored = store_.ledger_keys(slot_, name);
   uint64_t estimate = pending.cleared ? 0 : store_.ledger_count(slot_, name);
   for (const auto& [key, live] : pending.keys) estimate += live ? 1 : 0;
-  Progress progress(truncate, estimate, metrics_.table(name));
+  Progress progress(truncate, estimate, metrics_.table(name), config_.state_dir);
 
   // A merge of two sorted sequences: the store's keys and the pending changes (which win).
   std::optional<std::string> s = next_key(stored.get());
