@@ -22,6 +22,16 @@ void LedgerDelta::append(const LedgerDelta& other) {
   entries_ += other.entries_;
 }
 
+void LedgerDelta::append(LedgerDelta&& other) {
+  if (entries_ == 0) {  // the common case at a checkpoint: take the bytes, copy nothing
+    bytes_ = std::move(other.bytes_);
+    entries_ = other.entries_;
+  } else {
+    append(static_cast<const LedgerDelta&>(other));
+  }
+  other.clear();
+}
+
 void LedgerDelta::clear() {
   bytes_.clear();
   entries_ = 0;

@@ -35,6 +35,8 @@ class LedgerDelta {
   void clear_table(LedgerTableId table) { add(table, Op::kClear, {}); }
   // Appends `other`'s entries after this one's.
   void append(const LedgerDelta& other);
+  // The same, leaving `other` empty (its bytes are taken when this one is empty).
+  void append(LedgerDelta&& other);
   void clear();
   bool empty() const { return entries_ == 0; }
   size_t entries() const { return entries_; }

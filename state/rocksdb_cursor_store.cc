@@ -136,7 +136,15 @@ class RocksCursorStore final : public CursorStore {
     if (ledger.empty()) return put(key, value);
     if (failed_) fail("an earlier write failed; refusing further writes");
     rocksdb::WriteBatch batch;
-    auto counts = counters_.add_to_batch(ledger, batch);
+    std::unordered_map<uint32_t, uint64_t> counts;
+    try {
+      counts = counters_.add_to_batch(ledger, batch);
+    } catch (...) {
+      // The caller handed these changes over (they are gone from its memory): a later save of a
+      // cursor without them would put the ledger behind it for good. So nothing is written again.
+      failed_ = true;
+      throw;
+    }
     batch.Put(key, value);
     rocksdb::WriteOptions wo;
     wo.sync = true;

@@ -116,10 +116,24 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a].compare(keys[b]) < 0; });
   std::vector<rocksdb::Slice> slices(keys.size());
   for (size_t i = 0; i < order.size(); ++i) slices[i] = keys[order[i]];
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  db_.MultiGet(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), slices.size(), slices.data(), values.data(),
-               statuses.data(), true);
+  // Read in slices of kReadSlice sorted keys: RocksDB's per-key state of one MultiGet is ~100
+  // bytes a key, which a giant transaction's million keys would hold at once.
+  std::vector<bool> present_at(keys.size());
+  {
+    constexpr size_t kReadSlice = 4096;
+    std::vector<rocksdb::PinnableSlice> values(std::min(kReadSlice, keys.size()));
+    std::vector<rocksdb::Status> statuses(values.size());
+    for (size_t from = 0; from < slices.size(); from += kReadSlice) {
+      const size_t n = std::min(kReadSlice, slices.size() - from);
+      db_.MultiGet(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), n, slices.data() + from, values.data(),
+                   statuses.data(), true);
+      for (size_t j = 0; j < n; ++j) {
+        check_read(dir_, statuses[j], "reading the key ledger");
+        present_at[from + j] = statuses[j].ok();
+        values[j].Reset();
+      }
+    }
+  }
   std::unordered_map<uint32_t, int64_t> moved;
   // The range deletes first: the puts after a clear, later in the batch, win over them.
   for (uint32_t id : cleared) {
@@ -127,9 +141,8 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     moved[id] = 0;
   }
   for (size_t j = 0; j < slices.size(); ++j) {
-    check_read(dir_, statuses[j], "reading the key ledger");
     const size_t i = order[j];
-    const bool present = statuses[j].ok() && !cleared.contains(ids[i]);
+    const bool present = present_at[j] && !cleared.contains(ids[i]);
     if (ops[i] == LedgerDelta::Op::kPut && !present) {
       batch.Put(keys[i], rocksdb::Slice());
       ++moved[ids[i]];

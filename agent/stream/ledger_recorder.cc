@@ -81,8 +81,8 @@ LedgerRecorder::Pending LedgerRecorder::pending_of(const TableSchema& table) {
 
 void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
   while (!txns_.empty() && txns_.front().committed && txns_.front().end_lsn <= acked) {
-    out.append(txns_.front().stream);
-    out.append(txns_.front().snapshot);  // normally taken already, with its chunk's progress
+    out.append(std::move(txns_.front().stream));
+    out.append(std::move(txns_.front().snapshot));  // normally taken already, with its chunk's progress
     txns_.pop_front();
   }
 }
@@ -91,8 +91,7 @@ void LedgerRecorder::take_snapshot_rows(Lsn end_lsn, LedgerDelta& out) {
   for (Txn& t : txns_) {
     if (!t.committed || t.end_lsn > end_lsn) break;
     if (t.end_lsn != end_lsn) continue;
-    out.append(t.snapshot);
-    t.snapshot.clear();
+    out.append(std::move(t.snapshot));
   }
 }
 
