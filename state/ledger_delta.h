@@ -1,7 +1,8 @@
 // Changes to the key ledger (docs/architecture.md "The key ledger"): the set
 // of Kafka record keys, per table, that tombsync has published as live. A
-// LedgerDelta is a batch of "this key became live" (kPut) and "this key is
-// gone" (kErase) entries in stream order; the store applies a batch in the
+// LedgerDelta is a batch of "this key became live" (kPut), "this key is
+// gone" (kErase) and "every key of this table is gone" (kClear, a TRUNCATE
+// expanded into per-key deletes; its key is empty) entries in stream order; the store applies a batch in the
 // same synced RocksDB write as the cursor (or the snapshot progress) it
 // belongs to, so the ledger never runs ahead of or behind what is confirmed.
 // Entries are kept in one byte string ([op 1][table id 4][key length
@@ -25,10 +26,13 @@ using LedgerTableId = NamedType<uint32_t, struct LedgerTableIdTag>;
 
 class LedgerDelta {
  public:
-  enum class Op : uint8_t { kPut = 1, kErase = 2 };
+  enum class Op : uint8_t { kPut = 1, kErase = 2, kClear = 3 };
 
-  // `key`: the Kafka record key bytes exactly as written.
+  // `key`: the Kafka record key bytes exactly as written (empty for kClear).
   void add(LedgerTableId table, Op op, std::string_view key);
+  // Every key of `table` is gone: the entries before it (in this delta and in the store) no
+  // longer count; those after it apply to an empty table.
+  void clear_table(LedgerTableId table) { add(table, Op::kClear, {}); }
   // Appends `other`'s entries after this one's.
   void append(const LedgerDelta& other);
   void clear();

@@ -179,6 +179,14 @@ class RocksCursorStore final : public CursorStore {
   bool failed_ = false;
 };
 
+// The first 5 bytes of a ledger entry's key ('L' + table id), for keys longer than that.
+class LedgerPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "tombsync.LedgerPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return rocksdb::Slice(key.data(), 5); }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 5; }
+};
+
 // The writer's open: integrity rules, the ledger's bloom filters, the damage witness.
 std::unique_ptr<rocksdb::DB> open_writer(const std::string& dir) {
   rocksdb::Options options;
@@ -195,8 +203,10 @@ std::unique_ptr<rocksdb::DB> open_writer(const std::string& dir) {
   options.memtable_prefix_bloom_size_ratio = 0.05;
   // Ledger keys of one table share their first 5 bytes ('L' + id) and a batch writes them in key
   // order: with the insert hint per prefix, the memtable's skiplist is not searched from the top
-  // for every key.
-  options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
+  // for every key. Not for a 5-byte key: that is the start of a table's range delete (a cleared
+  // table), and RocksDB keeps one hint per prefix for the point and the range-delete skiplists
+  // alike, so a hint from one would be used in the other (an assertion, or a misplaced key).
+  options.memtable_insert_with_hint_prefix_extractor = std::make_shared<LedgerPrefix>();
   // The usual LOG file in dir, seen through the witness that names a damaged WAL. When it cannot
   // be created (dir not writable), Open fails below and says why.
   std::shared_ptr<rocksdb::Logger> file_log;

@@ -1,6 +1,7 @@
 #include "state/rocksdb_ledger.h"
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "base/error.h"
@@ -9,6 +10,9 @@
 
 namespace tombsync::state {
 namespace {
+
+// An entry a later kClear of its table made moot (not an Op a delta holds).
+constexpr auto kDropped = static_cast<LedgerDelta::Op>(0);
 
 [[noreturn]] void fail(const std::string& dir, const std::string& what) {
   throw Error(ErrorKind::kState, "state store " + dir + ": " + what);
@@ -80,9 +84,16 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   std::vector<rocksdb::Slice> keys;
   std::vector<LedgerDelta::Op> ops;
   std::vector<uint32_t> ids;
+  std::set<uint32_t> cleared;  // tables a kClear emptied: the store's keys of them no longer count
   slot_of.reserve(delta.entries());
   keys.reserve(delta.entries());
   delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
+    if (op == LedgerDelta::Op::kClear) {
+      cleared.insert(id.value());
+      for (size_t i = 0; i < ids.size(); ++i)
+        if (ids[i] == id.value()) ops[i] = kDropped;  // an entry after the clear revives its key
+      return;
+    }
     const size_t at = arena.size();
     arena.push_back('L');
     const uint32_t v = id.value();
@@ -110,10 +121,15 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   db_.MultiGet(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), slices.size(), slices.data(), values.data(),
                statuses.data(), true);
   std::unordered_map<uint32_t, int64_t> moved;
+  // The range deletes first: the puts after a clear, later in the batch, win over them.
+  for (uint32_t id : cleared) {
+    batch.DeleteRange(ledger_entry_prefix(LedgerTableId(id)), ledger_entry_prefix(LedgerTableId(id + 1)));
+    moved[id] = 0;
+  }
   for (size_t j = 0; j < slices.size(); ++j) {
     check_read(dir_, statuses[j], "reading the key ledger");
     const size_t i = order[j];
-    const bool present = statuses[j].ok();
+    const bool present = statuses[j].ok() && !cleared.contains(ids[i]);
     if (ops[i] == LedgerDelta::Op::kPut && !present) {
       batch.Put(keys[i], rocksdb::Slice());
       ++moved[ids[i]];
@@ -123,8 +139,10 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     }
   }
   for (const auto& [id, by] : moved) {
-    if (by == 0) continue;
-    const uint64_t n = static_cast<uint64_t>(static_cast<int64_t>(get(LedgerTableId(id))) + by);
+    const bool was_cleared = cleared.contains(id);
+    if (by == 0 && !was_cleared) continue;
+    const int64_t base = was_cleared ? 0 : static_cast<int64_t>(get(LedgerTableId(id)));
+    const uint64_t n = static_cast<uint64_t>(base + by);
     counts[id] = n;
     batch.Put(ledger_count_key(LedgerTableId(id)), encode_u64(n));
   }

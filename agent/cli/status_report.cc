@@ -105,6 +105,9 @@ StatusReport collect_status(const std::string& config_path, const Config& config
       auto it = stored.ledger_keys.find(t.name);
       if (t.ledger_keys && it != stored.ledger_keys.end()) t.ledger_keys = it->second;
     }
+    for (auto& p : read_job_progress(config.state_dir))
+      for (auto& t : r.tables)
+        if (p.job == "truncate" && p.table == t.name) t.truncate = p;
   } catch (const Error& e) {
     r.errors.push_back(e.what());
   }
@@ -173,9 +176,27 @@ std::string StatusReport::text() const {
                        !t.in_publication ? "" : *t.in_publication ? "  (published)" : "  (NOT in the publication)",
                        t.snapshot, t.snapshot == "none" ? "" : fmt::format(" ({} rows)", t.snapshot_rows),
                        t.ledger_keys ? fmt::format("{} keys", *t.ledger_keys) : std::string("none"));
+  for (const auto& t : tables) {
+    if (!t.truncate) continue;
+    const JobProgress& p = *t.truncate;
+    if (p.running)
+      out += fmt::format("  {}: TRUNCATE at {} expanding: {} of ~{} keys deleted ({:.0f} keys/s, ETA {} s){}\n", t.name,
+                         p.lsn, p.done, p.total, p.rate, p.eta_s, cursor.agent_pid ? "" : " (no agent runs: stopped)");
+    else
+      out += fmt::format("  {}: last TRUNCATE at {}: {} deletes in {:.1f} s\n", t.name, p.lsn, p.done, p.elapsed_s);
+  }
   for (const auto& e : errors) out += "error: " + e + "\n";
   return out;
 }
+
+namespace {
+nlohmann::ordered_json truncate_json(const std::optional<JobProgress>& p) {
+  if (!p) return nullptr;
+  return {{"state", p->running ? "running" : "done"}, {"lsn", p->lsn},          {"deletes", p->done},
+          {"total", p->total},                        {"keys_per_s", p->rate},  {"eta_s", p->eta_s},
+          {"elapsed_s", p->elapsed_s},                {"updated_unix_ms", p->updated_unix_ms}};
+}
+}  // namespace
 
 std::string StatusReport::json() const {
   nlohmann::ordered_json j;
@@ -231,7 +252,8 @@ std::string StatusReport::json() const {
                            {"in_publication", opt_json(t.in_publication)},
                            {"snapshot", t.snapshot},
                            {"snapshot_rows", t.snapshot_rows},
-                           {"ledger_keys", opt_json(t.ledger_keys)}});
+                           {"ledger_keys", opt_json(t.ledger_keys)},
+                           {"truncate", truncate_json(t.truncate)}});
   j["errors"] = errors;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

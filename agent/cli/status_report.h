@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/ops/job_progress.h"
 #include "base/lsn.h"
 
 namespace tombsync {
@@ -65,6 +66,8 @@ struct StatusReport {
     // Keys the key ledger holds for the table (the store's counter, no scan); unset with
     // ledger: none.
     std::optional<uint64_t> ledger_keys;
+    // The table's last TRUNCATE expansion, running or done (agent/ops/job_progress.h).
+    std::optional<JobProgress> truncate;
   };
   std::vector<Table> tables;
 

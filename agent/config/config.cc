@@ -67,6 +67,13 @@ LedgerMode Config::ledger_for(const TableConfig& table) const {
   return table.ledger.value_or(ledger);
 }
 
+const char* to_string(TruncateMode mode) { return mode == TruncateMode::kExpand ? "expand" : "event"; }
+
+TruncateMode Config::truncate_for(const TableConfig& table) const {
+  if (ledger_for(table) == LedgerMode::kNone) return TruncateMode::kEvent;  // nothing to expand from
+  return table.truncate.value_or(truncate.value_or(TruncateMode::kExpand));
+}
+
 OversizedPolicy Config::oversized_for(const TableConfig& table) const {
   return table.oversized.value_or(oversized);
 }

@@ -34,6 +34,11 @@ enum class OversizedPolicy { kFail = 0, kTruncateColumn = 1, kSkipColumn = 2 }; 
 // state store, every Kafka record key the table's topic holds as live; kNone
 // keeps nothing. A keyless table never has one (Config::ledger_for).
 enum class LedgerMode { kNone = 0, kKeys = 1 };  // order = YAML names
+// What a TRUNCATE becomes (docs/deletes.md): kEvent, the truncate event alone;
+// kExpand, the truncate event and then one delete (event and/or tombstone, per
+// `deletes`) for every key the table's ledger holds, which empties it. kExpand
+// needs the ledger (Config::truncate_for).
+enum class TruncateMode { kExpand = 0, kEvent = 1 };  // order = YAML names
 
 // The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
 // names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
@@ -41,6 +46,7 @@ const char* to_string(DeletePolicy policy);
 const char* to_string(RedactMode mode);
 const char* to_string(OversizedPolicy policy);  // "fail", "truncate_column", "skip_column"
 const char* to_string(LedgerMode mode);          // "none", "keys"
+const char* to_string(TruncateMode mode);        // "expand", "event"
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
 // messages): unquoted names in the config are folded to lower case, quoted
@@ -79,6 +85,7 @@ struct TableConfig {
   RedactMode redact_mode = RedactMode::kDrop;
   std::optional<OversizedPolicy> oversized;  // unset: Config::oversized applies
   std::optional<LedgerMode> ledger;          // unset: Config::ledger applies
+  std::optional<TruncateMode> truncate;      // unset: Config::truncate, else by the ledger
 };
 
 struct Config {
@@ -112,6 +119,7 @@ struct Config {
   DeletePolicy deletes = DeletePolicy::kBoth;
   OversizedPolicy oversized = OversizedPolicy::kFail;
   LedgerMode ledger = LedgerMode::kKeys;
+  std::optional<TruncateMode> truncate;  // unset: kExpand where the table keeps a ledger
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;
   // never: only changes; initial_only: snapshot, then exit once it is confirmed.
@@ -158,6 +166,9 @@ struct Config {
   OversizedPolicy oversized_for(const TableConfig& table) const;
   // The table's override, else the global mode; kNone for a keyless table (no key to keep).
   LedgerMode ledger_for(const TableConfig& table) const;
+  // kEvent for a table without a ledger (a keyless one; an explicit expand with ledger: none is
+  // refused when the config is read); else the table's override, else the global mode, else kExpand.
+  TruncateMode truncate_for(const TableConfig& table) const;
   // kNever globally wins; otherwise the table's override, else the global mode.
   SnapshotMode snapshot_for(const TableConfig& table) const;
 };

@@ -14,8 +14,8 @@ namespace tombsync::config_internal {
 // A section's allowed keys, in the order messages list them.
 using Keys = std::span<const std::string_view>;
 
-inline constexpr std::array<std::string_view, 15> kRootKeys = {
-    "source", "kafka", "format", "deletes", "oversized", "ledger", "state_dir", "log", "snapshot", "snapshot_chunk_rows",
+inline constexpr std::array<std::string_view, 16> kRootKeys = {
+    "source", "kafka", "format", "deletes", "oversized", "ledger", "truncate", "state_dir", "log", "snapshot", "snapshot_chunk_rows",
     "snapshot_max_connections", "http", "health", "heartbeat", "reconnect"};
 inline constexpr std::array<std::string_view, 8> kSourceKeys = {
     "dsn", "slot", "publication", "create_publication", "create_slot", "tables",
@@ -29,9 +29,9 @@ inline constexpr std::array<std::string_view, 2> kHealthKeys = {"max_lag_bytes",
 inline constexpr std::array<std::string_view, 1> kHeartbeatKeys = {"interval"};
 inline constexpr std::array<std::string_view, 3> kReconnectKeys = {
     "initial_backoff_ms", "max_backoff_ms", "max_attempts"};
-inline constexpr std::array<std::string_view, 11> kTableKeys = {
+inline constexpr std::array<std::string_view, 12> kTableKeys = {
     "name", "deletes", "key_columns", "allow_keyless", "topic", "snapshot",
-    "soft_delete_column", "redact_on_delete", "redact_mode", "oversized", "ledger"};
+    "soft_delete_column", "redact_on_delete", "redact_mode", "oversized", "ledger", "truncate"};
 
 // One hint per required key: the expected form, for "missing required key" messages.
 struct Required {

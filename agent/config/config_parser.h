@@ -72,6 +72,7 @@ class Parser {
   DeletePolicy delete_policy(const Value& at, const std::string& path) const;
   OversizedPolicy oversized_policy(const Value& at, const std::string& path) const;
   LedgerMode ledger_mode(const Value& at, const std::string& path) const;
+  TruncateMode truncate_mode(const Value& at, const std::string& path) const;
 
   void parse_source(const Value& at, Config::Source& source);
   void parse_tables(const Value& at, std::vector<TableConfig>& tables);

@@ -106,6 +106,7 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
       }
       if (const Value* v = find(e, "oversized")) table.oversized = oversized_policy(*v, path + ".oversized");
       if (const Value* v = find(e, "ledger")) table.ledger = ledger_mode(*v, path + ".ledger");
+      if (const Value* v = find(e, "truncate")) table.truncate = truncate_mode(*v, path + ".truncate");
       if (const Value* v = find(e, "key_columns")) {
         table.key_columns = key_columns(*v, path + ".key_columns");
       }
@@ -195,6 +196,12 @@ void Parser::check_tables(const Config& config) const {
       fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true) and its delete " +
                            "policy is " + to_string(config.deletes_for(t)) + ", but a " +
                            "tombstone needs a key; set deletes: flag on this table");
+    }
+    const bool expand_asked = t.truncate.value_or(config.truncate.value_or(TruncateMode::kEvent)) ==
+                              TruncateMode::kExpand;
+    if (!t.allow_keyless && expand_asked && config.ledger_for(t) == LedgerMode::kNone) {
+      fail(node, path, t.name.qualified() + " has truncate: expand but ledger: none: a TRUNCATE is expanded " +
+                           "into one delete per key of the key ledger; set ledger: keys, or truncate: event");
     }
     if (t.allow_keyless && config.snapshot_for(t) != SnapshotMode::kNever) {
       fail(node, path, t.name.qualified() + " is keyless (allow_keyless: true), and a snapshot needs a " +

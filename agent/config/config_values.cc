@@ -186,6 +186,11 @@ LedgerMode Parser::ledger_mode(const Value& at, const std::string& path) const {
   return static_cast<LedgerMode>(one_of(at, path, kNames));
 }
 
+TruncateMode Parser::truncate_mode(const Value& at, const std::string& path) const {
+  static constexpr std::array<std::string_view, 2> kNames = {"expand", "event"};
+  return static_cast<TruncateMode>(one_of(at, path, kNames));
+}
+
 // "1073741824", "512MiB", "1GiB", "100MB": a byte count for lag thresholds.
 int64_t Parser::byte_size(const Value& at, const std::string& path) const {
   constexpr std::string_view kForm = "a byte count, e.g. 1073741824, 512MiB or 1GiB";

@@ -147,6 +147,12 @@ std::string Metrics::prometheus() const {
   per_table("tombsync_ledger_keys", "gauge",
             "Keys the key ledger holds as live, by table (-1: no ledger, or not saved yet by this process).",
             [](const Table& t) { return t.ledger_keys.load(); });
+  per_table("tombsync_truncate_deletes_total", "counter",
+            "Deletes an expanded TRUNCATE made, one per key the key ledger held, by table.",
+            [](const Table& t) { return t.truncate_deletes.load(); });
+  per_table("tombsync_truncate_keys_remaining", "gauge",
+            "Keys a running TRUNCATE expansion has still to delete (estimated), by table; 0 when none runs.",
+            [](const Table& t) { return t.truncate_remaining.load(); });
   per_table("tombsync_snapshot_rows_estimated", "gauge", "The planner's row estimate of the table being snapshotted.",
             [](const Table& t) { return t.snapshot_rows_estimated.load(); });
   per_table("tombsync_snapshot_running", "gauge", "1 while the table's snapshot runs.",

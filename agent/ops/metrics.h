@@ -37,6 +37,10 @@ class Metrics {
     // Keys the key ledger holds (the state store's counter, published after each save); -1:
     // the table keeps no ledger, or none was saved yet in this process.
     std::atomic<int64_t> ledger_keys{-1};
+    // TRUNCATE expansion (docs/deletes.md): the deletes it made (this process), and, while one
+    // runs, the keys it has still to delete (an estimate from the ledger's counter; 0 otherwise).
+    std::atomic<uint64_t> truncate_deletes{0};
+    std::atomic<int64_t> truncate_remaining{0};
   };
 
   explicit Metrics(const Config& config);

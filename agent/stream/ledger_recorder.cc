@@ -51,6 +51,34 @@ void LedgerRecorder::on_commit(Lsn commit_lsn, Lsn end_lsn) {
   t.committed = true;
 }
 
+void LedgerRecorder::on_clear(const TableSchema& table) {
+  const auto id = table_id(table);
+  if (!id) return;
+  if (txns_.empty() || txns_.back().committed)
+    throw Error(ErrorKind::kInternal, "ledger clear of " + table.qualified() + " outside a transaction");
+  txns_.back().stream.clear_table(*id);
+}
+
+LedgerRecorder::Pending LedgerRecorder::pending_of(const TableSchema& table) {
+  Pending out;
+  const auto id = table_id(table);
+  if (!id) return out;
+  auto apply = [&](LedgerTableId t, LedgerDelta::Op op, std::string_view key) {
+    if (t != *id) return;
+    if (op == LedgerDelta::Op::kClear) {
+      out.cleared = true;
+      out.keys.clear();
+      return;
+    }
+    out.keys.insert_or_assign(std::string(key), op == LedgerDelta::Op::kPut);
+  };
+  for (const Txn& t : txns_) {  // the order take_acknowledged saves them in
+    t.stream.for_each(apply);
+    t.snapshot.for_each(apply);
+  }
+  return out;
+}
+
 void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
   while (!txns_.empty() && txns_.front().committed && txns_.front().end_lsn <= acked) {
     out.append(txns_.front().stream);

@@ -7,8 +7,10 @@
 //    a delete event puts its key (insert, update, snapshot read, a soft-delete
 //    restore, the new side of a key change); a delete event or a tombstone
 //    erases it (hard delete, soft delete, the old side of a key change). The key
-//    is the Kafka record key bytes exactly as written. A truncate changes
-//    nothing here (its event has no key).
+//    is the Kafka record key bytes exactly as written. A truncate's event
+//    changes nothing here (it has no key); an expanded TRUNCATE records one
+//    clear of the table (on_clear) instead of one erase per key, so that its
+//    memory does not grow with the table (TruncateExpander).
 //  - per transaction: the stream's changes go out with the cursor that passes
 //    the transaction's end LSN (take_acknowledged, in the same synced write,
 //    CursorStore::save_confirmed); a snapshot chunk's rows go out with that
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -47,6 +50,19 @@ class LedgerRecorder {
   // `records`: what RecordBuilder made of one change (or snapshot row) of `table`.
   void on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row);
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
+  // Every key of `table` is gone (an expanded TRUNCATE, in the transaction being read).
+  void on_clear(const TableSchema& table);
+
+  // The table's ledger id; unset when it keeps none (ledger: none, or no key).
+  std::optional<LedgerTableId> table_id(const TableSchema& table);
+  // The changes to `table`'s keys held here, not saved yet, collapsed in stream order. With the
+  // store's keys (CursorStore::ledger_keys) they give the ledger as of the record last built.
+  // A copy: its size is the table's pending changes, which this recorder holds anyway.
+  struct Pending {
+    bool cleared = false;              // a clear not saved yet: the store's keys no longer count
+    std::map<std::string, bool> keys;  // per key, true when its last change made it live
+  };
+  Pending pending_of(const TableSchema& table);
 
   // Appends to `out`, and forgets, the stream's changes of every committed transaction ending at
   // or before `acked` (and the snapshot rows' changes no chunk progress took).
@@ -66,8 +82,6 @@ class LedgerRecorder {
     LedgerDelta stream;
     LedgerDelta snapshot;
   };
-  std::optional<LedgerTableId> table_id(const TableSchema& table);
-
   const Config& config_;
   CursorStore& store_;
   std::string slot_;

@@ -11,6 +11,8 @@
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/kafka_record_sink.h"
 #include "agent/stream/ledger_recorder.h"
+#include "agent/stream/topic_cleanup.h"
+#include "agent/stream/truncate_expander.h"
 #include "agent/stream/pg_change_source.h"
 #include "agent/stream/record_builder.h"
 #include "agent/stream/session_start.h"
@@ -102,8 +104,16 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
                   [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kKeys; }))
     ledger.emplace(config, *store, config.source.slot);
+  std::unique_ptr<TopicCleanup> cleanup;
+  std::optional<TruncateExpander> truncates;
+  if (ledger && std::any_of(config.source.tables.begin(), config.source.tables.end(), [&](const TableConfig& t) {
+        return config.truncate_for(t) == TruncateMode::kExpand;
+      })) {
+    cleanup = kafka_topic_cleanup(kafka_sink_options(config));
+    truncates.emplace(config, *store, config.source.slot, *ledger, *encoder, *cleanup, metrics);
+  }
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
-                   ledger ? &*ledger : nullptr},
+                   ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr},
                   from, stop.flag());
   loop.run();
 }

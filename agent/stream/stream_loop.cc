@@ -148,32 +148,57 @@ bool StreamLoop::already_in_kafka(const Record& r) {
 void StreamLoop::produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows) {
   for (const auto& e : batch) {
     if (skipping_ || abandoned_) return;
-    out_.clear();
-    p_.records.build(e, out_);
-    // Before the redelivery filter: a record Kafka holds already still changes the ledger.
-    if (p_.ledger) p_.ledger->on_records(*e.table, out_, snapshot_rows);
-    Metrics::Table* t = metrics_table(*e.table);
-    bool handed_over = false;
-    for (const auto& r : out_) {
-      if (p_.redelivered.active() && already_in_kafka(r)) {
-        ++redelivered_skipped_;
-        if (t) Metrics::count_redelivered(*t);
-        continue;
-      }
-      const size_t needed = r.all_partitions ? static_cast<size_t>(p_.sink.partitions(r.topic)) : 1;
-      const size_t sent = p_.sink.send(r);
-      p_.tracker.on_sent(sent);
-      if (sent < needed) {  // only a forced stop hands over less
-        abandoned_ = true;
-        return;
-      }
-      if (t) Metrics::count_record(*t, r);
-      handed_over = true;
+    if (e.op == Op::kTruncate && p_.truncates && p_.truncates->expands(*e.table)) {
+      expand_truncate(e);
+      continue;
     }
-    if (t && handed_over) Metrics::count_event(*t, e.op);
+    send_event(e, snapshot_rows, true);
   }
   if (!batch.empty()) p_.gauges.on_events();
 }
+
+void StreamLoop::send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger) {
+  out_.clear();
+  p_.records.build(e, out_);
+  // Before the redelivery filter: a record Kafka holds already still changes the ledger.
+  if (p_.ledger && to_ledger) p_.ledger->on_records(*e.table, out_, snapshot_rows);
+  Metrics::Table* t = metrics_table(*e.table);
+  bool handed_over = false;
+  for (const auto& r : out_) {
+    if (p_.redelivered.active() && already_in_kafka(r)) {
+      ++redelivered_skipped_;
+      if (t) Metrics::count_redelivered(*t);
+      continue;
+    }
+    const size_t needed = r.all_partitions ? static_cast<size_t>(p_.sink.partitions(r.topic)) : 1;
+    const size_t sent = p_.sink.send(r);
+    p_.tracker.on_sent(sent);
+    if (sent < needed) {  // only a forced stop hands over less
+      abandoned_ = true;
+      return;
+    }
+    if (t) Metrics::count_record(*t, r);
+    handed_over = true;
+  }
+  if (t && handed_over) Metrics::count_event(*t, e.op);
+}
+
+// The truncate event, where the topic takes it, then the deletes. The deletes do not change the
+// ledger one by one (that would hold one entry per key in memory): the expander records one clear.
+void StreamLoop::expand_truncate(const ChangeEvent& e) {
+  if (p_.truncates->event_fits(e)) send_event(e, false, false);
+  if (abandoned_) return;
+  p_.truncates->expand(
+      e,
+      [this](const ChangeEvent& del) {
+        send_event(del, false, false);
+        return !abandoned_;
+      },
+      [this] {
+        if (p_.checkpointer.due(Clock::now())) checkpoint();
+      });
+}
+
 
 void StreamLoop::checkpoint() {
   p_.checkpointer.confirm(false);

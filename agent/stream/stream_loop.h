@@ -12,7 +12,10 @@
 //    sent again whole after the restart, duplicating its first records),
 //    unless the stop is forced;
 //  - snapshot chunks start between transactions and only while the producer
-//    keeps up (SnapshotWindow).
+//    keeps up (SnapshotWindow);
+//  - a TRUNCATE of a table with truncate: expand is its truncate event (not
+//    on a compacted topic, which refuses keyless records) and then one delete
+//    per key of the key ledger (TruncateExpander), checkpointing as it goes.
 // Single-threaded: run() and every callback it causes run on the calling
 // thread (the pipeline thread); only `stopping` is written by another thread.
 #pragma once
@@ -37,6 +40,7 @@
 #include "agent/stream/snapshot_window.h"
 #include "agent/stream/stream_gauges.h"
 #include "agent/stream/stream_report.h"
+#include "agent/stream/truncate_expander.h"
 
 namespace tombsync {
 
@@ -52,6 +56,7 @@ struct LoopParts {
   StreamGauges& gauges;
   Metrics& metrics;
   LedgerRecorder* ledger = nullptr;  // null: no table keeps a ledger
+  TruncateExpander* truncates = nullptr;  // null: no table expands its TRUNCATEs
 };
 
 class StreamLoop {
@@ -79,6 +84,9 @@ class StreamLoop {
   void on_keepalive(const SourceStep& s);
   void on_commit(const pg::TxnCommit& c);
   void produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows = false);
+  // Builds and hands over the records of one event; `to_ledger`: their keys change the ledger.
+  void send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger);
+  void expand_truncate(const ChangeEvent& e);
   bool already_in_kafka(const Record& r);
   Metrics::Table* metrics_table(const TableSchema& t);
   void checkpoint();

@@ -43,11 +43,13 @@ Handle admin_client(const KafkaSinkOptions& options, std::string& error) {
   return h;
 }
 
-// The broker's configuration (DescribeConfigs), or nullopt with `error` set.
-std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk, int32_t broker_id, int timeout_ms,
+// A broker's or a topic's configuration (DescribeConfigs), or nullopt with `error` set; `denied`
+// when the principal may not describe it.
+std::optional<std::map<std::string, std::string>> describe_config(rd_kafka_t* rk, rd_kafka_ResourceType_t type,
+                                                                  const std::string& name, int timeout_ms,
                                                                   std::string& error, bool& denied) {
   char errstr[512];
-  auto* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, std::to_string(broker_id).c_str());
+  auto* res = rd_kafka_ConfigResource_new(type, name.c_str());
   auto* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
   rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
   auto* queue = rd_kafka_queue_new(rk);
@@ -63,7 +65,9 @@ std::optional<std::map<std::string, std::string>> describe_broker(rd_kafka_t* rk
     const auto** resources = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
     for (size_t i = 0; i < n; ++i) {
       if (rd_kafka_ConfigResource_error(resources[i])) {
-        denied = rd_kafka_ConfigResource_error(resources[i]) == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        const auto code = rd_kafka_ConfigResource_error(resources[i]);
+        denied = code == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+                 code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
         error = std::string("DescribeConfigs: ") + rd_kafka_ConfigResource_error_string(resources[i]);
         continue;
       }
@@ -149,10 +153,43 @@ KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std
     if (md->broker_cnt == 0)
       f.broker_config_error = "no broker in the metadata";
     else
-      f.broker_config = describe_broker(h.get(), md->brokers[0].id, options.connect_timeout_ms, f.broker_config_error,
-                                        f.broker_config_denied);
+      f.broker_config = describe_config(h.get(), RD_KAFKA_RESOURCE_BROKER, std::to_string(md->brokers[0].id),
+                                        options.connect_timeout_ms, f.broker_config_error, f.broker_config_denied);
   }
   return f;
+}
+
+std::optional<std::string> topic_cleanup_policy(const KafkaSinkOptions& options, const std::string& topic,
+                                                std::string& error) {
+  Handle h = admin_client(options, error);
+  if (!h) return std::nullopt;
+  int partitions = 0;
+  const rd_kafka_resp_err_t err = describe_topic(h.get(), topic, options.connect_timeout_ms, partitions);
+  bool denied = false;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto cfg = describe_config(h.get(), RD_KAFKA_RESOURCE_TOPIC, topic, options.connect_timeout_ms, error, denied);
+    if (!cfg) return std::nullopt;
+    auto it = cfg->find("cleanup.policy");
+    return it == cfg->end() ? "delete" : it->second;  // Kafka's default
+  }
+  if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    error = std::string("metadata of ") + topic + ": " + rd_kafka_err2str(err);
+    return std::nullopt;
+  }
+  // Not created yet: the first produce auto-creates it with the broker's default.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(h.get(), 0, nullptr, &md, options.connect_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      md->broker_cnt == 0) {
+    if (md) rd_kafka_metadata_destroy(md);
+    error = "no broker answered the metadata request";
+    return std::nullopt;
+  }
+  const std::string broker = std::to_string(md->brokers[0].id);
+  rd_kafka_metadata_destroy(md);
+  auto cfg = describe_config(h.get(), RD_KAFKA_RESOURCE_BROKER, broker, options.connect_timeout_ms, error, denied);
+  if (!cfg) return std::nullopt;
+  auto it = cfg->find("log.cleanup.policy");
+  return it == cfg->end() ? "delete" : it->second;
 }
 
 }  // namespace tombsync

@@ -48,4 +48,12 @@ struct KafkaFacts {
 KafkaFacts inspect_topics(const KafkaSinkOptions& options, const std::vector<std::string>& topics,
                           bool broker_config_if_unknown);
 
+// The cleanup.policy Kafka applies to `topic` ("delete", "compact", "compact,delete"): the
+// topic's (DescribeConfigs), or, for a topic that does not exist yet, the broker's
+// log.cleanup.policy (what auto-creation gives it). nullopt with `error` set when Kafka does not
+// say (not authorised to describe it, timed out, unreachable). For the stream's TRUNCATE
+// expansion (agent/stream/topic_cleanup.h). Blocking, bounded by connect_timeout_ms per request.
+std::optional<std::string> topic_cleanup_policy(const KafkaSinkOptions& options, const std::string& topic,
+                                                std::string& error);
+
 }  // namespace tombsync

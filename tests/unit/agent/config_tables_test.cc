@@ -143,6 +143,33 @@ TEST_CASE("ledger: keys unless set, a per-table override, none for a keyless tab
   CHECK_THAT(error_of(with_top("ledger: yes\n")), Contains("none, keys"));
 }
 
+TEST_CASE("truncate: expand where a ledger is kept, event otherwise; expand without a ledger is refused",
+          "[config][truncate]") {
+  const Config c = parse_config(with_tables("    - public.a\n"
+                                            "    - { name: public.b, truncate: event }\n"
+                                            "    - { name: public.c, ledger: none }\n"
+                                            "    - { name: public.d, allow_keyless: true, deletes: flag, snapshot: never }\n"),
+                                "test.yaml");
+  CHECK(c.truncate_for(c.source.tables[0]) == TruncateMode::kExpand);
+  CHECK(c.truncate_for(c.source.tables[1]) == TruncateMode::kEvent);
+  CHECK(c.truncate_for(c.source.tables[2]) == TruncateMode::kEvent);  // no ledger to expand from
+  CHECK(c.truncate_for(c.source.tables[3]) == TruncateMode::kEvent);  // keyless: no ledger
+  const Config e = parse_config(with_tables("    - public.a\n    - { name: public.b, truncate: expand }\n") +
+                                    "truncate: event\n",
+                                "test.yaml");
+  CHECK(e.truncate_for(e.source.tables[0]) == TruncateMode::kEvent);
+  CHECK(e.truncate_for(e.source.tables[1]) == TruncateMode::kExpand);
+  // A keyless table under a global expand falls back to the event; an explicit ledger: none does not.
+  CHECK_NOTHROW(parse_config(with_tables("    - { name: public.d, allow_keyless: true, deletes: flag, snapshot: never }\n") +
+                                 "truncate: expand\n",
+                             "test.yaml"));
+  CHECK_THAT(error_of(with_tables("    - { name: public.c, ledger: none, truncate: expand }\n")),
+             Contains("public.c has truncate: expand but ledger: none"));
+  CHECK_THAT(error_of(with_tables("    - public.a\n") + "ledger: none\ntruncate: expand\n"),
+             Contains("set ledger: keys, or truncate: event"));
+  CHECK_THAT(error_of(with_top("truncate: delete\n")), Contains("expand, event"));
+}
+
 TEST_CASE("oversized: a global default and a per-table override, fail unless set", "[config]") {
   const Config c = parse_config(with_tables("    - public.a\n"
                                             "    - { name: public.b, oversized: skip_column }\n") +

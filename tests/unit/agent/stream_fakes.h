@@ -217,6 +217,7 @@ class MemoryCursorStore final : public CursorStore {
   void apply(const LedgerDelta& delta) {
     delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
       if (op == LedgerDelta::Op::kPut) ledger[id.value()].emplace(key);
+      else if (op == LedgerDelta::Op::kClear) ledger[id.value()].clear();
       else ledger[id.value()].erase(std::string(key));
     });
   }

@@ -80,6 +80,47 @@ TEST_CASE("a ledger delta is written with the cursor, and the counter stays exac
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("a clear empties one table's keys in the same write; entries after it apply", "[state][ledger]") {
+  auto dir = temp_dir();
+  {
+    auto store = open_rocksdb_cursor_store(dir);
+    const LedgerTableId t = store->ledger_table("s1", "public.t");
+    const LedgerTableId other = store->ledger_table("s1", "public.other");
+    LedgerDelta d;
+    for (int i = 0; i < 100; ++i) d.add(t, Op::kPut, "k" + std::to_string(i));
+    d.add(other, Op::kPut, "o1");
+    store->save_confirmed("s1", Lsn(0x100), d);
+    REQUIRE(store->ledger_count("s1", "public.t") == 100);
+
+    LedgerDelta c;
+    c.add(t, Op::kPut, "before");    // moot: the clear follows
+    c.add(t, Op::kErase, "k5");      // moot too
+    c.clear_table(t);
+    c.add(t, Op::kPut, "k7");        // a key the store held: live again after the clear
+    c.add(t, Op::kPut, "after");
+    c.add(t, Op::kErase, "after2");  // never held: nothing
+    store->save_confirmed("s1", Lsn(0x200), c);
+    CHECK(store->ledger_count("s1", "public.t") == 2);
+    CHECK(keys_of(*store, "public.t") == std::vector<std::string>{"after", "k7"});
+    CHECK(keys_of(*store, "public.other") == std::vector<std::string>{"o1"});  // untouched
+
+    LedgerDelta only_clear;
+    only_clear.clear_table(t);
+    store->save_confirmed("s1", Lsn(0x300), only_clear);
+    CHECK(store->ledger_count("s1", "public.t") == 0);
+    CHECK(keys_of(*store, "public.t").empty());
+    LedgerDelta refill;
+    refill.add(t, Op::kPut, "k1");
+    store->save_confirmed("s1", Lsn(0x400), refill);
+    CHECK(store->ledger_count("s1", "public.t") == 1);
+  }
+  auto store = open_rocksdb_cursor_store(dir);  // the counter and the keys survive a reopen
+  CHECK(store->ledger_count("s1", "public.t") == 1);
+  CHECK(keys_of(*store, "public.t") == std::vector<std::string>{"k1"});
+  CHECK(store->ledger_count("s1", "public.other") == 1);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("snapshot rows' keys are written with the chunk's progress", "[state][ledger]") {
   auto dir = temp_dir();
   auto store = open_rocksdb_cursor_store(dir);

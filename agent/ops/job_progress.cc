@@ -1,0 +1,88 @@
+#include "agent/ops/job_progress.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/small_file.h"
+
+namespace tombsync {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxFileBytes = 4096;  // one line of a few fields and a table name
+
+// Table names may hold any character (tabs and newlines too): the file is named by their hex form,
+// and the line keeps the name last, hex-encoded.
+std::string hex(const std::string& s) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> unhex(const std::string& s) {
+  if (s.size() % 2 != 0) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += 2) {
+    const int hi = digit(s[i]), lo = digit(s[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_job_progress(const std::string& state_dir, const JobProgress& p) {
+  std::error_code ec;
+  const fs::path dir = fs::path(state_dir) / "progress";
+  const std::string name = p.job + "-" + hex(p.table);
+  fs::create_directories(dir, ec);
+  const fs::path tmp = dir / (".tmp-" + name);
+  {
+    std::ofstream f(tmp);
+    f << p.job << ' ' << p.lsn << ' ' << (p.running ? "running" : "done") << ' ' << p.done << ' ' << p.total << ' '
+      << p.rate << ' ' << p.eta_s << ' ' << p.elapsed_s << ' ' << p.updated_unix_ms << ' ' << hex(p.table) << '\n';
+    if (!f) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) fs::rename(tmp, dir / name, ec);
+  if (ec) log::warn("cannot write the progress of the {} of {} in {}: {}", p.job, p.table, dir.string(), ec.message());
+}
+
+std::vector<JobProgress> read_job_progress(const std::string& state_dir) {
+  std::vector<JobProgress> out;
+  std::error_code ec;
+  const fs::path dir = fs::path(state_dir) / "progress";
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) continue;
+    std::string why;
+    auto text = read_small_file(entry.path().string(), kMaxFileBytes, why);
+    if (!text) continue;
+    std::istringstream in(*text);
+    JobProgress p;
+    std::string state, table;
+    if (!(in >> p.job >> p.lsn >> state >> p.done >> p.total >> p.rate >> p.eta_s >> p.elapsed_s >>
+          p.updated_unix_ms >> table))
+      continue;
+    auto name = unhex(table);
+    if (!name) continue;
+    p.table = *name;
+    p.running = state == "running";
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace tombsync
