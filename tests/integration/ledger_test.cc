@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <string>
@@ -159,10 +161,12 @@ KillsHit kills_hit(const std::string& log, const std::string& table) {
     std::set<std::string> here;
     size_t last_start = std::string::npos;
     for (size_t at = part.find(start_line); at != std::string::npos; at = part.find(start_line, at + 1)) {
+      const size_t lsn_at = at + start_line.size();
+      const size_t colon = part.find(':', lsn_at);
+      if (part.compare(colon, 11, ": deleting ") != 0) continue;  // a progress or final line
       ++hit.expansions;
       last_start = at;
-      const size_t lsn_at = at + start_line.size();
-      const std::string lsn = part.substr(lsn_at, part.find(':', lsn_at) - lsn_at);
+      const std::string lsn = part.substr(lsn_at, colon - lsn_at);
       if (lsns.count(lsn)) ++hit.redone;
       here.insert(lsn);
     }
@@ -172,6 +176,22 @@ KillsHit kills_hit(const std::string& log, const std::string& table) {
     lsns.insert(here.begin(), here.end());
   }
   return hit;
+}
+
+// Waits, polling every 2 ms, until the file at `path` has `needle` past `offset` (the agent's log
+// as it grows); FAILs after `timeout`.
+void wait_in_log(const std::filesystem::path& path, uintmax_t offset, const std::string& needle,
+                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string tail;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream f(path, std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    tail.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    if (tail.find(needle) != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  FAIL("no \"" << needle << "\" in " << path << " within " << timeout.count() << " ms");
 }
 
 void kill_during_workload(int kills) {
@@ -185,6 +205,8 @@ void kill_during_workload(int kills) {
   sql.exec("INSERT INTO " + n + " SELECT g, 0 FROM generate_series(0, 2999, 2) g");
   sql.exec("INSERT INTO " + n + " SELECT g, 0 FROM generate_series(3000, 22999) g");
   Agent agent(AgentOptions{.name = n, .tables = {table}, .extra_yaml = "snapshot_chunk_rows: 100\n"});
+  // The harness writes the agent's output next to its config.
+  const auto log_path = std::filesystem::path(agent.config_path()).parent_path() / "agent.log";
   std::atomic<bool> paused{false}, idle{false}, done{false};
   std::atomic<int> truncates_asked{0}, truncates_done{0};
   std::random_device seed;
@@ -236,11 +258,15 @@ void kill_during_workload(int kills) {
     if (round == 0) {
       sleep_ms(200 + rng() % 1800);  // into the snapshot
     } else if (round % 2 == 1) {
-      // A TRUNCATE, then the kill within 300 ms of its commit: during or right after its expansion
-      // (the first one has the snapshot's ~21,500 keys to delete).
+      // A TRUNCATE, then the kill within 20 ms of its expansion's start line: during it or right
+      // after. The first one has the snapshot's ~21,500 keys to delete; before the later ones
+      // 6,000 rows the writer does not touch are inserted, so that each expansion takes a while.
+      if (round > 1)
+        sql.exec("INSERT INTO " + n + " SELECT g, 3 FROM generate_series(3000, 8999) g ON CONFLICT (id) DO NOTHING");
+      const auto log_size = std::filesystem::file_size(log_path);
       ++truncates_asked;
-      REQUIRE(eventually([&] { return truncates_done == truncates_asked; }, std::chrono::seconds(30)));
-      sleep_ms(rng() % 300);
+      wait_in_log(log_path, log_size, "keys the key ledger holds", std::chrono::seconds(30));
+      sleep_ms(rng() % 20);
     } else {
       // A TRUNCATE at a random moment among the other writes.
       sleep_ms(100 + rng() % 900);
