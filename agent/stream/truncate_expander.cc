@@ -22,8 +22,8 @@ class Progress {
         estimate_(estimate),
         metrics_(metrics),
         state_dir_(std::move(state_dir)) {
-    log::info("TRUNCATE of {} at LSN {}: deleting the {} keys the key ledger holds (one delete per key, marked "
-              "truncate)", table_, lsn_, estimate_);
+    log::info("TRUNCATE of {} at LSN {}: deleting about {} keys the key ledger holds (one delete per key, marked "
+              "truncate; the count is exact at the end)", table_, lsn_, estimate_);
     set_remaining();
     publish(true);
   }

@@ -148,7 +148,7 @@ Expansion expansion_in(const std::string& log, const std::string& table, size_t 
   const std::string rest = log.substr(from);
   std::smatch m;
   const std::regex start("TRUNCATE of " + std::regex_replace(table, std::regex("\\."), "\\.") +
-                         " at LSN ([0-9A-F]+/[0-9A-F]+): deleting (?:the )?([0-9]+) keys the key ledger holds");
+                         " at LSN ([0-9A-F]+/[0-9A-F]+): deleting (?:the |about )?([0-9]+) keys the key ledger holds");
   if (!std::regex_search(rest, m, start)) return x;
   x.started = true;
   x.lsn = m[1];
