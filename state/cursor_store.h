@@ -21,6 +21,12 @@ struct SnapshotProgress {
   bool done = false;
   std::optional<std::vector<std::string>> last_key;
   uint64_t rows = 0;
+  // A reconciliation's re-read (docs/deletes.md "Reconciliation"): its mark (never 0; 0: a plain
+  // snapshot). While the re-read runs, every key it reads or the stream makes live is stamped
+  // with the mark in the ledger; when it is done, the keys not stamped are the ones the source no
+  // longer has. `dry_run`: the re-read publishes nothing and only counts them.
+  uint32_t reconcile_mark = 0;
+  bool dry_run = false;
 };
 
 // Streams the keys one table holds in the key ledger, in byte order, from a
@@ -32,6 +38,8 @@ class LedgerKeys {
   // The next key (the Kafka record key bytes) into `key`; false at the end.
   // Throws Error(kState) when the store cannot be read (a damaged block too).
   virtual bool next(std::string& key) = 0;
+  // The reconciliation mark the key was last stamped with (0: none), for the key `next` gave.
+  virtual uint32_t mark() const = 0;
 };
 
 class CursorStore {
@@ -72,6 +80,16 @@ class CursorStore {
   virtual uint64_t ledger_count(const std::string& slot, const std::string& table) = 0;
   // Every key of the table, streamed (see LedgerKeys).
   virtual std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) = 0;
+
+  // Starts a reconciliation of each of `tables` ("schema.table", each keeping a ledger), in one
+  // synced write: per table a new mark, one more than any it had (kept with the ledger, so
+  // forget_slot keeps it too), and its snapshot progress reset to the first row with that mark
+  // and `dry_run`. With `forget_cursor` (a lost slot), the same write forgets the slot's cursor,
+  // source identity and the snapshot progress of every other table, as forget_slot does: a crash
+  // cannot leave the cursor gone and the reconciliation not recorded. Returns the marks, in the
+  // order of `tables`. Throws Error(kState) like the other writes.
+  virtual std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables,
+                                                bool dry_run, bool forget_cursor) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

@@ -2,10 +2,12 @@
 
 namespace tombsync {
 
-void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key) {
-  bytes_.push_back(static_cast<char>(op));
+void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key, uint32_t mark) {
+  bytes_.push_back(static_cast<char>(static_cast<unsigned char>(op) | (mark != 0 ? kMarked : 0)));
   const uint32_t id = table.value();
   for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
+  if (mark != 0)
+    for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((mark >> (8 * i)) & 0xff));
   size_t len = key.size();
   do {
     unsigned char b = len & 0x7f;

@@ -5,8 +5,8 @@
 // expanded into per-key deletes; its key is empty) entries in stream order; the store applies a batch in the
 // same synced RocksDB write as the cursor (or the snapshot progress) it
 // belongs to, so the ledger never runs ahead of or behind what is confirmed.
-// Entries are kept in one byte string ([op 1][table id 4][key length
-// varint][key]), about the key's size plus 6 bytes each, with no allocation
+// Entries are kept in one byte string ([op 1][table id 4][mark 4, when
+// not 0][key length varint][key]), about the key's size plus 6 bytes each, with no allocation
 // per entry: a delta lives in memory only until its transaction is saved.
 // Not thread-safe; a value type.
 #pragma once
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "base/named_type.h"
 
@@ -26,10 +27,15 @@ using LedgerTableId = NamedType<uint32_t, struct LedgerTableIdTag>;
 
 class LedgerDelta {
  public:
-  enum class Op : uint8_t { kPut = 1, kErase = 2, kClear = 3 };
+  // kMark: stamp the key with a reconciliation mark if the ledger holds it (a dry run's re-read:
+  // the key's membership does not change, since nothing is published). kPut and kMark carry a
+  // mark (0 for a plain kPut): a kPut of a key the ledger holds rewrites it only when the mark
+  // differs, so an update outside a reconciliation still costs a read, not a write.
+  enum class Op : uint8_t { kPut = 1, kErase = 2, kClear = 3, kMark = 4 };
 
-  // `key`: the Kafka record key bytes exactly as written (empty for kClear).
-  void add(LedgerTableId table, Op op, std::string_view key);
+  // `key`: the Kafka record key bytes exactly as written (empty for kClear). `mark`: for kPut
+  // and kMark (state/cursor_store.h SnapshotProgress::reconcile_mark).
+  void add(LedgerTableId table, Op op, std::string_view key, uint32_t mark = 0);
   // Every key of `table` is gone: the entries before it (in this delta and in the store) no
   // longer count; those after it apply to an empty table.
   void clear_table(LedgerTableId table) { add(table, Op::kClear, {}); }
@@ -44,28 +50,37 @@ class LedgerDelta {
   // The encoded size: at least the sum, over the entries, of 5 + the key's size.
   size_t encoded_bytes() const { return bytes_.size(); }
 
-  // Calls f(LedgerTableId, Op, std::string_view key) for every entry, in order. The key views
-  // point into this delta: valid while it lives and is not changed.
+  // Calls f(LedgerTableId, Op, std::string_view key[, uint32_t mark]) for every entry, in order.
+  // The key views point into this delta: valid while it lives and is not changed.
   template <class F>
   void for_each(F&& f) const {
     size_t at = 0;
     while (at < bytes_.size()) {
-      const auto op = static_cast<Op>(bytes_[at]);
+      const auto tag = static_cast<unsigned char>(bytes_[at]);
+      const auto op = static_cast<Op>(tag & 0x7f);
       uint32_t id = 0;
       for (int i = 1; i <= 4; ++i) id = (id << 8) | static_cast<unsigned char>(bytes_[at + i]);
       at += 5;
+      uint32_t mark = 0;
+      if ((tag & kMarked) != 0) {  // a mark follows the id
+        for (int i = 0; i < 4; ++i) mark = (mark << 8) | static_cast<unsigned char>(bytes_[at + i]);
+        at += 4;
+      }
       size_t len = 0;
       for (int shift = 0;; shift += 7) {
         const auto b = static_cast<unsigned char>(bytes_[at++]);
         len |= static_cast<size_t>(b & 0x7f) << shift;
         if ((b & 0x80) == 0) break;
       }
-      f(LedgerTableId(id), op, std::string_view(bytes_).substr(at, len));
+      const std::string_view key = std::string_view(bytes_).substr(at, len);
+      if constexpr (std::is_invocable_v<F, LedgerTableId, Op, std::string_view, uint32_t>) f(LedgerTableId(id), op, key, mark);
+      else f(LedgerTableId(id), op, key);
       at += len;
     }
   }
 
  private:
+  static constexpr unsigned char kMarked = 0x80;  // on the op byte: 4 mark bytes follow the id
   std::string bytes_;
   size_t entries_ = 0;
 };
