@@ -93,6 +93,10 @@ class CursorStore {
   virtual std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables,
                                                 bool dry_run, bool forget_cursor,
                                                 const std::string& request_id = "") = 0;
+  // A TRUNCATE of a table being reconciled: the stamps made before it no longer show a live key.
+  // Gives the table a new mark (one more than any it had) and saves `progress` with it, in one
+  // synced write; returns the mark.
+  virtual uint32_t renew_reconcile_mark(const std::string& slot, const std::string& table, SnapshotProgress progress) = 0;
   // How many times begin_reconcile with forget_cursor started the slot over (0: never): a slot
   // made again after a restore or failover streams positions that records of the lost one may
   // already have in Kafka, so records name the incarnation (header tombsync.source) and a restart

@@ -125,28 +125,42 @@ class RocksCursorStore final : public CursorStore {
     }
     std::vector<uint32_t> marks;
     for (const auto& table : tables) {
-      const LedgerTableId id = ledger_table(slot, table);
-      const std::string mark_key = state::ledger_mark_key(id);
-      uint32_t last = 0;
-      if (auto v = get(mark_key)) {
-        auto decoded = state::decode_u32(*v);
-        if (!decoded) state::refuse_damaged(dir_, "the reconciliation mark of " + table + " is corrupt", std::to_string(v->size()) + " bytes");
-        last = *decoded;
-      }
-      if (last == UINT32_MAX) fail("the reconciliation marks of " + table + " are used up");
-      marks.push_back(last + 1);
-      batch.Put(mark_key, state::encode_u32(last + 1));
       SnapshotProgress p;
-      p.reconcile_mark = last + 1;
+      p.reconcile_mark = add_next_mark(slot, table, batch);
       p.dry_run = dry_run;
       p.request_id = request_id;
+      marks.push_back(p.reconcile_mark);
       batch.Put(snapshot_key(slot, table), state::encode_snapshot(p));
     }
     write_synced(batch, "synced start of the reconciliation of " + std::to_string(tables.size()) + " tables");
     return marks;
   }
 
+  uint32_t renew_reconcile_mark(const std::string& slot, const std::string& table, SnapshotProgress progress) override {
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteBatch batch;
+    progress.reconcile_mark = add_next_mark(slot, table, batch);
+    batch.Put(snapshot_key(slot, table), state::encode_snapshot(progress));
+    write_synced(batch, "synced new reconciliation mark of " + table);
+    return progress.reconcile_mark;
+  }
+
  private:
+  // The table's next reconciliation mark, written to `batch`.
+  uint32_t add_next_mark(const std::string& slot, const std::string& table, rocksdb::WriteBatch& batch) {
+    const std::string mark_key = state::ledger_mark_key(ledger_table(slot, table));
+    uint32_t last = 0;
+    if (auto v = get(mark_key)) {
+      auto decoded = state::decode_u32(*v);
+      if (!decoded)
+        state::refuse_damaged(dir_, "the reconciliation mark of " + table + " is corrupt", std::to_string(v->size()) + " bytes");
+      last = *decoded;
+    }
+    if (last == UINT32_MAX) fail("the reconciliation marks of " + table + " are used up");
+    batch.Put(mark_key, state::encode_u32(last + 1));
+    return last + 1;
+  }
+
   // The deletes of forget_slot, into `batch`.
   void add_forget(const std::string& slot, rocksdb::WriteBatch& batch) {
     batch.Delete(cursor_key(slot));

@@ -131,6 +131,7 @@ Snapshotter::Snapshotter(const Config& config, const std::string& slot, CursorSt
     auto progress = store_.load_snapshot(slot_, resolved.qualified());
     if (progress && progress->done) continue;
     // A reconciliation re-reads the table whatever its snapshot mode.
+    if (progress && progress->reconcile_mark != 0 && !keeps_ledger(*tc, resolved)) end_reconcile(resolved, *progress);
     const bool reconciling = progress && progress->reconcile_mark != 0;
     if (!reconciling && config_.snapshot_for(*tc) == SnapshotMode::kNever) continue;
     if (resolved.key_columns.empty())
@@ -321,6 +322,7 @@ void Snapshotter::start_chunk() {
 }
 
 void Snapshotter::on_change(const ChangeEvent& e) {
+  if (e.op == Op::kTruncate) renew_mark(e.table->relid);
   for (auto& [id, c] : chunks_) {
     if (!c->in_window || c->emitted || e.table->relid != c->table->resolved.oid) continue;
     if (e.op == Op::kTruncate) {
@@ -416,6 +418,7 @@ void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
     Table& t = *c.table;
     LedgerDelta ledger;
     if (rows_ledger) rows_ledger(c.end_lsn, ledger);
+    c.progress.reconcile_mark = t.progress.reconcile_mark;  // a TRUNCATE since may have renewed it
     store_.save_snapshot(slot_, t.resolved.qualified(), c.progress, ledger);
     t.progress = c.progress;
     --t.unsaved;
@@ -427,6 +430,54 @@ void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
     }
     confirmations_.pop_front();
   }
+}
+
+bool Snapshotter::keeps_ledger(const TableConfig& tc, const pg::ResolvedTable& resolved) const {
+  return config_.ledger_for(tc) == LedgerMode::kKeys && !resolved.key_columns.empty();
+}
+
+// A reconciliation whose table keeps no key ledger now (its config changed): it cannot sweep (the
+// keys it would stamp are not recorded), so it ends here; its re-read goes on as a plain snapshot
+// where the table's snapshot mode allows one, else the progress is marked done.
+void Snapshotter::end_reconcile(const pg::ResolvedTable& resolved, SnapshotProgress& progress) {
+  log::warn("reconcile of {} ends unfinished: the table keeps no key ledger now (ledger: none, or no key); {}",
+            resolved.qualified(), progress.dry_run ? "nothing was published" : "no inferred deletes are made");
+  JobProgress p{.job = "reconcile", .table = resolved.qualified(), .lsn = "-", .running = false};
+  p.phase = "ended: the table keeps no key ledger";
+  p.request_id = progress.request_id;
+  p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  write_job_progress(config_.state_dir, p);
+  const TableConfig* tc = config_.find_table(resolved.schema, resolved.table);
+  progress.reconcile_mark = 0;
+  progress.dry_run = false;
+  progress.request_id.clear();
+  if (tc == nullptr || config_.snapshot_for(*tc) == SnapshotMode::kNever) progress.done = true;
+  store_.save_snapshot(slot_, resolved.qualified(), progress);
+}
+
+Snapshotter::Table* Snapshotter::reconciling(RelationId relid) const {
+  for (const auto& t : tables_)
+    if (t->resolved.oid == relid && t->progress.reconcile_mark != 0 && !t->progress.done && !t->swept) return t.get();
+  return nullptr;
+}
+
+std::optional<uint32_t> Snapshotter::reconcile_mark(RelationId relid) const {
+  const Table* t = reconciling(relid);
+  if (t == nullptr) return std::nullopt;
+  return t->progress.reconcile_mark;
+}
+
+// Saved at once, before the cursor may pass the TRUNCATE: a restart that does not read it again
+// must not take the stamps made before it for live keys. A restart that does read it again renews
+// the mark again.
+void Snapshotter::renew_mark(RelationId relid) {
+  Table* t = reconciling(relid);
+  if (t == nullptr) return;
+  const uint32_t old = t->progress.reconcile_mark;
+  t->progress.reconcile_mark = store_.renew_reconcile_mark(slot_, t->resolved.qualified(), t->progress);
+  log::info("{}: TRUNCATE during the re-read: keys stamped before it no longer count as live (mark {} -> {})",
+            title(*t), old, t->progress.reconcile_mark);
 }
 
 bool Snapshotter::is_reading(RelationId relid) const {

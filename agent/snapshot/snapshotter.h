@@ -108,8 +108,11 @@ class Snapshotter {
     return !confirmations_.empty() && confirmations_.front().end_lsn <= acked;
   }
 
-  // Stream side, in stream order.
+  // Stream side, in stream order. A TRUNCATE of a table being reconciled renews its mark
+  // (CursorStore::renew_reconcile_mark): keys stamped before it are no longer shown live.
   void on_change(const ChangeEvent& e);
+  // The mark of the reconciliation re-reading the table, while it has not swept; unset otherwise.
+  std::optional<uint32_t> reconcile_mark(RelationId relid) const;
   // At a chunk's high watermark, appends its surviving rows to `out` as read events.
   ChunkEnd on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start, std::vector<ChangeEvent>& out);
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
@@ -153,6 +156,10 @@ class Snapshotter {
   Reader* reader_for(const Table& t) const;  // its own reader, or a free one
   Table* next_table(Reader*& reader);      // the next table a chunk may start for, and its reader
   static std::string title(const Table& t);
+  Table* reconciling(RelationId relid) const;  // a table being re-read by a reconciliation, not swept yet
+  bool keeps_ledger(const TableConfig& tc, const pg::ResolvedTable& resolved) const;
+  void end_reconcile(const pg::ResolvedTable& resolved, SnapshotProgress& progress);
+  void renew_mark(RelationId relid);
   void log_start(const Table& t) const;
   void publish_reading(const Table& t, double rate, double total) const;  // a reconciliation's job progress
   std::string watermark(const char* kind, const Chunk& c) const;

@@ -126,15 +126,13 @@ void LedgerRecorder::take_snapshot_rows(Lsn end_lsn, LedgerDelta& out) {
   }
 }
 
-std::optional<Lsn> LedgerRecorder::clear_before(Lsn end_lsn) const {
-  bool clear = false;
-  std::optional<Lsn> last;
+std::optional<Lsn> LedgerRecorder::unsaved_before(Lsn end_lsn) const {
+  std::optional<Lsn> last;  // a transaction without changes is not kept once committed
   for (const Txn& t : txns_) {
     if (!t.committed || t.end_lsn >= end_lsn) break;
-    clear = clear || t.stream.has_clear();
     last = t.end_lsn;
   }
-  return clear ? last : std::nullopt;
+  return last;
 }
 
 void LedgerRecorder::publish(Metrics& metrics) {

@@ -81,11 +81,13 @@ class LedgerRecorder {
   void take_acknowledged(Lsn acked, LedgerDelta& out);
   // Appends to `out`, and forgets, the snapshot rows' changes of the transaction ending at `end_lsn`.
   void take_snapshot_rows(Lsn end_lsn, LedgerDelta& out);
-  // When a committed transaction before the one ending at `end_lsn`, not saved yet, holds a clear
-  // (an expanded TRUNCATE): the end LSN of the last committed one before it. The cursor must be
-  // saved there first (Checkpointer::save_through): saved after the chunk's rows, the clear would
-  // wipe them, also when a crash makes the restart read that transaction again.
-  std::optional<Lsn> clear_before(Lsn end_lsn) const;
+  // When committed transactions before the one ending at `end_lsn` hold changes not saved yet:
+  // the end LSN of the last of them. The cursor must be saved there first
+  // (Checkpointer::save_through), so that a snapshot chunk's rows are applied after every earlier
+  // change: saved after them, an earlier clear (an expanded TRUNCATE) would wipe them, and an
+  // earlier put would be missing when a dry run's kMark of the same key is applied (it stamps
+  // only keys the store holds); also when a crash makes the restart read those again.
+  std::optional<Lsn> unsaved_before(Lsn end_lsn) const;
 
   size_t pending_entries() const;  // changes held, for tests and the memory bound
   // Sets each ledger table's tombsync_ledger_keys from the store's counter (no scan).

@@ -119,6 +119,10 @@ Reconciler::Reconciler(const Config& config, CursorStore& store, std::string slo
 uint64_t Reconciler::sweep(const ReconcileSweep& due, const std::function<bool(const ChangeEvent&)>& emit,
                            const std::function<void()>& tick) {
   const std::string name = due.table->qualified();
+  if (!ledger_.table_id(*due.table)) {  // the Snapshotter ends such a reconciliation before its re-read
+    log::warn("reconcile of {}: not swept, the table keeps no key ledger", name);
+    return 0;
+  }
   LedgerView keys(store_, slot_, name, ledger_.pending_of(*due.table));
   SweepProgress progress(due, keys.estimate(), metrics_.table(name), config_.state_dir);
   // One deletion time for the whole sweep: when it found them.

@@ -19,7 +19,7 @@ SnapshotWindow::SnapshotWindow(const Config& config, CursorStore& store, const s
       next_request_check_(std::chrono::steady_clock::now() + std::chrono::seconds(1)) {
   const auto& slot = config.source.slot;
   for (const auto& name : take_snapshot_requests(config.state_dir))
-    if (allowed(name)) {
+    if (allowed(name) && !reconciling(name)) {
       store_.clear_snapshot(slot, name);
       log::info("snapshot of {} requested: it is read again from its first row", name);
     }
@@ -59,8 +59,13 @@ bool SnapshotWindow::allowed(const std::string& name) const {
 }
 
 void SnapshotWindow::on_events(const std::vector<ChangeEvent>& events) {
-  if (snapshot_)
-    for (const auto& e : events) snapshot_->on_change(e);
+  if (!snapshot_) return;
+  for (const auto& e : events) {
+    snapshot_->on_change(e);
+    // A TRUNCATE renewed a reconciliation's mark: the stream's puts after it carry the new one.
+    if (e.op == Op::kTruncate && ledger_ != nullptr)
+      if (auto mark = snapshot_->reconcile_mark(e.table->relid)) ledger_->set_mark(e.table->qualified(), *mark);
+  }
 }
 
 ChunkEnd SnapshotWindow::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start,
@@ -83,7 +88,7 @@ void SnapshotWindow::publish_status() {
 
 void SnapshotWindow::take_requests() {
   for (const auto& name : take_snapshot_requests(config_.state_dir)) {
-    if (!allowed(name)) continue;
+    if (!allowed(name) || reconciling(name)) continue;
     const pg::ResolvedTable* t = find(name);
     if (snapshot_ && snapshot_->is_reading(t->oid)) {
       log::info("snapshot of {} requested while it is being read; the running snapshot continues", name);
@@ -100,6 +105,14 @@ void SnapshotWindow::read(const pg::ResolvedTable& t) {
   else snapshot_ = std::make_unique<Snapshotter>(config_, config_.source.slot, store_, tables_, type_names_);
 }
 
+// A reconciliation of `name` is under way (its progress says so): a snapshot request would end it.
+bool SnapshotWindow::reconciling(const std::string& name) const {
+  auto p = store_.load_snapshot(config_.source.slot, name);
+  if (!p || p->done || p->reconcile_mark == 0) return false;
+  log::warn("snapshot of {} requested while a reconciliation re-reads it; ignored (the re-read sends every row)", name);
+  return true;
+}
+
 // Answers a request it refuses through the job's progress file, so `tombsync reconcile` stops waiting.
 bool SnapshotWindow::reconcilable(const std::string& name, const std::string& request_id) {
   const pg::ResolvedTable* t = find(name);
@@ -110,6 +123,8 @@ bool SnapshotWindow::reconcilable(const std::string& name, const std::string& re
     why = "it keeps no key ledger (ledger: none, or no key)";
   else if (auto p = store_.load_snapshot(config_.source.slot, name); p && !p->done)
     why = p->reconcile_mark != 0 ? "a reconciliation of it is under way" : "its snapshot is under way";
+  else if (snapshot_ && snapshot_->is_reading(t->oid))
+    why = "its snapshot is under way";  // one whose first chunk's progress is not saved yet
   if (why.empty()) return true;
   log::warn("reconcile of {} requested, but {}; ignored", name, why);
   JobProgress p{.job = "reconcile", .table = name, .lsn = "-", .running = false};

@@ -63,6 +63,7 @@ class SnapshotWindow {
   void take_reconcile_requests();
   // Whether `name` may be reconciled now; logs why not (job progress answers the request too).
   bool reconcilable(const std::string& name, const std::string& request_id);
+  bool reconciling(const std::string& name) const;  // logs why a snapshot request is ignored
   void read(const pg::ResolvedTable& t);  // starts its (re-)read: its progress is reset already
 
   const Config& config_;

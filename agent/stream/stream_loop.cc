@@ -27,7 +27,7 @@ StreamLoop::StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool
   }
   p_.checkpointer.before_save = [this](Lsn acked) {
     p_.snapshot.on_acknowledged(acked, [this](Lsn end, LedgerDelta& out) {
-      if (auto upto = p_.ledger->clear_before(end)) p_.checkpointer.save_through(*upto);  // the clear first
+      if (auto upto = p_.ledger->unsaved_before(end)) p_.checkpointer.save_through(*upto);  // earlier changes first
       p_.ledger->take_snapshot_rows(end, out);
     });
   };

@@ -230,8 +230,8 @@ TEST_CASE("ledger: a chunk's rows after a pending clear wait for the cursor to p
   rig.ledger.on_begin(Lsn(0x7000));  // a chunk's high watermark, its rows
   rig.record(rig.event(Op::kRead, 4), true);
   rig.ledger.on_commit(Lsn(0x7000), Lsn(0x7010));
-  CHECK(rig.ledger.clear_before(Lsn(0x7010)) == Lsn(0x5010));
-  CHECK_FALSE(rig.ledger.clear_before(Lsn(0x5010)));  // nothing before the clear's own transaction
+  CHECK(rig.ledger.unsaved_before(Lsn(0x7010)) == Lsn(0x5010));
+  CHECK_FALSE(rig.ledger.unsaved_before(Lsn(0x5010)));  // nothing before the clear's own transaction
   // Saved in that order, the chunk's key survives the clear.
   LedgerDelta upto, rows, rest;
   rig.ledger.take_acknowledged(Lsn(0x5010), upto);
@@ -241,7 +241,7 @@ TEST_CASE("ledger: a chunk's rows after a pending clear wait for the cursor to p
   rig.ledger.take_acknowledged(Lsn(0x7010), rest);
   rig.store.save_confirmed("tombsync", Lsn(0x7010), rest);
   CHECK(rig.live() == std::set<std::string>{key(4)});
-  CHECK_FALSE(rig.ledger.clear_before(Lsn(0x8000)));
+  CHECK_FALSE(rig.ledger.unsaved_before(Lsn(0x8000)));
 }
 
 }  // namespace tombsync

@@ -223,6 +223,11 @@ class MemoryCursorStore final : public CursorStore {
     return out;
   }
   uint32_t slot_incarnation(const std::string& slot) override { return incarnations[slot]; }
+  uint32_t renew_reconcile_mark(const std::string& slot, const std::string& table, SnapshotProgress progress) override {
+    progress.reconcile_mark = ++last_marks[ledger_table(slot, table).value()];
+    snapshots[slot + "/" + table] = progress;
+    return progress.reconcile_mark;
+  }
   // The keys of a table ("schema.table") of the slot.
   std::set<std::string> keys_of(const std::string& slot, const std::string& table) const {
     std::set<std::string> out;
