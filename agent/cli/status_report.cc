@@ -60,7 +60,8 @@ void read_postgres(const Config& config, StatusReport& r) {
   if (r.cursor.source && !r.source.system_identifier.empty())
     r.cursor.matches_source = *r.cursor.source == source_identity(r.source.system_identifier, facts.server.database);
   const StoredState stored{config.state_dir, r.cursor.lsn, r.cursor.source};
-  const Finding verdict = judge_cursor(stored, facts.server, slot, config.source.slot);
+  const Finding verdict = judge_cursor(stored, facts.server, slot, config.source.slot, config.on_slot_loss,
+                                       config.source.create_slot);
   if (verdict.level == Finding::Level::kProblem) r.errors.push_back(verdict.message);
 
   const pg::PublicationFacts& pub = facts.publication;
