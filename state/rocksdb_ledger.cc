@@ -29,7 +29,6 @@ class RocksLedgerKeys final : public LedgerKeys {
   RocksLedgerKeys(rocksdb::DB& db, std::string dir, LedgerTableId id)
       : dir_(std::move(dir)), prefix_(ledger_entry_prefix(id)), it_(db.NewIterator(rocksdb::ReadOptions())) {}
 
-  uint32_t mark() const override { return 0; }  // TEMP stub (recon-b) until main implements it
   bool next(std::string& key) override {
     if (!started_) {
       it_->Seek(prefix_);

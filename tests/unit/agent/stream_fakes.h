@@ -194,7 +194,6 @@ class MemoryCursorStore final : public CursorStore {
     struct Keys final : LedgerKeys {
       std::set<std::string> copy;  // the fake's "consistent view"
       std::set<std::string>::const_iterator at;
-      uint32_t mark() const override { return 0; }  // TEMP stub (recon-b)
       bool next(std::string& key) override {
         if (at == copy.end()) return false;
         key = *at++;
