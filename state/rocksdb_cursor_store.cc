@@ -118,13 +118,6 @@ class RocksCursorStore final : public CursorStore {
     }
   }
 
-  // TEMP stub (recon-b): the lead implements begin_reconcile in main; this lets the branch build.
-  std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool,
-                                        bool forget_cursor) override {
-    if (forget_cursor) forget_slot(slot);
-    return std::vector<uint32_t>(tables.size(), 1);
-  }
-
  private:
   std::optional<LedgerTableId> find_ledger_table(const std::string& slot, const std::string& table) {
     const std::string key = state::ledger_table_key(slot, table);

@@ -175,12 +175,6 @@ class MemoryCursorStore final : public CursorStore {
     confirmed.erase(slot);
     identity.erase(slot);
   }
-  // TEMP stub (recon-b) until main implements begin_reconcile.
-  std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool,
-                                        bool forget_cursor) override {
-    if (forget_cursor) forget_slot(slot);
-    return std::vector<uint32_t>(tables.size(), 1);
-  }
 
   LedgerTableId ledger_table(const std::string& slot, const std::string& table) override {
     auto [it, added] = ledger_ids.try_emplace(slot + "/" + table, LedgerTableId(0));
