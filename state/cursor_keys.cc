@@ -42,6 +42,14 @@ std::string ledger_table_key(const std::string& slot, const std::string& table) 
 std::string ledger_table_prefix(const std::string& slot) { return std::string(kLedgerTablePrefix) + slot + "/"; }
 std::string ledger_count_key(LedgerTableId id) { return "ledger/count/" + encode_u32(id.value()); }
 std::string ledger_entry_prefix(LedgerTableId id) { return "L" + encode_u32(id.value()); }
+std::string ledger_mark_key(LedgerTableId id) { return "ledger/mark/" + encode_u32(id.value()); }
+
+std::string encode_ledger_mark(uint32_t mark) { return mark == 0 ? std::string() : encode_u32(mark); }
+
+std::optional<uint32_t> decode_ledger_mark(std::string_view value) {
+  if (value.empty()) return 0;
+  return decode_u32(value);
+}
 
 std::string encode_u32(uint32_t v) {
   std::string out;
@@ -97,6 +105,11 @@ CursorValue decode_cursor(std::string_view value) {
 std::string encode_snapshot(const SnapshotProgress& p) {
   nlohmann::json j = {{"done", p.done}, {"rows", p.rows}, {"last_key", nullptr}};
   if (p.last_key) j["last_key"] = *p.last_key;
+  if (p.reconcile_mark != 0) {  // absent for a plain snapshot: the form older releases read
+    j["reconcile_mark"] = p.reconcile_mark;
+    j["dry_run"] = p.dry_run;
+    if (!p.request_id.empty()) j["request"] = p.request_id;
+  }
   return j.dump();
 }
 
@@ -106,6 +119,11 @@ SnapshotProgress decode_snapshot(std::string_view value) {
   p.done = j.at("done").get<bool>();
   p.rows = j.at("rows").get<uint64_t>();
   if (!j.at("last_key").is_null()) p.last_key = j.at("last_key").get<std::vector<std::string>>();
+  if (j.contains("reconcile_mark")) {
+    p.reconcile_mark = j.at("reconcile_mark").get<uint32_t>();
+    p.dry_run = j.at("dry_run").get<bool>();
+    p.request_id = j.value("request", std::string());
+  }
   return p;
 }
 

@@ -7,11 +7,14 @@
 //                              wrote the LSN alone (8 bytes): still read, and
 //                              rewritten in the new form by the next save.
 //   "source/<slot>"            "<system identifier>/<database>"
-//   "snapshot/<slot>/<table>"  {"done":bool,"rows":n,"last_key":[text,...]|null}
+//   "snapshot/<slot>/<table>"  {"done":bool,"rows":n,"last_key":[text,...]|null}, and for a
+//                              reconciliation's re-read also "reconcile_mark":n,"dry_run":bool[,"request":id]
 //   "ledger/table/<slot>/<table>"  the table's ledger id, 4 bytes big-endian (1, 2, ...)
 //   "ledger/count/<id 4 bytes>"    keys the table holds in the ledger, 8 bytes big-endian
-//   "L<id 4 bytes><record key>"    one ledger key (the Kafka record key bytes), empty value;
-//                              'L' sorts apart from every other (lower-case) prefix
+//   "ledger/mark/<id 4 bytes>"     the last reconciliation mark given to the table, 4 bytes big-endian
+//   "L<id 4 bytes><record key>"    one ledger key (the Kafka record key bytes); value empty (mark 0)
+//                              or the reconciliation mark it was last stamped with, 4 bytes
+//                              big-endian; 'L' sorts apart from every other (lower-case) prefix
 // Changing a key or an encoding makes existing state_dirs unreadable: add new
 // keys, or a new version byte that the decoder also reads, never reshape these.
 // (A release before the checksum refuses a 13-byte cursor as corrupt: a
@@ -50,6 +53,10 @@ std::string ledger_table_key(const std::string& slot, const std::string& table);
 std::string ledger_table_prefix(const std::string& slot);
 inline constexpr std::string_view kLedgerTablePrefix = "ledger/table/";
 std::string ledger_count_key(LedgerTableId id);
+std::string ledger_mark_key(LedgerTableId id);
+// A ledger key's value: empty for mark 0, else the mark (4 bytes). decode: unset when malformed.
+std::string encode_ledger_mark(uint32_t mark);
+std::optional<uint32_t> decode_ledger_mark(std::string_view value);
 // Every ledger key of table `id` starts with it (5 bytes).
 std::string ledger_entry_prefix(LedgerTableId id);
 

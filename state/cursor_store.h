@@ -27,6 +27,7 @@ struct SnapshotProgress {
   // longer has. `dry_run`: the re-read publishes nothing and only counts them.
   uint32_t reconcile_mark = 0;
   bool dry_run = false;
+  std::string request_id;  // the `tombsync reconcile` request it answers; empty: none (a lost slot)
 };
 
 // Streams the keys one table holds in the key ledger, in byte order, from a
@@ -84,12 +85,13 @@ class CursorStore {
   // Starts a reconciliation of each of `tables` ("schema.table", each keeping a ledger), in one
   // synced write: per table a new mark, one more than any it had (kept with the ledger, so
   // forget_slot keeps it too), and its snapshot progress reset to the first row with that mark
-  // and `dry_run`. With `forget_cursor` (a lost slot), the same write forgets the slot's cursor,
+  // and `dry_run` (and `request_id`). With `forget_cursor` (a lost slot), the same write forgets the slot's cursor,
   // source identity and the snapshot progress of every other table, as forget_slot does: a crash
   // cannot leave the cursor gone and the reconciliation not recorded. Returns the marks, in the
   // order of `tables`. Throws Error(kState) like the other writes.
   virtual std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables,
-                                                bool dry_run, bool forget_cursor) = 0;
+                                                bool dry_run, bool forget_cursor,
+                                                const std::string& request_id = "") = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

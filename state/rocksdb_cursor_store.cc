@@ -102,6 +102,41 @@ class RocksCursorStore final : public CursorStore {
   void forget_slot(const std::string& slot) override {
     if (failed_) fail("an earlier write failed; refusing further writes");
     rocksdb::WriteBatch batch;
+    add_forget(slot, batch);
+    write_synced(batch, "synced delete of slot " + slot + "'s state");
+  }
+
+  std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool dry_run,
+                                        bool forget_cursor, const std::string& request_id) override {
+    if (failed_) fail("an earlier write failed; refusing further writes");
+    rocksdb::WriteBatch batch;
+    if (forget_cursor) add_forget(slot, batch);  // first: the progress put below wins over its delete
+    std::vector<uint32_t> marks;
+    for (const auto& table : tables) {
+      const LedgerTableId id = ledger_table(slot, table);
+      const std::string mark_key = state::ledger_mark_key(id);
+      uint32_t last = 0;
+      if (auto v = get(mark_key)) {
+        auto decoded = state::decode_u32(*v);
+        if (!decoded) state::refuse_damaged(dir_, "the reconciliation mark of " + table + " is corrupt", std::to_string(v->size()) + " bytes");
+        last = *decoded;
+      }
+      if (last == UINT32_MAX) fail("the reconciliation marks of " + table + " are used up");
+      marks.push_back(last + 1);
+      batch.Put(mark_key, state::encode_u32(last + 1));
+      SnapshotProgress p;
+      p.reconcile_mark = last + 1;
+      p.dry_run = dry_run;
+      p.request_id = request_id;
+      batch.Put(snapshot_key(slot, table), state::encode_snapshot(p));
+    }
+    write_synced(batch, "synced start of the reconciliation of " + std::to_string(tables.size()) + " tables");
+    return marks;
+  }
+
+ private:
+  // The deletes of forget_slot, into `batch`.
+  void add_forget(const std::string& slot, rocksdb::WriteBatch& batch) {
     batch.Delete(cursor_key(slot));
     batch.Delete(identity_key(slot));
     const std::string prefix = state::snapshot_prefix(slot);
@@ -110,15 +145,17 @@ class RocksCursorStore final : public CursorStore {
     if (it->status().IsCorruption())
       state::refuse_damaged(dir_, "listing the snapshot progress of slot " + slot + " failed", it->status().ToString());
     if (!it->status().ok()) fail("listing the snapshot progress of slot " + slot + " failed: " + it->status().ToString());
+  }
+
+  void write_synced(rocksdb::WriteBatch& batch, const std::string& what) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     if (auto s = db_->Write(wo, &batch); !s.ok()) {
       failed_ = true;
-      fail("synced delete of slot " + slot + "'s state failed: " + s.ToString());
+      fail(what + " failed: " + s.ToString());
     }
   }
 
- private:
   std::optional<LedgerTableId> find_ledger_table(const std::string& slot, const std::string& table) {
     const std::string key = state::ledger_table_key(slot, table);
     if (auto it = ids_.find(key); it != ids_.end()) return it->second;

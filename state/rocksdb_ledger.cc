@@ -38,17 +38,22 @@ class RocksLedgerKeys final : public LedgerKeys {
     }
     if (it_->Valid() && it_->key().starts_with(prefix_)) {
       key.assign(it_->key().data() + prefix_.size(), it_->key().size() - prefix_.size());
+      auto mark = decode_ledger_mark(it_->value().ToStringView());
+      if (!mark) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(it_->value().size()) + "-byte value");
+      mark_ = *mark;
       return true;
     }
     check_read(dir_, it_->status(), "listing the key ledger");
     return false;
   }
+  uint32_t mark() const override { return mark_; }
 
  private:
   std::string dir_;
   std::string prefix_;
   std::unique_ptr<rocksdb::Iterator> it_;
   bool started_ = false;
+  uint32_t mark_ = 0;
 };
 
 }  // namespace
@@ -83,11 +88,12 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   std::unordered_map<std::string_view, size_t> slot_of;
   std::vector<rocksdb::Slice> keys;
   std::vector<LedgerDelta::Op> ops;
+  std::vector<uint32_t> marks;  // of a kPut or kMark
   std::vector<uint32_t> ids;
   std::set<uint32_t> cleared;  // tables a kClear emptied: the store's keys of them no longer count
   slot_of.reserve(delta.entries());
   keys.reserve(delta.entries());
-  delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
+  delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key, uint32_t mark) {
     if (op == LedgerDelta::Op::kClear) {
       cleared.insert(id.value());
       for (size_t i = 0; i < ids.size(); ++i)
@@ -101,12 +107,16 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     arena.append(key);
     const std::string_view full(arena.data() + at, arena.size() - at);
     if (auto found = slot_of.find(full); found != slot_of.end()) {
-      ops[found->second] = op;
+      const size_t i = found->second;
+      // A kMark changes only the mark of what the key is by then: live (kPut, kMark) or not.
+      if (op != LedgerDelta::Op::kMark) ops[i] = op;
+      if (op != LedgerDelta::Op::kErase) marks[i] = mark;
       arena.resize(at);
       return;
     }
     keys.emplace_back(full.data(), full.size());
     ops.push_back(op);
+    marks.push_back(mark);
     ids.push_back(v);
     slot_of.emplace(full, keys.size() - 1);
   });
@@ -119,6 +129,7 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   // Read in slices of kReadSlice sorted keys: RocksDB's per-key state of one MultiGet is ~100
   // bytes a key, which a giant transaction's million keys would hold at once.
   std::vector<bool> present_at(keys.size());
+  std::vector<uint32_t> stored_mark(keys.size());
   {
     constexpr size_t kReadSlice = 4096;
     std::vector<rocksdb::PinnableSlice> values(std::min(kReadSlice, keys.size()));
@@ -130,6 +141,11 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
       for (size_t j = 0; j < n; ++j) {
         check_read(dir_, statuses[j], "reading the key ledger");
         present_at[from + j] = statuses[j].ok();
+        if (statuses[j].ok()) {
+          auto mark = decode_ledger_mark(values[j].ToStringView());
+          if (!mark) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(values[j].size()) + "-byte value");
+          stored_mark[from + j] = *mark;
+        }
         values[j].Reset();
       }
     }
@@ -144,8 +160,11 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     const size_t i = order[j];
     const bool present = present_at[j] && !cleared.contains(ids[i]);
     if (ops[i] == LedgerDelta::Op::kPut && !present) {
-      batch.Put(keys[i], rocksdb::Slice());
+      batch.Put(keys[i], encode_ledger_mark(marks[i]));
       ++moved[ids[i]];
+    } else if ((ops[i] == LedgerDelta::Op::kPut || ops[i] == LedgerDelta::Op::kMark) && present && marks[i] != 0 &&
+               stored_mark[j] != marks[i]) {
+      batch.Put(keys[i], encode_ledger_mark(marks[i]));  // stamped by a reconciliation
     } else if (ops[i] == LedgerDelta::Op::kErase && present) {
       batch.Delete(keys[i]);
       --moved[ids[i]];

@@ -24,9 +24,11 @@ class LedgerCounters {
   LedgerCounters(rocksdb::DB& db, std::string dir) : db_(db), dir_(std::move(dir)) {}
 
   uint64_t get(LedgerTableId id);
-  // Adds to `batch` what `delta` changes: per key, only its last entry counts; a kPut of a key
-  // the ledger lacks writes it, a kErase of a key it holds deletes it, anything else writes
-  // nothing (so an update of a live row costs a read, not a write). The counters of the tables
+  // Adds to `batch` what `delta` changes: per key, only its last entry counts (a kMark only
+  // changes the mark of what the entries before it made the key); a kPut of a key the ledger
+  // lacks writes it, a kErase of a key it holds deletes it, a kPut or kMark with a mark other
+  // than 0 rewrites a key it holds with another mark, anything else writes nothing (so an update
+  // of a live row outside a reconciliation costs a read, not a write). The counters of the tables
   // whose count moved are written too. Returns the new counts, to commit() once the batch is
   // durable. Throws Error(kState) when a read fails.
   std::unordered_map<uint32_t, uint64_t> add_to_batch(const LedgerDelta& delta, rocksdb::WriteBatch& batch);

@@ -1,5 +1,6 @@
 #include "agent/ops/job_progress.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,7 +13,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxFileBytes = 4096;  // one line of a few fields and a table name
+// One line of a few fields, a table name and up to JobProgress::kSampleKeys sample keys (each cut
+// to 200 bytes by the writer, hex-encoded here).
+constexpr size_t kMaxFileBytes = 16384;
+
 
 // Table names may hold any character (tabs and newlines too): the file is named by their hex form,
 // and the line keeps the name last, hex-encoded.
@@ -42,6 +46,10 @@ std::optional<std::string> unhex(const std::string& s) {
   return out;
 }
 
+// An optional field: "-" when empty, else hex (it may hold spaces).
+std::string field(const std::string& s) { return s.empty() ? "-" : hex(s); }
+std::optional<std::string> unfield(const std::string& s) { return s == "-" ? std::optional<std::string>("") : unhex(s); }
+
 }  // namespace
 
 void write_job_progress(const std::string& state_dir, const JobProgress& p) {
@@ -53,7 +61,13 @@ void write_job_progress(const std::string& state_dir, const JobProgress& p) {
   {
     std::ofstream f(tmp);
     f << p.job << ' ' << p.lsn << ' ' << (p.running ? "running" : "done") << ' ' << p.done << ' ' << p.total << ' '
-      << p.rate << ' ' << p.eta_s << ' ' << p.elapsed_s << ' ' << p.updated_unix_ms << ' ' << hex(p.table) << '\n';
+      << p.rate << ' ' << p.eta_s << ' ' << p.elapsed_s << ' ' << p.updated_unix_ms << ' ' << hex(p.table);
+    // A reconciliation's fields, after the ones every job has.
+    f << ' ' << field(p.phase) << ' ' << (p.dry_run ? 1 : 0) << ' ' << p.inferred << ' ' << field(p.request_id) << ' '
+      << std::min(p.sample.size(), JobProgress::kSampleKeys);
+    for (size_t i = 0; i < p.sample.size() && i < JobProgress::kSampleKeys; ++i)
+      f << ' ' << field(p.sample[i].substr(0, 200));
+    f << '\n';
     if (!f) ec = std::make_error_code(std::errc::io_error);
   }
   if (!ec) fs::rename(tmp, dir / name, ec);
@@ -80,6 +94,17 @@ std::vector<JobProgress> read_job_progress(const std::string& state_dir) {
     if (!name) continue;
     p.table = *name;
     p.running = state == "running";
+    std::string phase, request;
+    int dry = 0;
+    size_t samples = 0;
+    if (in >> phase >> dry >> p.inferred >> request >> samples) {  // absent in a truncate's older file
+      p.phase = unfield(phase).value_or("");
+      p.dry_run = dry == 1;
+      p.request_id = unfield(request).value_or("");
+      std::string key;
+      for (size_t i = 0; i < samples && i < JobProgress::kSampleKeys && in >> key; ++i)
+        if (auto k = unfield(key)) p.sample.push_back(*k);
+    }
     out.push_back(std::move(p));
   }
   return out;

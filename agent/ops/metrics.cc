@@ -153,6 +153,12 @@ std::string Metrics::prometheus() const {
   per_table("tombsync_truncate_keys_remaining", "gauge",
             "Keys a running TRUNCATE expansion has still to delete (estimated), by table; 0 when none runs.",
             [](const Table& t) { return t.truncate_remaining.load(); });
+  per_table("tombsync_reconcile_inferred_deletes_total", "counter",
+            "Inferred deletes reconciliation made (ledger keys the source no longer had), by table.",
+            [](const Table& t) { return t.reconcile_inferred.load(); });
+  per_table("tombsync_reconcile_phase", "gauge",
+            "A reconciliation of the table: 0 none running, 1 re-reading the table, 2 sweeping the key ledger.",
+            [](const Table& t) { return t.reconcile_phase.load(); });
   per_table("tombsync_snapshot_rows_estimated", "gauge", "The planner's row estimate of the table being snapshotted.",
             [](const Table& t) { return t.snapshot_rows_estimated.load(); });
   per_table("tombsync_snapshot_running", "gauge", "1 while the table's snapshot runs.",

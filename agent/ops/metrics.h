@@ -41,6 +41,10 @@ class Metrics {
     // runs, the keys it has still to delete (an estimate from the ledger's counter; 0 otherwise).
     std::atomic<uint64_t> truncate_deletes{0};
     std::atomic<int64_t> truncate_remaining{0};
+    // Reconciliation (docs/deletes.md): the inferred deletes its sweeps made (this process; a
+    // dry run's count is not here), and its phase: 0 none, 1 re-reading, 2 sweeping.
+    std::atomic<uint64_t> reconcile_inferred{0};
+    std::atomic<int> reconcile_phase{0};
   };
 
   explicit Metrics(const Config& config);

@@ -1,8 +1,11 @@
 #include "agent/snapshot/reconcile_request.h"
 
 #include <filesystem>
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -13,60 +16,43 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A request holds a flag, an id and one table name ("schema.table", each part at most 63 bytes,
-// quoted names doubling their quotes at most): 4 KiB is far above any real one.
+// "<dry 0|1> <id>\n<table>": a table name of at most 2 x 63 bytes (quotes doubled at most) and
+// an id of a few dozen: 4 KiB is far above any real one.
 constexpr size_t kMaxRequestBytes = 4096;
-constexpr const char* kPrefix = "reconcile-";
+constexpr std::string_view kFilePrefix = "reconcile-";
 
-// The id names the file: only characters that are safe in a file name and in a log line.
+// The id names the file: only characters safe in a file name.
 bool valid_id(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (unsigned char c : id) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-    if (!ok) return false;
-  }
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   return true;
 }
 
-// File content: "<dry 0|1> <id>\n<table>". The table is last so that it may hold any character
-// (a quoted name can hold spaces or newlines).
-std::string encode(const ReconcileRequest& r) { return std::string(r.dry_run ? "1" : "0") + " " + r.id + "\n" + r.table; }
-
-std::optional<ReconcileRequest> decode(const std::string& text, std::string& why) {
-  size_t nl = text.find('\n');
-  if (nl == std::string::npos || nl < 3 || (text[0] != '0' && text[0] != '1') || text[1] != ' ') {
-    why = "does not start with \"<0|1> <id>\" and a newline";
-    return std::nullopt;
-  }
+std::optional<ReconcileRequest> parse(const std::string& text) {
+  std::istringstream in(text);
   ReconcileRequest r;
-  r.dry_run = text[0] == '1';
-  r.id = text.substr(2, nl - 2);
-  r.table = text.substr(nl + 1);
-  if (!valid_id(r.id)) {
-    why = "has an id that is not 1-128 letters, digits, '-' or '_'";
-    return std::nullopt;
-  }
-  if (r.table.empty()) {
-    why = "names no table";
-    return std::nullopt;
-  }
+  int dry = -1;
+  if (!(in >> dry >> r.id) || (dry != 0 && dry != 1) || !valid_id(r.id) || in.get() != '\n') return std::nullopt;
+  std::getline(in, r.table, '\0');
+  if (r.table.empty()) return std::nullopt;
+  r.dry_run = dry == 1;
   return r;
 }
 
 }  // namespace
 
 void request_reconcile(const std::string& state_dir, const ReconcileRequest& request) {
-  if (!valid_id(request.id)) throw Error(ErrorKind::kState, "reconcile request id '" + request.id + "' is not 1-128 letters, digits, '-' or '_'");
-  if (request.table.empty()) throw Error(ErrorKind::kState, "reconcile request names no table");
+  if (!valid_id(request.id)) throw Error(ErrorKind::kInternal, "reconcile request id " + request.id + " is not valid");
   std::error_code ec;
-  fs::path dir = fs::path(state_dir) / "requests";
+  const fs::path dir = fs::path(state_dir) / "requests";
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::kState, "cannot create " + dir.string() + ": " + ec.message());
-  std::string name = kPrefix + request.id;
-  fs::path tmp = dir / (".tmp-" + name);
+  const std::string name = std::string(kFilePrefix) + request.id;
+  const fs::path tmp = dir / (".tmp-" + name);
   {
     std::ofstream f(tmp);
-    f << encode(request);
+    f << (request.dry_run ? 1 : 0) << ' ' << request.id << '\n' << request.table;
     if (!f) throw Error(ErrorKind::kState, "cannot write " + tmp.string());
   }
   fs::rename(tmp, dir / name, ec);
@@ -74,24 +60,25 @@ void request_reconcile(const std::string& state_dir, const ReconcileRequest& req
 }
 
 std::vector<ReconcileRequest> take_reconcile_requests(const std::string& state_dir) {
-  std::vector<ReconcileRequest> requests;
+  std::vector<ReconcileRequest> out;
   std::error_code ec;
-  fs::path dir = fs::path(state_dir) / "requests";
-  if (!fs::is_directory(dir, ec)) return requests;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    auto name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0) continue;
-    // Bounded (base/small_file.h): a stray device, FIFO or huge file in requests/ is one warning
-    // and is removed, never read whole or retried every second.
+  const fs::path dir = fs::path(state_dir) / "requests";
+  if (!fs::is_directory(dir, ec)) return out;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().filename().string().starts_with(kFilePrefix)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());  // ids begin with the request time: oldest first
+  for (const auto& path : files) {
+    // Bounded (base/small_file.h): a stray device, FIFO or huge file is one warning and is removed.
     std::string why;
-    std::optional<std::string> text = read_small_file(entry.path().string(), kMaxRequestBytes, why);
-    std::optional<ReconcileRequest> request;
-    if (text) request = decode(*text, why);
-    if (!request) log::warn("ignoring {}: {}; request reconciliations with `tombsync reconcile --table`", entry.path().string(), why);
-    else requests.push_back(std::move(*request));
-    fs::remove(entry.path(), ec);
+    std::optional<std::string> text = read_small_file(path.string(), kMaxRequestBytes, why);
+    std::optional<ReconcileRequest> r = text ? parse(*text) : std::nullopt;
+    if (!r) log::warn("ignoring {}: {}; request reconciliations with `tombsync reconcile`", path.string(),
+                      text ? "not a reconcile request" : why);
+    else out.push_back(std::move(*r));
+    fs::remove(path, ec);
   }
-  return requests;
+  return out;
 }
 
 }  // namespace tombsync

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "agent/ops/job_progress.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "connectors/postgres/snapshot_reader.h"
@@ -78,6 +79,7 @@ struct Snapshotter::Table {
   uint64_t rows_emitted = 0;  // by this run
   uint64_t rows_at_start = 0;  // persisted rows when this run began
   std::optional<std::chrono::steady_clock::time_point> started;
+  bool swept = false;  // a reconciliation's last chunk was emitted: its sweep is the stream's
 };
 
 struct Snapshotter::Chunk {
@@ -125,9 +127,12 @@ Snapshotter::Snapshotter(const Config& config, const std::string& slot, CursorSt
   for (int i = 0; i < config_.snapshot_max_connections; ++i) readers_.push_back(std::make_unique<Reader>());
   for (const auto& resolved : tables) {
     const TableConfig* tc = config_.find_table(resolved.schema, resolved.table);
-    if (tc == nullptr || config_.snapshot_for(*tc) == SnapshotMode::kNever) continue;
+    if (tc == nullptr) continue;
     auto progress = store_.load_snapshot(slot_, resolved.qualified());
     if (progress && progress->done) continue;
+    // A reconciliation re-reads the table whatever its snapshot mode.
+    const bool reconciling = progress && progress->reconcile_mark != 0;
+    if (!reconciling && config_.snapshot_for(*tc) == SnapshotMode::kNever) continue;
     if (resolved.key_columns.empty())
       throw Error(ErrorKind::kSource, "keyless table " + resolved.qualified() + " has no key to page its snapshot "
                                       "by; set snapshot: never, or give it key_columns");
@@ -162,10 +167,32 @@ Snapshotter::~Snapshotter() {
     if (r->thread.joinable()) r->thread.join();
 }
 
+// "snapshot of T", or for a reconciliation's re-read "reconcile of T (re-read)".
+std::string Snapshotter::title(const Table& t) {
+  if (t.progress.reconcile_mark == 0) return "snapshot of " + t.resolved.qualified();
+  return "reconcile of " + t.resolved.qualified() + (t.progress.dry_run ? " (dry run, re-read)" : " (re-read)");
+}
+
 void Snapshotter::log_start(const Table& t) const {
-  log::info("snapshot of {} {}: about {:.0f} rows, {} rows per chunk", t.resolved.qualified(),
+  log::info("{} {}: about {:.0f} rows, {} rows per chunk", title(t),
             t.progress.last_key ? fmt::format("resumes after {} rows", t.progress.rows) : std::string("starts"),
             t.plan ? t.plan->estimate : 0.0, config_.snapshot_chunk_rows);
+  if (t.progress.reconcile_mark != 0) publish_reading(t, 0, t.plan ? t.plan->estimate : 0.0);
+}
+
+void Snapshotter::publish_reading(const Table& t, double rate, double total) const {
+  JobProgress p{.job = "reconcile", .table = t.resolved.qualified(), .lsn = "-", .running = true};
+  p.done = t.rows_at_start + t.rows_emitted;
+  p.total = std::max(p.done, static_cast<uint64_t>(total));
+  p.rate = rate;
+  p.eta_s = rate > 0 ? static_cast<int64_t>(static_cast<double>(p.total - p.done) / rate) : 0;
+  p.elapsed_s = t.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *t.started).count() : 0;
+  p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  p.phase = "reading";
+  p.dry_run = t.progress.dry_run;
+  p.request_id = t.progress.request_id;
+  write_job_progress(config_.state_dir, p);
 }
 
 std::string Snapshotter::watermark(const char* kind, const Chunk& c) const {
@@ -304,19 +331,19 @@ void Snapshotter::on_change(const ChangeEvent& e) {
   }
 }
 
-void Snapshotter::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start,
-                             std::vector<ChangeEvent>& out) {
-  if (m.prefix != kPrefix) return;
+ChunkEnd Snapshotter::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start,
+                                 std::vector<ChangeEvent>& out) {
+  if (m.prefix != kPrefix) return {};
   auto id = parse_watermark(m.content);
-  if (!id || id->slot != slot_ || id->nonce != nonce_) return;  // another agent's, or an earlier run's
+  if (!id || id->slot != slot_ || id->nonce != nonce_) return {};  // another agent's, or an earlier run's
   auto it = chunks_.find(id->chunk);
-  if (it == chunks_.end()) return;
+  if (it == chunks_.end()) return {};
   Chunk& c = *it->second;
   if (!id->high) {
     c.in_window = true;
-    return;
+    return {};
   }
-  if (!c.in_window || c.emitted) return;
+  if (!c.in_window || c.emitted) return {};
   {
     std::lock_guard lock(mu_);
     if (failure_) std::rethrow_exception(failure_);
@@ -350,6 +377,22 @@ void Snapshotter::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, L
   c.commit_lsn = txn.commit_lsn;
   t.rows_emitted += emitted;
   --held_;
+  ChunkEnd end{t.progress.dry_run, std::nullopt};
+  if (c.last_chunk && t.progress.reconcile_mark != 0) {
+    t.swept = true;
+    ReconcileSweep& s = end.sweep.emplace();
+    s.table = t.plan->schema;
+    s.mark = t.progress.reconcile_mark;
+    s.dry_run = t.progress.dry_run;
+    s.request_id = t.progress.request_id;
+    s.rows_read = t.rows_at_start + t.rows_emitted;
+    s.read_seconds = t.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *t.started).count() : 0;
+    s.at.lsn = wal_start;
+    s.at.commit_lsn = txn.commit_lsn;
+    s.at.xid = txn.xid;
+    s.at.commit_ts_us = txn.commit_ts_us;
+  }
+  return end;
 }
 
 void Snapshotter::on_commit(Lsn commit_lsn, Lsn end_lsn) {
@@ -357,7 +400,7 @@ void Snapshotter::on_commit(Lsn commit_lsn, Lsn end_lsn) {
     Chunk& c = *it->second;
     if (!c.emitted || c.commit_lsn != commit_lsn) continue;
     Table& t = *c.table;
-    SnapshotProgress p;
+    SnapshotProgress p = t.progress;  // a reconciliation's mark, dry run and request stay
     p.done = c.last_chunk;
     p.last_key = c.last_key;
     p.rows = t.rows_at_start + t.rows_emitted;
@@ -378,8 +421,8 @@ void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
     --t.unsaved;
     if (c.progress.done) {
       double secs = t.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *t.started).count() : 0;
-      log::info("snapshot of {} done: {} rows ({} in this run, {:.1f} s, {:.0f} rows/s), confirmed at {}",
-                t.resolved.qualified(), c.progress.rows, t.rows_emitted, secs,
+      log::info("{} done: {} rows ({} in this run, {:.1f} s, {:.0f} rows/s), confirmed at {}", title(t),
+                c.progress.rows, t.rows_emitted, secs,
                 secs > 0 ? static_cast<double>(t.rows_emitted) / secs : 0.0, c.end_lsn.str());
     }
     confirmations_.pop_front();
@@ -401,6 +444,9 @@ bool Snapshotter::add_table(const pg::ResolvedTable& resolved) {
                 tables_.end());
   auto t = std::make_unique<Table>();
   t->resolved = resolved;
+  t->progress = store_.load_snapshot(slot_, resolved.qualified()).value_or(SnapshotProgress{});
+  t->next_after = t->progress.last_key;
+  t->rows_at_start = t->progress.rows;
   tables_.push_back(std::move(t));
   return true;
 }
@@ -421,9 +467,9 @@ std::vector<std::string> Snapshotter::progress_lines() {
     uint64_t done = t->rows_at_start + t->rows_emitted;
     double total = std::max(t->plan ? t->plan->estimate : 0.0, static_cast<double>(done));
     std::string eta = rate > 0 ? fmt::format("{:.0f} s", (total - static_cast<double>(done)) / rate) : "unknown";
-    lines.push_back(fmt::format("snapshot of {}: {} of ~{:.0f} rows ({:.0f}%), {:.0f} rows/s, ETA {}",
-                                t->resolved.qualified(), done, total,
+    lines.push_back(fmt::format("{}: {} of ~{:.0f} rows ({:.0f}%), {:.0f} rows/s, ETA {}", title(*t), done, total,
                                 total > 0 ? 100.0 * static_cast<double>(done) / total : 100.0, rate, eta));
+    if (t->progress.reconcile_mark != 0) publish_reading(*t, rate, total);
   }
   return lines;
 }
@@ -436,6 +482,7 @@ std::vector<SnapshotTableStatus> Snapshotter::status() const {
     s.rows_done = t->progress.rows;
     s.rows_estimated_total = std::max(s.rows_done, static_cast<uint64_t>(t->plan ? t->plan->estimate : 0.0));
     s.done = t->progress.done;
+    s.reconciling = t->progress.reconcile_mark != 0 && !t->progress.done && !t->swept;
     out.push_back(std::move(s));
   }
   return out;

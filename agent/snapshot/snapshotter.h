@@ -57,6 +57,26 @@ struct SnapshotTableStatus {
   uint64_t rows_done = 0;             // rows Kafka acknowledged (saved progress, this run and earlier ones)
   uint64_t rows_estimated_total = 0;  // pg_class.reltuples when its snapshot began, at least rows_done
   bool done = false;                  // every row read and acknowledged
+  bool reconciling = false;           // a reconciliation's re-read, not swept yet
+};
+
+// A reconciliation's re-read (SnapshotProgress::reconcile_mark) reached the high watermark of
+// its last chunk: its sweep is due there, in that transaction, after the chunk's rows.
+struct ReconcileSweep {
+  std::shared_ptr<const TableSchema> table;
+  uint32_t mark = 0;
+  bool dry_run = false;
+  std::string request_id;
+  uint64_t rows_read = 0;  // by the whole re-read, restarts included
+  double read_seconds = 0;  // by this run's part of it
+  SourcePosition at;        // the high watermark's
+};
+
+// What a high watermark ended: the rows appended are a dry run's (mark them, publish nothing),
+// and the sweep that is due after them.
+struct ChunkEnd {
+  bool dry_run = false;
+  std::optional<ReconcileSweep> sweep;
 };
 
 class Snapshotter {
@@ -91,7 +111,7 @@ class Snapshotter {
   // Stream side, in stream order.
   void on_change(const ChangeEvent& e);
   // At a chunk's high watermark, appends its surviving rows to `out` as read events.
-  void on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start, std::vector<ChangeEvent>& out);
+  ChunkEnd on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start, std::vector<ChangeEvent>& out);
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
   // Kafka acknowledged everything up to `acked`: persists the progress of the
   // chunks that position covers. Called before the cursor itself is saved.
@@ -101,9 +121,10 @@ class Snapshotter {
   using RowsLedger = std::function<void(Lsn end_lsn, LedgerDelta& out)>;
   void on_acknowledged(Lsn acked, const RowsLedger& rows_ledger = nullptr);
 
-  // Snapshots `resolved` again from its first row (an on-demand backfill): its
-  // progress must already be cleared in the store. Returns false when it is
-  // being read already. Its columns are read by the reader that takes it.
+  // Snapshots `resolved` again from its first row (an on-demand backfill, or a
+  // reconciliation's re-read): its progress must already be cleared (or reset by
+  // CursorStore::begin_reconcile) in the store. Returns false when it is being
+  // read already. Its columns are read by the reader that takes it.
   bool add_table(const pg::ResolvedTable& resolved);
   bool is_reading(RelationId relid) const;  // a snapshot of the table is under way
 
@@ -131,7 +152,9 @@ class Snapshotter {
   void absorb_ready();                     // absorb() for every finished read
   Reader* reader_for(const Table& t) const;  // its own reader, or a free one
   Table* next_table(Reader*& reader);      // the next table a chunk may start for, and its reader
+  static std::string title(const Table& t);
   void log_start(const Table& t) const;
+  void publish_reading(const Table& t, double rate, double total) const;  // a reconciliation's job progress
   std::string watermark(const char* kind, const Chunk& c) const;
 
   const Config& config_;

@@ -47,8 +47,16 @@ class LedgerRecorder {
   // A transaction the loop delivers begins (not one the start position skips). An earlier one
   // that never committed (a forced stop) is dropped: nothing of it is confirmed.
   void on_begin(Lsn commit_lsn);
-  // `records`: what RecordBuilder made of one change (or snapshot row) of `table`.
+  // `records`: what RecordBuilder made of one change (or snapshot row) of `table`. A key made
+  // live is stamped with the table's reconciliation mark, while one runs (set_mark).
   void on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row);
+  // A dry-run reconciliation's re-read row (nothing was published): its key is stamped with the
+  // table's mark if the ledger holds it, and the ledger's keys do not change. With the snapshot
+  // rows' changes (saved with the chunk's progress).
+  void on_marks(const TableSchema& table, const std::vector<Record>& records);
+  // A reconciliation of `table` ("schema.table") starts (mark) or is swept (0). A table's mark is
+  // also read from its snapshot progress at its first record (a restart during a reconciliation).
+  void set_mark(const std::string& table, uint32_t mark);
   void on_commit(Lsn commit_lsn, Lsn end_lsn);
   // Every key of `table` is gone (an expanded TRUNCATE, in the transaction being read).
   void on_clear(const TableSchema& table);
@@ -58,9 +66,13 @@ class LedgerRecorder {
   // The changes to `table`'s keys held here, not saved yet, collapsed in stream order. With the
   // store's keys (CursorStore::ledger_keys) they give the ledger as of the record last built.
   // A copy: its size is the table's pending changes, which this recorder holds anyway.
+  struct Key {
+    enum class State : uint8_t { kLive, kGone, kMarked } state;  // kMarked: stamped if the store holds it
+    uint32_t mark = 0;  // of kLive or kMarked; 0 leaves the store's mark of a key it holds
+  };
   struct Pending {
-    bool cleared = false;              // a clear not saved yet: the store's keys no longer count
-    std::map<std::string, bool> keys;  // per key, true when its last change made it live
+    bool cleared = false;             // a clear not saved yet: the store's keys no longer count
+    std::map<std::string, Key> keys;  // per key, what its changes made it
   };
   Pending pending_of(const TableSchema& table);
 
@@ -86,7 +98,13 @@ class LedgerRecorder {
   CursorStore& store_;
   std::string slot_;
   std::deque<Txn> txns_;  // in commit order; only those with changes once committed
-  std::unordered_map<RelationId, std::optional<LedgerTableId>> ids_;  // unset: ledger: none
+  struct TableState {
+    std::string name;                // "schema.table"
+    std::optional<LedgerTableId> id;  // unset: ledger: none
+    uint32_t mark = 0;               // of the reconciliation under way; 0: none
+  };
+  TableState& state_of(const TableSchema& table);
+  std::unordered_map<RelationId, TableState> ids_;
   std::vector<std::string> tables_;  // "schema.table" of the configured tables with ledger: keys
 };
 

@@ -11,6 +11,7 @@
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/kafka_record_sink.h"
 #include "agent/stream/ledger_recorder.h"
+#include "agent/stream/reconciler.h"
 #include "agent/stream/topic_cleanup.h"
 #include "agent/stream/truncate_expander.h"
 #include "agent/stream/pg_change_source.h"
@@ -88,7 +89,11 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   auto encoder = session_encoder(config, source);
   RecordBuilder records(config, *encoder, start.record_source, &metrics);
   StreamGauges gauges(metrics, config.source.slot, config.health.max_lag_bytes);
-  SnapshotWindow snapshot(config, *store, source.tables, source.type_names, gauges);
+  std::optional<LedgerRecorder> ledger;
+  if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
+                  [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kKeys; }))
+    ledger.emplace(config, *store, config.source.slot);
+  SnapshotWindow snapshot(config, *store, source.tables, source.type_names, gauges, ledger ? &*ledger : nullptr);
   if (snapshot.complete()) {  // initial_only, and every snapshot was done before
     stream.finish();
     return;
@@ -100,10 +105,8 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   Checkpointer checkpointer(*store, config.source.slot, changes, tracker, from,
                             std::chrono::milliseconds(config.source.status_interval_ms));
   Heartbeat heartbeat(config, metrics);  // its own thread and connection; off when interval is 0
-  std::optional<LedgerRecorder> ledger;
-  if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
-                  [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kKeys; }))
-    ledger.emplace(config, *store, config.source.slot);
+  std::optional<Reconciler> reconciler;
+  if (ledger) reconciler.emplace(config, *store, config.source.slot, *ledger, *encoder, metrics);
   std::unique_ptr<TopicCleanup> cleanup;
   std::optional<TruncateExpander> truncates;
   if (ledger && std::any_of(config.source.tables.begin(), config.source.tables.end(), [&](const TableConfig& t) {
@@ -113,7 +116,7 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
     truncates.emplace(config, *store, config.source.slot, *ledger, *encoder, *cleanup, metrics);
   }
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
-                   ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr},
+                   ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr},
                   from, stop.flag());
   loop.run();
 }

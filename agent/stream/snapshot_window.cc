@@ -1,17 +1,21 @@
 #include "agent/stream/snapshot_window.h"
 
+#include "agent/ops/job_progress.h"
+#include "agent/snapshot/reconcile_request.h"
 #include "agent/snapshot/snapshot_request.h"
 #include "base/log.h"
 
 namespace tombsync {
 
 SnapshotWindow::SnapshotWindow(const Config& config, CursorStore& store, const std::vector<pg::ResolvedTable>& tables,
-                               const std::unordered_map<uint32_t, std::string>& type_names, StreamGauges& gauges)
+                               const std::unordered_map<uint32_t, std::string>& type_names, StreamGauges& gauges,
+                               LedgerRecorder* ledger)
     : config_(config),
       store_(store),
       tables_(tables),
       type_names_(type_names),
       gauges_(gauges),
+      ledger_(ledger),
       next_request_check_(std::chrono::steady_clock::now() + std::chrono::seconds(1)) {
   const auto& slot = config.source.slot;
   for (const auto& name : take_snapshot_requests(config.state_dir))
@@ -19,15 +23,15 @@ SnapshotWindow::SnapshotWindow(const Config& config, CursorStore& store, const s
       store_.clear_snapshot(slot, name);
       log::info("snapshot of {} requested: it is read again from its first row", name);
     }
-  if (config.snapshot != SnapshotMode::kNever) {
-    snapshot_ = std::make_unique<Snapshotter>(config, slot, store_, tables_, type_names_);
-    if (snapshot_->finished()) {
-      snapshot_.reset();
-      log::info("snapshot: every table's snapshot was done before; streaming only");
-    }
-  } else {
-    log::info("snapshot: never; streaming only");
+  take_reconcile_requests();  // recorded now; the snapshotter below reads them
+  // With snapshot: never, only a reconciliation under way (a restart, a lost slot) re-reads.
+  snapshot_ = std::make_unique<Snapshotter>(config, slot, store_, tables_, type_names_);
+  if (snapshot_->finished()) {
+    snapshot_.reset();
+    if (config.snapshot == SnapshotMode::kNever) log::info("snapshot: never; streaming only");
+    else log::info("snapshot: every table's snapshot was done before; streaming only");
   }
+  started_ = true;
   if (config.snapshot == SnapshotMode::kInitialOnly && !snapshot_) {
     log::info("snapshot: initial_only and every table's snapshot is done; nothing to do");
     complete_ = true;
@@ -59,9 +63,10 @@ void SnapshotWindow::on_events(const std::vector<ChangeEvent>& events) {
     for (const auto& e : events) snapshot_->on_change(e);
 }
 
-void SnapshotWindow::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start,
-                                std::vector<ChangeEvent>& rows) {
-  if (snapshot_) snapshot_->on_message(m, txn, wal_start, rows);
+ChunkEnd SnapshotWindow::on_message(const pg::LogicalMsg& m, const pg::TxnBegin& txn, Lsn wal_start,
+                                    std::vector<ChangeEvent>& rows) {
+  if (!snapshot_) return {};
+  return snapshot_->on_message(m, txn, wal_start, rows);
 }
 
 void SnapshotWindow::on_commit(Lsn commit_lsn, Lsn end_lsn) {
@@ -85,9 +90,47 @@ void SnapshotWindow::take_requests() {
       continue;
     }
     store_.clear_snapshot(config_.source.slot, name);
-    if (snapshot_) snapshot_->add_table(*t);
-    else snapshot_ = std::make_unique<Snapshotter>(config_, config_.source.slot, store_, tables_, type_names_);
+    read(*t);
     log::info("snapshot of {} requested: reading it again while the stream goes on", name);
+  }
+}
+
+void SnapshotWindow::read(const pg::ResolvedTable& t) {
+  if (snapshot_) snapshot_->add_table(t);
+  else snapshot_ = std::make_unique<Snapshotter>(config_, config_.source.slot, store_, tables_, type_names_);
+}
+
+// Answers a request it refuses through the job's progress file, so `tombsync reconcile` stops waiting.
+bool SnapshotWindow::reconcilable(const std::string& name, const std::string& request_id) {
+  const pg::ResolvedTable* t = find(name);
+  const TableConfig* tc = t ? config_.find_table(t->schema, t->table) : nullptr;
+  std::string why;
+  if (tc == nullptr) why = "it is not in source.tables";
+  else if (ledger_ == nullptr || config_.ledger_for(*tc) != LedgerMode::kKeys || t->key_columns.empty())
+    why = "it keeps no key ledger (ledger: none, or no key)";
+  else if (auto p = store_.load_snapshot(config_.source.slot, name); p && !p->done)
+    why = p->reconcile_mark != 0 ? "a reconciliation of it is under way" : "its snapshot is under way";
+  if (why.empty()) return true;
+  log::warn("reconcile of {} requested, but {}; ignored", name, why);
+  JobProgress p{.job = "reconcile", .table = name, .lsn = "-", .running = false};
+  p.phase = "refused: " + why;
+  p.request_id = request_id;
+  p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  write_job_progress(config_.state_dir, p);
+  return false;
+}
+
+void SnapshotWindow::take_reconcile_requests() {
+  for (const auto& r : tombsync::take_reconcile_requests(config_.state_dir)) {
+    if (!reconcilable(r.table, r.id)) continue;
+    const uint32_t mark = store_.begin_reconcile(config_.source.slot, {r.table}, r.dry_run, false, r.id).front();
+    ledger_->set_mark(r.table, mark);
+    log::info("reconcile of {}{} requested: re-reading it while the stream goes on; then every key the key ledger "
+              "holds that the re-read and the stream did not show as live gets {} (mark {})",
+              r.table, r.dry_run ? " (dry run)" : "", r.dry_run ? "counted, nothing is published" : "an inferred delete",
+              mark);
+    if (started_) read(*find(r.table));  // else the constructor's snapshotter reads it
   }
 }
 
@@ -95,6 +138,7 @@ void SnapshotWindow::tick(std::chrono::steady_clock::time_point now, bool may_st
   if (now >= next_request_check_) {
     next_request_check_ = now + std::chrono::seconds(1);
     take_requests();
+    take_reconcile_requests();
   }
   if (!snapshot_) return;
   // A chunk's rows wait in memory until its high watermark comes back through the stream.

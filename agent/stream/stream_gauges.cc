@@ -18,6 +18,7 @@ void StreamGauges::publish_snapshot(const std::vector<SnapshotTableStatus>& tabl
     if (t == nullptr) continue;
     t->snapshot_rows_estimated.store(static_cast<int64_t>(st.rows_estimated_total), std::memory_order_relaxed);
     t->snapshot_state.store(st.done ? 2 : 1, std::memory_order_relaxed);
+    if (st.reconciling) t->reconcile_phase.store(1, std::memory_order_relaxed);  // the sweep sets 2, then 0
   }
 }
 

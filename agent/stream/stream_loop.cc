@@ -93,13 +93,44 @@ void StreamLoop::on_data(SourceStep& s) {
   }
   p_.snapshot.on_events(s.events);
   produce(s.events);
-  if (s.step.message && p_.snapshot.active() && txn_ && !skipping_) {
-    p_.snapshot.on_message(*s.step.message, *txn_, s.wal_start, snapshot_rows_);
-    produce(snapshot_rows_, true);
-    snapshot_rows_.clear();
-  }
+  if (s.step.message && p_.snapshot.active() && txn_ && !skipping_) on_watermark(*s.step.message, s.wal_start);
   if (s.step.commit) on_commit(*s.step.commit);
   if (s.step.notice) log::warn("{}", *s.step.notice);
+}
+
+// A snapshot chunk's rows at its high watermark, and a reconciliation's sweep after its last chunk.
+void StreamLoop::on_watermark(const pg::LogicalMsg& m, Lsn wal_start) {
+  const ChunkEnd end = p_.snapshot.on_message(m, *txn_, wal_start, snapshot_rows_);
+  if (end.dry_run) mark_rows(snapshot_rows_);
+  else produce(snapshot_rows_, true);
+  snapshot_rows_.clear();
+  if (end.sweep && !abandoned_) sweep(*end.sweep);
+}
+
+void StreamLoop::mark_rows(const std::vector<ChangeEvent>& rows) {
+  if (p_.ledger == nullptr) return;
+  for (const auto& e : rows) {
+    out_.clear();
+    p_.records.build(e, out_);
+    p_.ledger->on_marks(*e.table, out_);
+  }
+}
+
+// The inferred deletes change the ledger with the chunk's rows (the snapshot rows' delta), so
+// their erases are saved in the same write as the re-read's final progress: a restart either
+// re-reads the last chunk and sweeps again, or finds the reconciliation done with its erases.
+void StreamLoop::sweep(const ReconcileSweep& due) {
+  if (p_.reconciler == nullptr)
+    throw Error(ErrorKind::kInternal, "the reconciliation of " + due.table->qualified() + " has no key ledger to sweep");
+  p_.reconciler->sweep(
+      due,
+      [this](const ChangeEvent& del) {
+        send_event(del, true, true);
+        return !abandoned_;
+      },
+      [this] {
+        if (p_.checkpointer.due(Clock::now())) checkpoint();
+      });
 }
 
 void StreamLoop::on_commit(const pg::TxnCommit& c) {

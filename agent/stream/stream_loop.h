@@ -15,7 +15,10 @@
 //    keeps up (SnapshotWindow);
 //  - a TRUNCATE of a table with truncate: expand is its truncate event (not
 //    on a compacted topic, which refuses keyless records) and then one delete
-//    per key of the key ledger (TruncateExpander), checkpointing as it goes.
+//    per key of the key ledger (TruncateExpander), checkpointing as it goes;
+//  - a reconciliation's last re-read chunk is followed, in its high
+//    watermark's transaction, by the sweep's inferred deletes (Reconciler); a
+//    dry run's rows only stamp the ledger (nothing is published).
 // Single-threaded: run() and every callback it causes run on the calling
 // thread (the pipeline thread); only `stopping` is written by another thread.
 #pragma once
@@ -35,6 +38,7 @@
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/ledger_recorder.h"
 #include "agent/stream/record_builder.h"
+#include "agent/stream/reconciler.h"
 #include "agent/stream/record_sink.h"
 #include "agent/stream/redelivery_filter.h"
 #include "agent/stream/snapshot_window.h"
@@ -57,6 +61,7 @@ struct LoopParts {
   Metrics& metrics;
   LedgerRecorder* ledger = nullptr;  // null: no table keeps a ledger
   TruncateExpander* truncates = nullptr;  // null: no table expands its TRUNCATEs
+  Reconciler* reconciler = nullptr;       // null: no table keeps a ledger
 };
 
 class StreamLoop {
@@ -87,6 +92,9 @@ class StreamLoop {
   // Builds and hands over the records of one event; `to_ledger`: their keys change the ledger.
   void send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger);
   void expand_truncate(const ChangeEvent& e);
+  void on_watermark(const pg::LogicalMsg& m, Lsn wal_start);
+  void mark_rows(const std::vector<ChangeEvent>& rows);  // a dry run's re-read rows
+  void sweep(const ReconcileSweep& due);
   bool already_in_kafka(const Record& r);
   Metrics::Table* metrics_table(const TableSchema& t);
   void checkpoint();

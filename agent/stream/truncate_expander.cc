@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "agent/ops/job_progress.h"
+#include "agent/stream/ledger_view.h"
 #include "base/log.h"
 #include "schemas/ledger_delete.h"
 
@@ -83,13 +84,6 @@ class Progress {
   Clock::time_point next_log_ = start_ + std::chrono::seconds(5);
 };
 
-// The next key of the store's view, or nullopt at its end.
-std::optional<std::string> next_key(LedgerKeys* keys) {
-  std::string k;
-  if (keys == nullptr || !keys->next(k)) return std::nullopt;
-  return k;
-}
-
 }  // namespace
 
 TruncateExpander::TruncateExpander(const Config& config, CursorStore& store, std::string slot, LedgerRecorder& ledger,
@@ -110,29 +104,11 @@ bool TruncateExpander::expands(const TableSchema& table) {
 uint64_t TruncateExpander::expand(const ChangeEvent& truncate, const std::function<bool(const ChangeEvent&)>& emit,
                                   const std::function<void()>& tick) {
   const std::string name = truncate.table->qualified();
-  const LedgerRecorder::Pending pending = ledger_.pending_of(*truncate.table);
-  std::unique_ptr<LedgerKeys> stored;
-  if (!pending.cleared) stored = store_.ledger_keys(slot_, name);
-  uint64_t estimate = pending.cleared ? 0 : store_.ledger_count(slot_, name);
-  for (const auto& [key, live] : pending.keys) estimate += live ? 1 : 0;
-  Progress progress(truncate, estimate, metrics_.table(name), config_.state_dir);
-
-  // A merge of two sorted sequences: the store's keys and the pending changes (which win).
-  std::optional<std::string> s = next_key(stored.get());
-  auto p = pending.keys.begin();
-  while (s || p != pending.keys.end()) {
-    std::string key;
-    bool live = true;
-    if (p == pending.keys.end() || (s && *s < p->first)) {
-      key = std::move(*s);
-      s = next_key(stored.get());
-    } else {
-      if (s && *s == p->first) s = next_key(stored.get());
-      key = p->first;
-      live = p->second;
-      ++p;
-    }
-    if (!live) continue;
+  LedgerView keys(store_, slot_, name, ledger_.pending_of(*truncate.table));
+  Progress progress(truncate, keys.estimate(), metrics_.table(name), config_.state_dir);
+  std::string key;
+  uint32_t mark = 0;
+  while (keys.next(key, mark)) {
     const ChangeEvent del = ledger_delete(encoder_, truncate.table, key, truncate.source, truncate.source.commit_ts_us,
                                           DeleteOrigin::kTruncate);
     if (!emit(del)) {

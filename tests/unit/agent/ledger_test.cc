@@ -187,7 +187,7 @@ TEST_CASE("ledger: a crash drops the pending changes with the unsaved cursor; th
   // The hard crash proper: the restart begins at the saved cursor, and the RedeliveryFilter
   // finds the second transaction's records in Kafka. Their ledger changes still apply.
   rig.store.confirmed["tombsync"] = Lsn(0x2010);
-  rig.store.ledger[rig.store.ledger_table("tombsync", "public.users").value()] = {kKey1};
+  rig.store.ledger[rig.store.ledger_table("tombsync", "public.users").value()] = {{kKey1, 0}};
   Session r(rig.store, rig.config, Lsn(0x2010));
   r.redelivered.add_tail("app.public.users", KafkaPartition(0), StreamPosition{Lsn(0x3000), 2});
   Rig::transaction(r, Lsn(0x3000), Lsn(0x3010),
@@ -326,7 +326,7 @@ TEST_CASE("ledger: a restart re-expands a TRUNCATE in the same order, so Kafka's
     // cursor and the ledger agree. The hard crash proper: back to the state before the TRUNCATE.
     CHECK((rig.stored() == Lsn(0x3010) ? rig.ledger().empty() : rig.ledger().size() == 3));
     rig.store.confirmed["tombsync"] = Lsn(0x2010);
-    rig.store.ledger[rig.store.ledger_table("tombsync", "public.users").value()] = {kKey1, kKey2, kKey3};
+    rig.store.ledger[rig.store.ledger_table("tombsync", "public.users").value()] = {{kKey1, 0}, {kKey2, 0}, {kKey3, 0}};
     std::vector<std::string> first;
     for (const auto& m : s.sink.messages)
       if (header(m.record, "tombsync.truncate") == "true")

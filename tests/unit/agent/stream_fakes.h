@@ -186,21 +186,49 @@ class MemoryCursorStore final : public CursorStore {
   }
   std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) override {
     struct Keys final : LedgerKeys {
-      std::set<std::string> copy;  // the fake's "consistent view"
-      std::set<std::string>::const_iterator at;
+      std::map<std::string, uint32_t> copy;  // the fake's "consistent view"
+      std::map<std::string, uint32_t>::const_iterator at;
+      uint32_t last_mark = 0;
       bool next(std::string& key) override {
         if (at == copy.end()) return false;
-        key = *at++;
+        key = at->first;
+        last_mark = at->second;
+        ++at;
         return true;
       }
+      uint32_t mark() const override { return last_mark; }
     };
     auto k = std::make_unique<Keys>();
-    k->copy = keys_of(slot, table);
+    k->copy = marks_of(slot, table);
     k->at = k->copy.begin();
     return k;
   }
+  std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool dry_run,
+                                        bool forget_cursor, const std::string& request_id = "") override {
+    if (forget_cursor) {
+      forget_slot(slot);
+      std::erase_if(snapshots, [&](const auto& kv) { return kv.first.starts_with(slot + "/"); });
+    }
+    std::vector<uint32_t> out;
+    for (const auto& table : tables) {
+      const uint32_t mark = ++last_marks[ledger_table(slot, table).value()];
+      SnapshotProgress p;
+      p.reconcile_mark = mark;
+      p.dry_run = dry_run;
+      p.request_id = request_id;
+      snapshots[slot + "/" + table] = p;
+      out.push_back(mark);
+    }
+    return out;
+  }
   // The keys of a table ("schema.table") of the slot.
   std::set<std::string> keys_of(const std::string& slot, const std::string& table) const {
+    std::set<std::string> out;
+    for (const auto& [key, mark] : marks_of(slot, table)) out.insert(key);
+    return out;
+  }
+  // The same, with the mark each was last stamped with.
+  std::map<std::string, uint32_t> marks_of(const std::string& slot, const std::string& table) const {
     auto id = ledger_ids.find(slot + "/" + table);
     if (id == ledger_ids.end() || !ledger.count(id->second.value())) return {};
     return ledger.at(id->second.value());
@@ -210,15 +238,21 @@ class MemoryCursorStore final : public CursorStore {
   std::map<std::string, std::string> identity;
   std::map<std::string, SnapshotProgress> snapshots;
   std::map<std::string, LedgerTableId> ledger_ids;
-  std::map<uint32_t, std::set<std::string>> ledger;
+  std::map<uint32_t, std::map<std::string, uint32_t>> ledger;  // by ledger id: key -> mark
+  std::map<uint32_t, uint32_t> last_marks;                     // by ledger id
   int saves = 0;
 
  private:
   void apply(const LedgerDelta& delta) {
-    delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
-      if (op == LedgerDelta::Op::kPut) ledger[id.value()].emplace(key);
-      else if (op == LedgerDelta::Op::kClear) ledger[id.value()].clear();
-      else ledger[id.value()].erase(std::string(key));
+    // The same rules as the RocksDB store (state/rocksdb_ledger.h), entry by entry.
+    delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key, uint32_t mark) {
+      auto& keys = ledger[id.value()];
+      const std::string k(key);
+      auto it = keys.find(k);
+      if (op == LedgerDelta::Op::kClear) keys.clear();
+      else if (op == LedgerDelta::Op::kErase) keys.erase(k);
+      else if (op == LedgerDelta::Op::kPut && it == keys.end()) keys.emplace(k, mark);
+      else if (it != keys.end() && mark != 0) it->second = mark;
     });
   }
   template <class V>
