@@ -202,6 +202,7 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
     if (unreserved) r.findings.push_back(warning("slot", name, title + " is " + kAtRisk));
     return r;
   }
+  if (slot.wal_status == "lost") return r;  // on_slot_loss: reconcile: its warning says what run does
   std::string summary = title + " exists: plugin pgoutput, database " + server.database + ", not active";
   if (slot.confirmed_flush) summary += ", confirmed_flush_lsn " + slot.confirmed_flush->str();
   if (!slot.wal_status.empty()) summary += ", wal_status " + slot.wal_status;

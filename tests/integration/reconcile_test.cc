@@ -247,6 +247,21 @@ void lost_slot_reconciles(Loss loss) {
   else
     invalidate_slot(n, "public." + n + "_scratch");
 
+  // check reports the loss as a warning (a PASS at risk), not a FAIL: run will act on it.
+  const auto check = nlohmann::json::parse(
+      run_capture(std::string(TOMBSYNC_BINARY) + " check --json --config " + agent.config_path() + " || true"));
+  const std::string item = loss == Loss::kDropped ? "state.cursor" : "slot";
+  bool warned = false;
+  for (const auto& i : check["items"])
+    if (i["check"] == item) {
+      INFO("check item " << i.dump());
+      CHECK(i["status"] == "pass");
+      CHECK(i.value("warning", false));
+      CHECK(i["message"].get<std::string>().find("run will recreate the slot and reconcile") != std::string::npos);
+      warned = true;
+    }
+  CHECK(warned);
+
   const size_t log_before = agent.log().size();
   agent.start();
   // The writer starts once the new slot exists: changes from then on are streamed, so none of

@@ -321,6 +321,7 @@ TEST_CASE("slot loss with on_slot_loss: reconcile: a warning run acts on, with t
     CHECK(w->level == Level::kWarning);
     CHECK(has(w->message, "wal_status lost"));
     CHECK(has(w->message, "run will recreate the slot and reconcile"));
+    CHECK(r.findings.size() == 1);  // no "exists" line besides the warning
     for (auto cursor : {std::optional<Lsn>(Lsn(0x1000)), std::optional<Lsn>()}) {
       auto loss = find_slot_loss(stored(cursor), f.server, f.slot, slot);
       REQUIRE(loss);
