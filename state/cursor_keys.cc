@@ -8,6 +8,7 @@ namespace tombsync::state {
 
 std::string cursor_key(const std::string& slot) { return "cursor/" + slot; }
 std::string identity_key(const std::string& slot) { return "source/" + slot; }
+std::string incarnation_key(const std::string& slot) { return "incarnation/" + slot; }
 std::string snapshot_key(const std::string& slot, const std::string& table) { return snapshot_prefix(slot) + table; }
 std::string snapshot_prefix(const std::string& slot) { return "snapshot/" + slot + "/"; }
 

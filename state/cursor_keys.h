@@ -7,6 +7,7 @@
 //                              wrote the LSN alone (8 bytes): still read, and
 //                              rewritten in the new form by the next save.
 //   "source/<slot>"            "<system identifier>/<database>"
+//   "incarnation/<slot>"       times the slot was started over after a loss, 4 bytes big-endian
 //   "snapshot/<slot>/<table>"  {"done":bool,"rows":n,"last_key":[text,...]|null}, and for a
 //                              reconciliation's re-read also "reconcile_mark":n,"dry_run":bool[,"request":id]
 //   "ledger/table/<slot>/<table>"  the table's ledger id, 4 bytes big-endian (1, 2, ...)
@@ -33,6 +34,7 @@ namespace tombsync::state {
 
 std::string cursor_key(const std::string& slot);
 std::string identity_key(const std::string& slot);
+std::string incarnation_key(const std::string& slot);
 std::string snapshot_key(const std::string& slot, const std::string& table);
 // Every snapshot key of `slot` starts with it.
 std::string snapshot_prefix(const std::string& slot);

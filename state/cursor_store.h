@@ -87,11 +87,17 @@ class CursorStore {
   // forget_slot keeps it too), and its snapshot progress reset to the first row with that mark
   // and `dry_run` (and `request_id`). With `forget_cursor` (a lost slot), the same write forgets the slot's cursor,
   // source identity and the snapshot progress of every other table, as forget_slot does: a crash
-  // cannot leave the cursor gone and the reconciliation not recorded. Returns the marks, in the
+  // cannot leave the cursor gone and the reconciliation not recorded; it also counts the slot's
+  // incarnation up (slot_incarnation). Returns the marks, in the
   // order of `tables`. Throws Error(kState) like the other writes.
   virtual std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables,
                                                 bool dry_run, bool forget_cursor,
                                                 const std::string& request_id = "") = 0;
+  // How many times begin_reconcile with forget_cursor started the slot over (0: never): a slot
+  // made again after a restore or failover streams positions that records of the lost one may
+  // already have in Kafka, so records name the incarnation (header tombsync.source) and a restart
+  // tells them apart (RedeliveryFilter).
+  virtual uint32_t slot_incarnation(const std::string& slot) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

@@ -17,17 +17,20 @@ void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key, uint32_t
   } while (len != 0);
   bytes_.append(key);
   ++entries_;
+  if (op == Op::kClear) has_clear_ = true;
 }
 
 void LedgerDelta::append(const LedgerDelta& other) {
   bytes_.append(other.bytes_);
   entries_ += other.entries_;
+  has_clear_ = has_clear_ || other.has_clear_;
 }
 
 void LedgerDelta::append(LedgerDelta&& other) {
   if (entries_ == 0) {  // the common case at a checkpoint: take the bytes, copy nothing
     bytes_ = std::move(other.bytes_);
     entries_ = other.entries_;
+    has_clear_ = other.has_clear_;
   } else {
     append(static_cast<const LedgerDelta&>(other));
   }
@@ -37,6 +40,7 @@ void LedgerDelta::append(LedgerDelta&& other) {
 void LedgerDelta::clear() {
   bytes_.clear();
   entries_ = 0;
+  has_clear_ = false;
 }
 
 }  // namespace tombsync

@@ -45,6 +45,7 @@ class LedgerDelta {
   void append(LedgerDelta&& other);
   void clear();
   bool empty() const { return entries_ == 0; }
+  bool has_clear() const { return has_clear_; }  // a kClear is among the entries
   size_t entries() const { return entries_; }
   size_t memory_bytes() const { return bytes_.capacity(); }
   // The encoded size: at least the sum, over the entries, of 5 + the key's size.
@@ -83,6 +84,7 @@ class LedgerDelta {
   static constexpr unsigned char kMarked = 0x80;  // on the op byte: 4 mark bytes follow the id
   std::string bytes_;
   size_t entries_ = 0;
+  bool has_clear_ = false;
 };
 
 }  // namespace tombsync

@@ -61,6 +61,14 @@ class RocksCursorStore final : public CursorStore {
     write_with_ledger(snapshot_key(slot, table), state::encode_snapshot(p), ledger);
   }
 
+  uint32_t slot_incarnation(const std::string& slot) override {
+    auto v = get(state::incarnation_key(slot));
+    if (!v) return 0;
+    auto n = state::decode_u32(*v);
+    if (!n) state::refuse_damaged(dir_, "the incarnation of slot " + slot + " is corrupt", std::to_string(v->size()) + " bytes");
+    return *n;
+  }
+
   LedgerTableId ledger_table(const std::string& slot, const std::string& table) override {
     const std::string key = state::ledger_table_key(slot, table);
     if (auto it = ids_.find(key); it != ids_.end()) return it->second;
@@ -110,7 +118,11 @@ class RocksCursorStore final : public CursorStore {
                                         bool forget_cursor, const std::string& request_id) override {
     if (failed_) fail("an earlier write failed; refusing further writes");
     rocksdb::WriteBatch batch;
-    if (forget_cursor) add_forget(slot, batch);  // first: the progress put below wins over its delete
+    if (forget_cursor) {
+      add_forget(slot, batch);  // first: the progress put below wins over its delete
+      const uint32_t next = slot_incarnation(slot) + 1;
+      batch.Put(state::incarnation_key(slot), state::encode_u32(next));
+    }
     std::vector<uint32_t> marks;
     for (const auto& table : tables) {
       const LedgerTableId id = ledger_table(slot, table);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/small_file.h"
 
@@ -20,31 +21,8 @@ constexpr size_t kMaxFileBytes = 16384;
 
 // Table names may hold any character (tabs and newlines too): the file is named by their hex form,
 // and the line keeps the name last, hex-encoded.
-std::string hex(const std::string& s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> unhex(const std::string& s) {
-  if (s.size() % 2 != 0) return std::nullopt;
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    const int hi = digit(s[i]), lo = digit(s[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
+std::string hex(const std::string& s) { return to_hex(s); }
+std::optional<std::string> unhex(const std::string& s) { return from_hex(s); }
 
 // An optional field: "-" when empty, else hex (it may hold spaces).
 std::string field(const std::string& s) { return s.empty() ? "-" : hex(s); }

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/small_file.h"
 
@@ -18,15 +19,7 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxRequestBytes = 4096;
 
 // Table names may hold any character: the file is named by their hex form.
-std::string file_name(const std::string& table) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "snapshot-";
-  for (unsigned char c : table) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
+std::string file_name(const std::string& table) { return "snapshot-" + to_hex(table); }
 
 }  // namespace
 

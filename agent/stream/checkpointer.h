@@ -36,6 +36,10 @@ class Checkpointer {
   void confirm(bool reply_requested = false);
   // A status update is due (the walsender expects one every status interval).
   bool due(Clock::time_point now) const { return now >= next_status_; }
+  // Saves the cursor at `upto` (acknowledged by Kafka: at most AckTracker::acked) with the
+  // ledger's changes up to it, without telling Postgres; for a snapshot chunk's progress that
+  // must follow an earlier transaction's ledger clear (LedgerRecorder::clear_before).
+  void save_through(Lsn upto) { save(upto); }
   // The durable, confirmed position.
   Lsn stored() const { return stored_; }
   const std::string& slot() const { return slot_; }

@@ -122,9 +122,19 @@ void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
 void LedgerRecorder::take_snapshot_rows(Lsn end_lsn, LedgerDelta& out) {
   for (Txn& t : txns_) {
     if (!t.committed || t.end_lsn > end_lsn) break;
-    if (t.end_lsn != end_lsn) continue;
-    out.append(std::move(t.snapshot));
+    if (t.end_lsn == end_lsn) out.append(std::move(t.snapshot));
   }
+}
+
+std::optional<Lsn> LedgerRecorder::clear_before(Lsn end_lsn) const {
+  bool clear = false;
+  std::optional<Lsn> last;
+  for (const Txn& t : txns_) {
+    if (!t.committed || t.end_lsn >= end_lsn) break;
+    clear = clear || t.stream.has_clear();
+    last = t.end_lsn;
+  }
+  return clear ? last : std::nullopt;
 }
 
 void LedgerRecorder::publish(Metrics& metrics) {

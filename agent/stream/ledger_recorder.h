@@ -81,6 +81,11 @@ class LedgerRecorder {
   void take_acknowledged(Lsn acked, LedgerDelta& out);
   // Appends to `out`, and forgets, the snapshot rows' changes of the transaction ending at `end_lsn`.
   void take_snapshot_rows(Lsn end_lsn, LedgerDelta& out);
+  // When a committed transaction before the one ending at `end_lsn`, not saved yet, holds a clear
+  // (an expanded TRUNCATE): the end LSN of the last committed one before it. The cursor must be
+  // saved there first (Checkpointer::save_through): saved after the chunk's rows, the clear would
+  // wipe them, also when a crash makes the restart read that transaction again.
+  std::optional<Lsn> clear_before(Lsn end_lsn) const;
 
   size_t pending_entries() const;  // changes held, for tests and the memory bound
   // Sets each ledger table's tombsync_ledger_keys from the store's counter (no scan).

@@ -7,6 +7,7 @@
 
 #include "agent/ops/job_progress.h"
 #include "agent/stream/ledger_view.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "schemas/ledger_delete.h"
 #include "schemas/utf8.h"
@@ -27,9 +28,7 @@ std::string key_text(const std::string& key) {
                            return static_cast<unsigned char>(c) < 0x20;
                          });
   if (printable) return key.size() <= 200 ? key : key.substr(0, 200) + "...";
-  std::string hex = "0x";
-  for (size_t i = 0; i < key.size() && i < 100; ++i) hex += fmt::format("{:02x}", static_cast<unsigned char>(key[i]));
-  return hex;
+  return "0x" + to_hex(std::string_view(key).substr(0, 100));
 }
 
 // One sweep's counts, log lines, gauges and job progress.

@@ -41,6 +41,10 @@ SessionStart start_session(const Config& config, const PreparedSource& source, C
                            pg::ReplicationStream& stream) {
   SessionStart s{claim_slot(config, source, store, stream), "", {}};
   s.record_source = s.claim.identity + "/" + config.source.slot;
+  // A slot started over after a loss (on_slot_loss: reconcile) may stream positions the lost one's
+  // records hold already (after a restore, the server's LSNs go back): its records name the
+  // incarnation, so the RedeliveryFilter never takes the old ones for its own.
+  if (const uint32_t n = store.slot_incarnation(config.source.slot); n > 0) s.record_source += "@" + std::to_string(n);
   // Also without a cursor when the slot existed: a first session that died before anything was
   // acknowledged may have written part of a transaction.
   if (s.claim.cursor || s.claim.slot_existed) {

@@ -26,7 +26,10 @@ StreamLoop::StreamLoop(const LoopParts& parts, Lsn start, const std::atomic<bool
     return;
   }
   p_.checkpointer.before_save = [this](Lsn acked) {
-    p_.snapshot.on_acknowledged(acked, [this](Lsn end, LedgerDelta& out) { p_.ledger->take_snapshot_rows(end, out); });
+    p_.snapshot.on_acknowledged(acked, [this](Lsn end, LedgerDelta& out) {
+      if (auto upto = p_.ledger->clear_before(end)) p_.checkpointer.save_through(*upto);  // the clear first
+      p_.ledger->take_snapshot_rows(end, out);
+    });
   };
   p_.checkpointer.take_ledger = [this](Lsn acked, LedgerDelta& out) { p_.ledger->take_acknowledged(acked, out); };
 }

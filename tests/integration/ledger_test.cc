@@ -21,21 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "base/hex.h"
 #include "tests/integration/harness.h"
 
 using namespace tombsync::it;
 
 namespace {
 
-std::string hex(const std::string& bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
+std::string hex(const std::string& bytes) { return tombsync::to_hex(bytes); }
 
 // A TRUNCATE of `table` in one of three transactions: alone; after and before a few changes; or
 // followed by a refill of 1,000 rows (so that the next expansion has keys to delete).

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/hex.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/topic_state.h"
@@ -34,15 +35,7 @@ using std::chrono::steady_clock;
 
 namespace {
 
-std::string hex(const std::string& bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
+std::string hex(const std::string& bytes) { return tombsync::to_hex(bytes); }
 
 std::string id_key(long long id) { return "{\"id\":" + std::to_string(id) + "}"; }
 

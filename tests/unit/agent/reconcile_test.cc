@@ -214,3 +214,34 @@ TEST_CASE("reconcile: the merged view takes pending marks over the store's, in k
 }
 
 }  // namespace tombsync
+
+namespace tombsync {
+
+TEST_CASE("ledger: a chunk's rows after a pending clear wait for the cursor to pass the clear",
+          "[stream][ledger][reconcile]") {
+  Rig rig;
+  rig.seed(2);
+  rig.ledger.on_begin(Lsn(0x5000));
+  rig.record(rig.event(Op::kInsert, 3), false);
+  rig.ledger.on_clear(*rig.users);  // an expanded TRUNCATE
+  rig.ledger.on_commit(Lsn(0x5000), Lsn(0x5010));
+  rig.ledger.on_begin(Lsn(0x6000));  // a transaction without ledger changes
+  rig.ledger.on_commit(Lsn(0x6000), Lsn(0x6010));
+  rig.ledger.on_begin(Lsn(0x7000));  // a chunk's high watermark, its rows
+  rig.record(rig.event(Op::kRead, 4), true);
+  rig.ledger.on_commit(Lsn(0x7000), Lsn(0x7010));
+  CHECK(rig.ledger.clear_before(Lsn(0x7010)) == Lsn(0x5010));
+  CHECK_FALSE(rig.ledger.clear_before(Lsn(0x5010)));  // nothing before the clear's own transaction
+  // Saved in that order, the chunk's key survives the clear.
+  LedgerDelta upto, rows, rest;
+  rig.ledger.take_acknowledged(Lsn(0x5010), upto);
+  rig.store.save_confirmed("tombsync", Lsn(0x5010), upto);
+  rig.ledger.take_snapshot_rows(Lsn(0x7010), rows);
+  rig.store.save_snapshot("tombsync", "public.users", SnapshotProgress{}, rows);
+  rig.ledger.take_acknowledged(Lsn(0x7010), rest);
+  rig.store.save_confirmed("tombsync", Lsn(0x7010), rest);
+  CHECK(rig.live() == std::set<std::string>{key(4)});
+  CHECK_FALSE(rig.ledger.clear_before(Lsn(0x8000)));
+}
+
+}  // namespace tombsync

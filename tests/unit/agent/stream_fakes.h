@@ -206,6 +206,7 @@ class MemoryCursorStore final : public CursorStore {
   std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool dry_run,
                                         bool forget_cursor, const std::string& request_id = "") override {
     if (forget_cursor) {
+      ++incarnations[slot];
       forget_slot(slot);
       std::erase_if(snapshots, [&](const auto& kv) { return kv.first.starts_with(slot + "/"); });
     }
@@ -221,6 +222,7 @@ class MemoryCursorStore final : public CursorStore {
     }
     return out;
   }
+  uint32_t slot_incarnation(const std::string& slot) override { return incarnations[slot]; }
   // The keys of a table ("schema.table") of the slot.
   std::set<std::string> keys_of(const std::string& slot, const std::string& table) const {
     std::set<std::string> out;
@@ -240,6 +242,7 @@ class MemoryCursorStore final : public CursorStore {
   std::map<std::string, LedgerTableId> ledger_ids;
   std::map<uint32_t, std::map<std::string, uint32_t>> ledger;  // by ledger id: key -> mark
   std::map<uint32_t, uint32_t> last_marks;                     // by ledger id
+  std::map<std::string, uint32_t> incarnations;
   int saves = 0;
 
  private:

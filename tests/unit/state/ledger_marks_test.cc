@@ -90,6 +90,7 @@ TEST_CASE("begin_reconcile: a new mark per table, kept across forget_slot; forge
 
     auto first = store->begin_reconcile("s1", {"public.a", "public.b"}, true, false, "req-1");
     CHECK(first == std::vector<uint32_t>{1, 1});
+    CHECK(store->slot_incarnation("s1") == 0);  // a request does not start the slot over
     auto p = store->load_snapshot("s1", "public.a");
     REQUIRE(p);
     CHECK_FALSE(p->done);
@@ -104,6 +105,7 @@ TEST_CASE("begin_reconcile: a new mark per table, kept across forget_slot; forge
     store->forget_slot("s1");
     auto second = store->begin_reconcile("s1", {"public.a"}, false, true);
     CHECK(second == std::vector<uint32_t>{2});  // the mark outlives the slot's state
+    CHECK(store->slot_incarnation("s1") == 1);  // the slot was started over once
     CHECK_FALSE(store->load_confirmed("s1"));
     CHECK_FALSE(store->load_source_identity("s1"));
     CHECK_FALSE(store->load_snapshot("s1", "public.other"));
@@ -112,7 +114,10 @@ TEST_CASE("begin_reconcile: a new mark per table, kept across forget_slot; forge
   {
     auto store = open_rocksdb_cursor_store(dir);  // durable
     CHECK(store->load_snapshot("s1", "public.a")->reconcile_mark == 2);
+    CHECK(store->slot_incarnation("s1") == 1);
     CHECK(store->begin_reconcile("s1", {"public.b", "public.a"}, false, true) == std::vector<uint32_t>{2, 3});
+    CHECK(store->slot_incarnation("s1") == 2);
+    CHECK(store->slot_incarnation("s2") == 0);
     SnapshotProgress plain;  // a plain snapshot's progress has no mark
     store->save_snapshot("s1", "public.c", plain);
     CHECK(store->load_snapshot("s1", "public.c")->reconcile_mark == 0);
