@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -21,6 +22,7 @@
 #include "connectors/postgres/pg_connection.h"
 #include "agent/ops/metrics.h"
 #include "agent/cli/preflight.h"
+#include "agent/cli/reconcile_command.h"
 #include "agent/snapshot/snapshot_request.h"
 #include "agent/cli/status_report.h"
 #include "base/stop_signal.h"
@@ -41,6 +43,11 @@ constexpr const char* kUsage =
     "  snapshot --config FILE --table SCHEMA.TABLE\n"
     "                        read a configured table again (a backfill): the running agent starts it\n"
     "                        within a second, while streaming goes on; else the next run does\n"
+    "  reconcile --config FILE (--table SCHEMA.TABLE | --all) [--dry-run] [--no-wait] [--timeout SECONDS]\n"
+    "                        re-read tables that keep a key ledger and delete (inferred deletes) every key\n"
+    "                        the source no longer has; --dry-run only counts them and prints a sample.\n"
+    "                        The running agent starts it within a second, while streaming goes on; else\n"
+    "                        the next run does. Waits for the result (default up to 3600 s) unless --no-wait\n"
     "  drop-slot --config FILE [--yes]\n"
     "                        drop the replication slot (after typing its name, or with --yes) and forget\n"
     "                        its cursor; refused while an agent uses it\n"
@@ -50,6 +57,8 @@ constexpr const char* kUsage =
     "  --config FILE         the YAML config (see docs/configuration.md)\n"
     "  --json                check, status: print one JSON object instead of text\n"
     "  --yes                 drop-slot: do not ask for confirmation\n"
+    "  --all, --dry-run, --no-wait, --timeout SECONDS\n"
+    "                        reconcile: every table with a ledger; count only; do not wait; wait at most this long\n"
     "  --log-level LEVEL     debug | info | warn | error (overrides log.level)\n"
     "  --log-format FORMAT   text | json (overrides log.format)\n";
 
@@ -134,8 +143,8 @@ int main(int argc, char** argv) {
     std::printf("tombsync %s\n", TOMBSYNC_VERSION);
     return 0;
   }
-  std::string config_path, log_level, log_format, table;
-  bool json = false, yes = false;
+  std::string config_path, log_level, log_format, table, timeout;
+  bool json = false, yes = false, all = false, dry_run = false, no_wait = false;
   for (size_t i = 1; i < args.size(); ++i) {
     auto take = [&](std::string& into) {
       if (i + 1 >= args.size()) return false;
@@ -154,20 +163,46 @@ int main(int argc, char** argv) {
       json = true;
     } else if (args[i] == "--yes") {
       yes = true;
+    } else if (args[i] == "--all") {
+      all = true;
+    } else if (args[i] == "--dry-run") {
+      dry_run = true;
+    } else if (args[i] == "--no-wait") {
+      no_wait = true;
+    } else if (args[i] == "--timeout") {
+      if (!take(timeout)) return usage_error("--timeout needs a number of seconds");
     } else {
       return usage_error("unknown option " + args[i]);
     }
   }
   // ledger-keys and compact-state: see state_debug_command.
   if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
-      command != "drop-slot" && command != "ledger-keys" && command != "compact-state")
+      command != "drop-slot" && command != "reconcile" && command != "ledger-keys" && command != "compact-state")
     return usage_error("unknown command " + command);
   if (config_path.empty()) return usage_error(command + " needs --config FILE");
   if (json && command == "run") return usage_error("--json applies to check and status");
   if ((command == "snapshot" || command == "ledger-keys") && table.empty())
     return usage_error(command + " needs --table SCHEMA.TABLE");
-  if (command != "snapshot" && command != "ledger-keys" && !table.empty())
-    return usage_error("--table applies to snapshot");
+  if (command != "snapshot" && command != "reconcile" && command != "ledger-keys" && !table.empty())
+    return usage_error("--table applies to snapshot and reconcile");
+  if (command == "reconcile" && table.empty() == !all)
+    return usage_error("reconcile needs --table SCHEMA.TABLE or --all (one of them)");
+  if (command != "reconcile" && (all || dry_run || no_wait || !timeout.empty()))
+    return usage_error("--all, --dry-run, --no-wait and --timeout apply to reconcile");
+  tombsync::ReconcileOptions reconcile;
+  if (command == "reconcile") {
+    if (!table.empty()) reconcile.tables.push_back(table);
+    reconcile.all = all;
+    reconcile.dry_run = dry_run;
+    reconcile.wait = !no_wait;
+    if (!timeout.empty()) {
+      char* end = nullptr;
+      const long s = std::strtol(timeout.c_str(), &end, 10);
+      if (end == timeout.c_str() || *end != '\0' || s < 1 || s > 7 * 24 * 3600)
+        return usage_error("--timeout needs a whole number of seconds from 1 to 604800, not " + timeout);
+      reconcile.timeout_s = static_cast<int>(s);
+    }
+  }
   if (command != "drop-slot" && yes) return usage_error("--yes applies to drop-slot");
 
   if (command == "check") {
@@ -215,6 +250,7 @@ int main(int argc, char** argv) {
                   "goes on; otherwise the next `tombsync run` does\n", table.c_str());
       return 0;
     }
+    if (command == "reconcile") return tombsync::reconcile_command(config, config_path, reconcile, stdout);
     if (command == "compact-state" || command == "ledger-keys") return state_debug_command(command, config, table);
     if (command == "status") {
       auto report = tombsync::collect_status(config_path, config);

@@ -75,7 +75,7 @@ void check_postgres(const Config& c, CheckList& list, SourceSeen& seen) {
   replication_connection(c, facts, list);
   list.add(judge_tables(facts, c.source).findings);
   list.add(judge_publication(facts, c.source).findings);
-  list.add(judge_slot(facts.slot, facts.server, c.source).findings);
+  list.add(judge_slot(facts.slot, facts.server, c.source, c.on_slot_loss).findings);
   seen.checked = true;
   seen.facts = std::move(facts);
 }

@@ -78,7 +78,7 @@ void cursor(const Config& c, const SourceSeen& seen, CheckList& list) {
               "it must be compared with the source, and Postgres could not be checked");
     return;
   }
-  list.add(judge_cursor(state, seen.facts.server, seen.facts.slot, slot));
+  list.add(judge_cursor(state, seen.facts.server, seen.facts.slot, slot, c.on_slot_loss, c.source.create_slot));
 }
 
 }  // namespace

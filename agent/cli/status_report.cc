@@ -1,5 +1,7 @@
 #include "agent/cli/status_report.h"
 
+#include "agent/cli/reconcile_command.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -60,7 +62,8 @@ void read_postgres(const Config& config, StatusReport& r) {
   if (r.cursor.source && !r.source.system_identifier.empty())
     r.cursor.matches_source = *r.cursor.source == source_identity(r.source.system_identifier, facts.server.database);
   const StoredState stored{config.state_dir, r.cursor.lsn, r.cursor.source};
-  const Finding verdict = judge_cursor(stored, facts.server, slot, config.source.slot);
+  const Finding verdict = judge_cursor(stored, facts.server, slot, config.source.slot, config.on_slot_loss,
+                                       config.source.create_slot);
   if (verdict.level == Finding::Level::kProblem) r.errors.push_back(verdict.message);
 
   const pg::PublicationFacts& pub = facts.publication;
@@ -73,6 +76,14 @@ void read_postgres(const Config& config, StatusReport& r) {
     const pg::PublishedTable* p = pub.find({name.schema, name.table});
     r.tables[i].in_publication = pub.exists && (pub.all_tables || (p && p->listed));
   }
+}
+
+// A reconciliation's line under the tables: running (its phase and progress) or the last result.
+std::string reconcile_line(const std::string& table, const JobProgress& p, bool agent_runs) {
+  if (p.running)
+    return fmt::format("  {}: reconciling{}: {}{}\n", table, p.lsn.empty() ? "" : " at " + p.lsn,
+                       reconcile_progress_text(p), agent_runs ? "" : " (no agent runs: stopped)");
+  return fmt::format("  {}: last reconciliation{}: {}\n", table, p.dry_run ? " (dry run)" : "", reconcile_result_text(p));
 }
 
 }  // namespace
@@ -107,7 +118,8 @@ StatusReport collect_status(const std::string& config_path, const Config& config
     }
     for (auto& p : read_job_progress(config.state_dir))
       for (auto& t : r.tables)
-        if (p.job == "truncate" && p.table == t.name) t.truncate = p;
+        if (p.table == t.name && (p.job == "truncate" || p.job == "reconcile"))
+          (p.job == "truncate" ? t.truncate : t.reconcile) = p;
   } catch (const Error& e) {
     r.errors.push_back(e.what());
   }
@@ -185,11 +197,24 @@ std::string StatusReport::text() const {
     else
       out += fmt::format("  {}: last TRUNCATE at {}: {} deletes in {:.1f} s\n", t.name, p.lsn, p.done, p.elapsed_s);
   }
+  for (const auto& t : tables)
+    if (t.reconcile) out += reconcile_line(t.name, *t.reconcile, cursor.agent_pid.has_value());
   for (const auto& e : errors) out += "error: " + e + "\n";
   return out;
 }
 
 namespace {
+nlohmann::ordered_json reconcile_json(const std::optional<JobProgress>& p) {
+  if (!p) return nullptr;
+  return {{"state", p->running ? "running" : "done"}, {"phase", p->phase},
+          {"dry_run", p->dry_run},                    {"done", p->done},
+          {"total", p->total},                        {"rate", p->rate},
+          {"eta_s", p->eta_s},                        {"inferred", p->inferred},
+          {"sample", p->sample},                      {"elapsed_s", p->elapsed_s},
+          {"lsn", p->lsn},                            {"request_id", p->request_id},
+          {"updated_unix_ms", p->updated_unix_ms}};
+}
+
 nlohmann::ordered_json truncate_json(const std::optional<JobProgress>& p) {
   if (!p) return nullptr;
   return {{"state", p->running ? "running" : "done"}, {"lsn", p->lsn},          {"deletes", p->done},
@@ -253,7 +278,8 @@ std::string StatusReport::json() const {
                            {"snapshot", t.snapshot},
                            {"snapshot_rows", t.snapshot_rows},
                            {"ledger_keys", opt_json(t.ledger_keys)},
-                           {"truncate", truncate_json(t.truncate)}});
+                           {"truncate", truncate_json(t.truncate)},
+                           {"reconcile", reconcile_json(t.reconcile)}});
   j["errors"] = errors;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

@@ -68,6 +68,8 @@ struct StatusReport {
     std::optional<uint64_t> ledger_keys;
     // The table's last TRUNCATE expansion, running or done (agent/ops/job_progress.h).
     std::optional<JobProgress> truncate;
+    // The table's last reconciliation (`tombsync reconcile`, or after a lost slot), running or done.
+    std::optional<JobProgress> reconcile;
   };
   std::vector<Table> tables;
 

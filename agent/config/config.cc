@@ -69,6 +69,8 @@ LedgerMode Config::ledger_for(const TableConfig& table) const {
 
 const char* to_string(TruncateMode mode) { return mode == TruncateMode::kExpand ? "expand" : "event"; }
 
+const char* to_string(OnSlotLoss mode) { return mode == OnSlotLoss::kReconcile ? "reconcile" : "stop"; }
+
 TruncateMode Config::truncate_for(const TableConfig& table) const {
   if (ledger_for(table) == LedgerMode::kNone) return TruncateMode::kEvent;  // nothing to expand from
   return table.truncate.value_or(truncate.value_or(TruncateMode::kExpand));

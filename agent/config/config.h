@@ -39,6 +39,12 @@ enum class LedgerMode { kNone = 0, kKeys = 1 };  // order = YAML names
 // `deletes`) for every key the table's ledger holds, which empties it. kExpand
 // needs the ledger (Config::truncate_for).
 enum class TruncateMode { kExpand = 0, kEvent = 1 };  // order = YAML names
+// What a start does when state_dir holds a cursor the server can no longer serve: the slot is
+// missing, its wal_status is lost, or the cursor is ahead of the server's WAL (docs/deletes.md
+// "Lost slot"). kStop refuses to start (the operator decides); kReconcile recreates the slot
+// and reconciles every table that keeps a ledger, so rows deleted in the gap become inferred
+// deletes instead of ghosts.
+enum class OnSlotLoss { kStop = 0, kReconcile = 1 };  // order = YAML names
 
 // The names used in the config file: "both", "flag", "tombstone"; "drop", "hash". (Format's
 // names, "json", "protobuf", "debezium-json", are schemas/encoder.h's to_string.)
@@ -47,6 +53,7 @@ const char* to_string(RedactMode mode);
 const char* to_string(OversizedPolicy policy);  // "fail", "truncate_column", "skip_column"
 const char* to_string(LedgerMode mode);          // "none", "keys"
 const char* to_string(TruncateMode mode);        // "expand", "event"
+const char* to_string(OnSlotLoss mode);          // "stop", "reconcile"
 
 // A table as Postgres names it in the catalog (and in pgoutput Relation
 // messages): unquoted names in the config are folded to lower case, quoted
@@ -120,6 +127,7 @@ struct Config {
   OversizedPolicy oversized = OversizedPolicy::kFail;
   LedgerMode ledger = LedgerMode::kKeys;
   std::optional<TruncateMode> truncate;  // unset: kExpand where the table keeps a ledger
+  OnSlotLoss on_slot_loss = OnSlotLoss::kStop;
   std::string state_dir;  // RocksDB cursor store directory (required)
   // initial: a table without finished snapshot progress is read whole, then streamed;
   // never: only changes; initial_only: snapshot, then exit once it is confirmed.

@@ -14,8 +14,8 @@ namespace tombsync::config_internal {
 // A section's allowed keys, in the order messages list them.
 using Keys = std::span<const std::string_view>;
 
-inline constexpr std::array<std::string_view, 16> kRootKeys = {
-    "source", "kafka", "format", "deletes", "oversized", "ledger", "truncate", "state_dir", "log", "snapshot", "snapshot_chunk_rows",
+inline constexpr std::array<std::string_view, 17> kRootKeys = {
+    "source", "kafka", "format", "deletes", "oversized", "ledger", "truncate", "on_slot_loss", "state_dir", "log", "snapshot", "snapshot_chunk_rows",
     "snapshot_max_connections", "http", "health", "heartbeat", "reconnect"};
 inline constexpr std::array<std::string_view, 8> kSourceKeys = {
     "dsn", "slot", "publication", "create_publication", "create_slot", "tables",

@@ -103,6 +103,10 @@ Config Parser::parse(const std::string& text) {
   if (const Value* n = find(top, "oversized")) config.oversized = oversized_policy(*n, "oversized");
   if (const Value* n = find(top, "ledger")) config.ledger = ledger_mode(*n, "ledger");
   if (const Value* n = find(top, "truncate")) config.truncate = truncate_mode(*n, "truncate");
+  if (const Value* n = find(top, "on_slot_loss")) {
+    static constexpr std::array<std::string_view, 2> kNames = {"stop", "reconcile"};
+    config.on_slot_loss = static_cast<OnSlotLoss>(one_of(*n, "on_slot_loss", kNames));
+  }
   if (const Value* n = find(top, "state_dir")) {
     config.state_dir = nonempty(*n, "state_dir", "a directory path, e.g. /var/lib/tombsync");
   } else {

@@ -98,7 +98,49 @@ constexpr const char* kAtRisk =
 
 }  // namespace
 
-SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, const Config::Source& source) {
+const char* const kOnSlotLossHint =
+    ", or set on_slot_loss: reconcile to recreate the slot and reconcile every table (docs/deletes.md)";
+
+namespace {
+
+// What run does about a slot loss with on_slot_loss: reconcile, for check's warning.
+constexpr const char* kWillReconcile =
+    "; run will recreate the slot and reconcile every table that keeps a key ledger (on_slot_loss: reconcile)";
+
+// on_slot_loss: reconcile recreates the slot: source.create_slot: false forbids that.
+std::string reconcile_needs_create(const std::string& what) {
+  return what + "; on_slot_loss: reconcile recreates the slot, which source.create_slot: false forbids: set "
+                "source.create_slot: true, or re-sync the tables with a fresh state_dir and create the slot yourself";
+}
+
+std::string lsn_or(const std::optional<Lsn>& lsn, const char* none) { return lsn ? lsn->str() : std::string(none); }
+
+}  // namespace
+
+std::optional<SlotLoss> find_slot_loss(const StoredState& stored, const pg::ServerFacts& server,
+                                       const pg::SlotFacts& slot, const std::string& slot_name) {
+  const bool identity_known = !server.system_identifier.empty();
+  if (identity_known && stored.identity && *stored.identity != source_identity(server.system_identifier, server.database))
+    return std::nullopt;  // another source's state_dir: judge_cursor refuses it
+  const std::string wal = lsn_or(server.current_wal, "?");
+  if (stored.cursor && server.current_wal && *stored.cursor > *server.current_wal)
+    return SlotLoss{SlotLoss::Cause::kAhead, slot.exists,
+                    "the cursor of slot " + slot_name + " (" + stored.cursor->str() + ") is ahead of the server's WAL (" +
+                        wal + "): the database was restored or failed over"};
+  if (stored.cursor && !slot.exists)
+    return SlotLoss{SlotLoss::Cause::kMissing, false,
+                    "slot " + slot_name + " is gone (dropped, or a failover to a server without it); cursor " +
+                        stored.cursor->str() + ", server WAL " + wal};
+  if (slot.exists && slot.wal_status == "lost")
+    return SlotLoss{SlotLoss::Cause::kLost, true,
+                    "slot " + slot_name + " has lost WAL it needs (wal_status lost, confirmed_flush_lsn " +
+                        lsn_or(slot.confirmed_flush, "?") + "); cursor " + lsn_or(stored.cursor, "none") +
+                        ", server WAL " + wal};
+  return std::nullopt;
+}
+
+SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, const Config::Source& source,
+                      OnSlotLoss on_loss) {
   const std::string& name = source.slot;
   SlotRuling r;
   if (!slot.exists) {
@@ -133,14 +175,20 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
     r.findings.push_back(problem("slot", name,
                                  title + " belongs to database " + slot.database + ", not " + server.database +
                                      ": choose another source.slot (slot names are shared by every database)"));
-  if (slot.wal_status == "lost")
-    r.findings.push_back(problem(
-        "slot", name,
-        title + " has lost WAL it needs (wal_status lost: it fell further behind than max_slot_wal_keep_size, or "
-                "was invalidated), so changes since its confirmed_flush_lsn " +
-            (slot.confirmed_flush ? slot.confirmed_flush->str() : std::string("?")) +
-            " are gone: drop it (tombsync drop-slot, which also forgets its cursor), re-sync the tables and start "
-            "again"));
+  if (slot.wal_status == "lost") {
+    const std::string lost = title + " has lost WAL it needs (wal_status lost: it fell further behind than "
+                                     "max_slot_wal_keep_size, or was invalidated), so changes since its "
+                                     "confirmed_flush_lsn " + lsn_or(slot.confirmed_flush, "?") + " are gone";
+    if (on_loss == OnSlotLoss::kReconcile && source.create_slot)
+      r.findings.push_back(warning("slot", name, lost + kWillReconcile));
+    else if (on_loss == OnSlotLoss::kReconcile)
+      r.findings.push_back(problem("slot", name, reconcile_needs_create(lost)));
+    else
+      r.findings.push_back(problem(
+          "slot", name,
+          lost + ": drop it (tombsync drop-slot, which also forgets its cursor), re-sync the tables and start again" +
+              kOnSlotLossHint));
+  }
   if (slot.active)
     // Transient: after a network drop, this agent's own previous walsender can hold the slot
     // until the server notices (wal_sender_timeout). At first start it still ends the run.
@@ -154,6 +202,7 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
     if (unreserved) r.findings.push_back(warning("slot", name, title + " is " + kAtRisk));
     return r;
   }
+  if (slot.wal_status == "lost") return r;  // on_slot_loss: reconcile: its warning says what run does
   std::string summary = title + " exists: plugin pgoutput, database " + server.database + ", not active";
   if (slot.confirmed_flush) summary += ", confirmed_flush_lsn " + slot.confirmed_flush->str();
   if (!slot.wal_status.empty()) summary += ", wal_status " + slot.wal_status;
@@ -166,7 +215,7 @@ SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, 
 }
 
 Finding judge_cursor(const StoredState& stored, const pg::ServerFacts& server, const pg::SlotFacts& slot,
-                     const std::string& slot_name) {
+                     const std::string& slot_name, OnSlotLoss on_loss, bool create_slot) {
   const std::string check = "state.cursor";
   if (!stored.cursor && !stored.identity)
     return holds(check, slot_name,
@@ -187,18 +236,22 @@ Finding judge_cursor(const StoredState& stored, const pg::ServerFacts& server, c
                  "state_dir belongs to this database (" + identity + "), no cursor for slot " + slot_name + " yet");
   }
   const Lsn cursor = *stored.cursor;
+  const auto loss = find_slot_loss(stored, server, slot, slot_name);
+  if (loss && loss->cause != SlotLoss::Cause::kLost && on_loss == OnSlotLoss::kReconcile)
+    return create_slot ? warning(check, slot_name, loss->what + kWillReconcile)
+                       : problem(check, slot_name, reconcile_needs_create(loss->what), ErrorKind::kState);
   if (server.current_wal && cursor > *server.current_wal)
     return problem(check, slot_name,
                    "the stored cursor of slot " + slot_name + " (" + cursor.str() + ") is ahead of the server's WAL (" +
                        server.current_wal->str() +
                        "): the database was restored or failed over; streaming from here could skip changes. "
-                       "Re-sync the tables and start with a fresh state_dir",
+                       "Re-sync the tables and start with a fresh state_dir" + kOnSlotLossHint,
                    ErrorKind::kState);
   if (!slot.exists)
     return problem(check, slot_name,
                    "replication slot " + slot_name + " is gone but state_dir has its cursor " + cursor.str() +
                        ": changes since then are lost to this slot (dropped, or a failover to a server without it). "
-                       "Re-sync the tables and start with a fresh state_dir");
+                       "Re-sync the tables and start with a fresh state_dir" + kOnSlotLossHint);
   if (!identity_known) return unjudged(check, slot_name, title, unknown_identity);
   const std::string recorded =
       title + " is " + cursor.str() + ", recorded for this database (" + identity + ")";

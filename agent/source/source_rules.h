@@ -89,13 +89,15 @@ struct PublicationRuling {
 };
 PublicationRuling judge_publication(const pg::SourceFacts& facts, const Config::Source& source);
 
-// slot: exists with pgoutput in this database, has not lost WAL (wal_status lost: a problem;
+// slot: exists with pgoutput in this database, has not lost WAL (wal_status lost: a problem, or
+// with on_slot_loss: reconcile and source.create_slot a warning, since run recreates it;
 // unreserved: a warning), is not in use (a transient problem); or run may create it.
 struct SlotRuling {
   Findings findings;
-  bool create = false;  // run creates the slot
+  bool create = false;  // run creates the slot (a missing one; a lost one is find_slot_loss's)
 };
-SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, const Config::Source& source);
+SlotRuling judge_slot(const pg::SlotFacts& slot, const pg::ServerFacts& server, const Config::Source& source,
+                      OnSlotLoss on_loss = OnSlotLoss::kStop);
 
 // What state_dir holds for the slot: run reads it from its CursorStore, check and status with
 // state/cursor_reader.h.
@@ -108,7 +110,26 @@ struct StoredState {
 // not ahead of the server's WAL, and its slot still exists; a slot ahead of it is a warning
 // (streaming resumes at the slot). Unjudged when the server's system identifier is unknown and
 // nothing else is wrong. run passes IDENTIFY_SYSTEM's identifier and WAL position in `server`.
+// A slot loss (find_slot_loss) is a problem with on_slot_loss: stop (its message names both
+// fixes), a warning with reconcile (run recreates the slot), and a problem again with reconcile
+// but create_slot false (run may not recreate it).
 Finding judge_cursor(const StoredState& stored, const pg::ServerFacts& server, const pg::SlotFacts& slot,
-                     const std::string& slot_name);
+                     const std::string& slot_name, OnSlotLoss on_loss = OnSlotLoss::kStop, bool create_slot = true);
+
+// A start the server cannot serve from what state_dir holds (docs/configuration.md "Lost slot"):
+// the cursor is ahead of the server's WAL (a restore or failover), the cursor's slot is missing,
+// or the slot has lost WAL (wal_status lost; with a cursor or without one, which a start that
+// crashed between recording a reconciliation and recreating the slot leaves). Not a loss: a
+// state_dir of another source (judge_cursor refuses it).
+struct SlotLoss {
+  enum class Cause { kAhead, kMissing, kLost };
+  Cause cause = Cause::kMissing;
+  bool slot_exists = false;  // run drops it before creating it again
+  std::string what;          // the cause and the positions, one clause without the fix
+};
+std::optional<SlotLoss> find_slot_loss(const StoredState& stored, const pg::ServerFacts& server,
+                                       const pg::SlotFacts& slot, const std::string& slot_name);
+// The fix with on_slot_loss: stop, appended to the refusal: "or set on_slot_loss: reconcile ...".
+extern const char* const kOnSlotLossHint;
 
 }  // namespace tombsync

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/slot_admin.h"
 
 namespace tombsync {
 namespace {
@@ -40,6 +41,45 @@ void apply(const PublicationPlan& plan, const std::string& publication, pg::Sour
       log::info("added {} to publication {}", fmt::join(names(plan.tables), ", "), publication);
       return;
   }
+}
+
+// The tables a lost slot's reconciliation re-reads: every configured one that keeps a key
+// ledger (ledger_for is kNone for a keyless table), in config order.
+std::vector<std::string> ledger_tables(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& t : config.source.tables)
+    if (config.ledger_for(t) == LedgerMode::kKeys) out.push_back(t.name.qualified());
+  return out;
+}
+
+// on_slot_loss: reconcile (docs/configuration.md "Lost slot"). Crash safety is in the order:
+// the reconciliation is recorded and the cursor forgotten (one synced write) before the slot is
+// dropped, so a crash in between leaves a lost slot without a cursor, which the next start
+// finds (find_slot_loss) and handles the same way; a crash after the drop leaves no slot and no
+// cursor, a first start, with the reconciliation still recorded. Returns the new slot's position.
+Lsn recreate_slot(const Config& config, const SlotLoss& loss, CursorStore& store, pg::ReplicationStream& stream) {
+  const auto& slot = config.source.slot;
+  const std::vector<std::string> tables = ledger_tables(config);
+  log::warn("{}; on_slot_loss: reconcile: recreating the slot and reconciling {} tables ({})", loss.what,
+            tables.size(), tables.empty() ? std::string("none keeps a key ledger") : fmt::format("{}", fmt::join(tables, ", ")));
+  store.begin_reconcile(slot, tables, /*dry_run=*/false, /*forget_cursor=*/true);
+  if (loss.slot_exists) {
+    pg::PgConnection conn(config.source.dsn, pg::PgConnection::Mode::kSql);
+    pg::drop_replication_slot(conn, slot);
+    log::info("dropped replication slot {}", slot);
+  }
+  const Lsn at = stream.create_slot(slot);
+  log::info("created replication slot {} (pgoutput) at {}", slot, at.str());
+  return at;
+}
+
+// The findings to log once a slot loss is handled: its own (the cursor's, the lost slot's
+// warning) are said by recreate_slot's one line.
+Findings without_loss_findings(Findings findings) {
+  std::erase_if(findings, [](const Finding& f) {
+    return f.check == "state.cursor" || (f.check == "slot" && f.level == Finding::Level::kWarning);
+  });
+  return findings;
 }
 
 }  // namespace
@@ -76,18 +116,32 @@ SlotClaim claim_slot(const Config& config, const PreparedSource& source, CursorS
   server.current_wal = identity.xlog_pos;
   const StoredState stored{config.state_dir, store.load_confirmed(slot), store.load_source_identity(slot)};
 
-  Findings findings{judge_cursor(stored, server, source.facts.slot, slot)};
-  SlotRuling ruling = judge_slot(source.facts.slot, server, config.source);
+  const OnSlotLoss on_loss = config.on_slot_loss;
+  Findings findings{judge_cursor(stored, server, source.facts.slot, slot, on_loss, config.source.create_slot)};
+  SlotRuling ruling = judge_slot(source.facts.slot, server, config.source, on_loss);
   findings.insert(findings.end(), ruling.findings.begin(), ruling.findings.end());
   refuse_first_problem(findings);
-  log_findings(findings);
+  // No problem refused with reconcile: a loss is recreated (the rules made it a warning).
+  const auto loss = on_loss == OnSlotLoss::kReconcile ? find_slot_loss(stored, server, source.facts.slot, slot)
+                                                      : std::nullopt;
+  log_findings(loss ? without_loss_findings(findings) : findings);
 
+  SlotClaim claim;
+  claim.identity = source_identity(identity.system_id, source.database);
+  if (loss) {
+    // A first start on the new slot: no cursor, and no redelivery filter (session_start.cc), since
+    // nothing in Kafka comes from this slot; a tail of the old history could even carry positions
+    // past the new slot's (a cursor that was ahead), which the filter would wrongly skip.
+    const Lsn at = recreate_slot(config, *loss, store, stream);
+    store.save_source_identity(slot, claim.identity);
+    claim.slot_existed = false;
+    claim.start = at;
+    return claim;
+  }
   if (ruling.create) {
     Lsn at = stream.create_slot(slot);
     log::info("created replication slot {} (pgoutput) at {}", slot, at.str());
   }
-  SlotClaim claim;
-  claim.identity = source_identity(identity.system_id, source.database);
   claim.cursor = stored.cursor;
   store.save_source_identity(slot, claim.identity);
   claim.slot_existed = source.facts.slot.exists;

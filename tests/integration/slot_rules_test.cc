@@ -96,6 +96,7 @@ TEST_CASE("a slot that lost its WAL: check fails it and run refuses it, with the
   const std::string message = "replication slot " + n + " has lost WAL it needs (wal_status lost" + failed;
   CHECK(message.find("tombsync drop-slot") != std::string::npos);
   CHECK(message.find("re-sync the tables") != std::string::npos);
+  CHECK(message.find("or set on_slot_loss: reconcile to recreate the slot and reconcile every table") != std::string::npos);
 
   // run, on the same state_dir (the cursor is there, the slot lost): refused with check's message.
   Agent again({.name = n, .tables = {"public." + n}, .extra_yaml = "snapshot: never\n", .state_dir = first.state_dir()});

@@ -170,6 +170,17 @@ TEST_CASE("truncate: expand where a ledger is kept, event otherwise; expand with
   CHECK_THAT(error_of(with_top("truncate: delete\n")), Contains("expand, event"));
 }
 
+TEST_CASE("on_slot_loss: stop unless set, reconcile when asked; global only", "[config][reconcile]") {
+  CHECK(parse_config(with_tables("    - public.a\n"), "test.yaml").on_slot_loss == OnSlotLoss::kStop);
+  CHECK(parse_config(with_top("on_slot_loss: reconcile\n"), "test.yaml").on_slot_loss == OnSlotLoss::kReconcile);
+  CHECK(parse_config(with_top("on_slot_loss: stop\n"), "test.yaml").on_slot_loss == OnSlotLoss::kStop);
+  CHECK(std::string(to_string(OnSlotLoss::kReconcile)) == "reconcile");
+  const std::string bad = error_of(with_top("on_slot_loss: resync\n"));
+  CHECK_THAT(bad, Contains("on_slot_loss"));
+  CHECK_THAT(bad, Contains("stop, reconcile"));
+  CHECK_THAT(error_of(with_tables("    - { name: public.a, on_slot_loss: reconcile }\n")), Contains("on_slot_loss"));
+}
+
 TEST_CASE("oversized: a global default and a per-table override, fail unless set", "[config]") {
   const Config c = parse_config(with_tables("    - public.a\n"
                                             "    - { name: public.b, oversized: skip_column }\n") +

@@ -222,7 +222,7 @@ TEST_CASE("an empty file names the required keys", "[config][errors]") {
   }
   CHECK_THAT(error_of("- a\n- b\n"),
              Contains("line 1: expected a mapping of keys (source, kafka, format, deletes, oversized, "
-                      "ledger, truncate, state_dir, log, snapshot, snapshot_chunk_rows, snapshot_max_connections, http, "
+                      "ledger, truncate, on_slot_loss, state_dir, log, snapshot, snapshot_chunk_rows, snapshot_max_connections, http, "
                       "health, heartbeat, reconnect) at the top level, got a list"));
 }
 

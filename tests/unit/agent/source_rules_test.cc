@@ -141,6 +141,7 @@ TEST_CASE("slot rules: lost WAL, at risk, another plugin or database, in use, mi
     CHECK(has(p.message, "max_slot_wal_keep_size"));
     CHECK(has(p.message, "tombsync drop-slot"));
     CHECK(has(p.message, "re-sync the tables"));
+    CHECK(has(p.message, "or set on_slot_loss: reconcile to recreate the slot and reconcile every table (docs/deletes.md)"));
     CHECK(p.kind == ErrorKind::kSource);
     CHECK(p.transient == Transient::kNo);
     CHECK_THROWS_WITH(refuse_first_problem(judge_slot(f.slot, f.server, s).findings),
@@ -255,7 +256,7 @@ TEST_CASE("cursor rules: identity, ahead of the WAL, slot gone, slot ahead", "[r
     CHECK(x.level == Level::kProblem);
     CHECK(x.kind == ErrorKind::kState);
     CHECK(has(x.message, "the stored cursor of slot tombsync (0/6000000) is ahead of the server's WAL (0/5000000)"));
-    CHECK(has(x.message, "Re-sync the tables and start with a fresh state_dir"));
+    CHECK(has(x.message, "Re-sync the tables and start with a fresh state_dir, or set on_slot_loss: reconcile"));
   }
   SECTION("the slot is gone but the cursor is there") {
     f.slot = pg::SlotFacts{};
@@ -264,6 +265,7 @@ TEST_CASE("cursor rules: identity, ahead of the WAL, slot gone, slot ahead", "[r
     CHECK(x.kind == ErrorKind::kSource);
     CHECK(has(x.message, "replication slot tombsync is gone but state_dir has its cursor 0/1000"));
     CHECK(has(x.message, "Re-sync"));
+    CHECK(has(x.message, "or set on_slot_loss: reconcile to recreate the slot"));
   }
   SECTION("a slot ahead of the cursor is a warning: streaming resumes at the slot") {
     auto x = judge_cursor(stored(Lsn(0x2000000)), f.server, f.slot, slot);
@@ -280,6 +282,71 @@ TEST_CASE("cursor rules: identity, ahead of the WAL, slot gone, slot ahead", "[r
     auto x = judge_cursor(stored(std::nullopt), f.server, f.slot, slot);
     CHECK(x.level == Level::kHolds);
     CHECK(has(x.message, "no cursor for slot tombsync yet"));
+  }
+}
+
+TEST_CASE("slot loss with on_slot_loss: reconcile: a warning run acts on, with the cause and the positions",
+          "[rules][reconcile]") {
+  auto f = good_facts();
+  auto s = source_config();
+  const std::string slot = "tombsync";
+  const auto reconcile = OnSlotLoss::kReconcile;
+  SECTION("the slot is gone") {
+    f.slot = pg::SlotFacts{};
+    auto x = judge_cursor(stored(Lsn(0x1000)), f.server, f.slot, slot, reconcile, true);
+    CHECK(x.level == Level::kWarning);
+    CHECK(has(x.message, "slot tombsync is gone (dropped, or a failover to a server without it); cursor 0/1000, "
+                         "server WAL 0/5000000; run will recreate the slot and reconcile every table"));
+    auto loss = find_slot_loss(stored(Lsn(0x1000)), f.server, f.slot, slot);
+    REQUIRE(loss);
+    CHECK(loss->cause == SlotLoss::Cause::kMissing);
+    CHECK_FALSE(loss->slot_exists);
+    CHECK(problems(judge_slot(f.slot, f.server, s, reconcile).findings).empty());
+  }
+  SECTION("the cursor is ahead of the server's WAL: the slot is dropped and created again") {
+    auto x = judge_cursor(stored(Lsn(0x6000000)), f.server, f.slot, slot, reconcile, true);
+    CHECK(x.level == Level::kWarning);
+    CHECK(has(x.message, "the cursor of slot tombsync (0/6000000) is ahead of the server's WAL (0/5000000)"));
+    auto loss = find_slot_loss(stored(Lsn(0x6000000)), f.server, f.slot, slot);
+    REQUIRE(loss);
+    CHECK(loss->cause == SlotLoss::Cause::kAhead);
+    CHECK(loss->slot_exists);
+  }
+  SECTION("wal_status lost, with a cursor or without one (a crash while recreating it)") {
+    f.slot.wal_status = "lost";
+    auto r = judge_slot(f.slot, f.server, s, reconcile);
+    CHECK(problems(r.findings).empty());
+    auto w = find_check(r.findings, "slot");
+    REQUIRE(w);
+    CHECK(w->level == Level::kWarning);
+    CHECK(has(w->message, "wal_status lost"));
+    CHECK(has(w->message, "run will recreate the slot and reconcile"));
+    CHECK(r.findings.size() == 1);  // no "exists" line besides the warning
+    for (auto cursor : {std::optional<Lsn>(Lsn(0x1000)), std::optional<Lsn>()}) {
+      auto loss = find_slot_loss(stored(cursor), f.server, f.slot, slot);
+      REQUIRE(loss);
+      CHECK(loss->cause == SlotLoss::Cause::kLost);
+      CHECK(loss->slot_exists);
+      CHECK(has(loss->what, "confirmed_flush_lsn 0/4000000"));
+      CHECK(has(loss->what, cursor ? "cursor 0/1000" : "cursor none"));
+    }
+  }
+  SECTION("create_slot: false forbids the recreation: still a problem, naming the setting") {
+    f.slot = pg::SlotFacts{};
+    auto x = judge_cursor(stored(Lsn(0x1000)), f.server, f.slot, slot, reconcile, false);
+    CHECK(x.level == Level::kProblem);
+    CHECK(has(x.message, "set source.create_slot: true"));
+    s.create_slot = false;
+    pg::SlotFacts lost = good_facts().slot;
+    lost.wal_status = "lost";
+    CHECK(has(only_problem(judge_slot(lost, f.server, s, reconcile).findings).message, "source.create_slot: false forbids"));
+  }
+  SECTION("no loss: a good slot, a slot ahead, another source's state_dir") {
+    CHECK_FALSE(find_slot_loss(stored(Lsn(0x1000)), f.server, f.slot, slot));
+    CHECK_FALSE(find_slot_loss(stored(Lsn(0x2000000)), f.server, f.slot, slot));
+    CHECK_FALSE(find_slot_loss(stored(Lsn(0x6000000), "12345/otherdb"), f.server, f.slot, slot));
+    CHECK(judge_cursor(stored(Lsn(0x6000000), "12345/otherdb"), f.server, f.slot, slot, reconcile, true).level ==
+          Level::kProblem);
   }
 }
 
