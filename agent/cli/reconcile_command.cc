@@ -159,12 +159,18 @@ int reconcile_command(const Config& config, const std::string& config_path, cons
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(options.poll_ms));
   }
+  int rc = 0;
   for (const auto& table : tables) {
     const JobProgress& p = seen.at(table);
+    if (p.phase != "done") {  // the agent refused the request, or ended it unfinished: its phase says why
+      std::fprintf(out, "reconcile %s: not done: %s (the agent's log has the line)\n", table.c_str(), p.phase.c_str());
+      rc = 1;
+      continue;
+    }
     std::fprintf(out, "reconcile %s%s: %s\n", table.c_str(), p.dry_run ? " (dry run)" : "",
                  reconcile_result_text(p).c_str());
   }
-  return 0;
+  return rc;
 }
 
 }  // namespace tombsync

@@ -178,3 +178,54 @@ TEST_CASE("kill -9 during a reconciliation, writes going on: it resumes, every g
   writer.join();
   CHECK(agent.stop(SIGTERM) == 0);
 }
+
+// With truncate: event a TRUNCATE leaves its keys live in the topic (the truncate event has no
+// key). A TRUNCATE during a reconciliation's re-read renews the mark, so the keys stamped before it
+// do not count as live: the sweep deletes every truncated key, and the topic ends equal to the table.
+TEST_CASE("a TRUNCATE during a reconciliation's re-read: the truncated keys stamped before it are swept",
+          "[integration][reconcile][truncate]") {
+  const std::string n = unique_name("rectrunc");
+  const std::string table = "public." + n;
+  Sql sql(ServiceEnv::get().pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int)");
+  sql.exec("INSERT INTO " + n + " SELECT g, 0 FROM generate_series(0, 29999) g");
+  Agent agent(AgentOptions{.name = n,
+                           .extra_yaml = "snapshot_chunk_rows: 200\n",
+                           .table_yaml = "    - { name: " + table + ", truncate: event }\n"});
+  agent.start();
+  REQUIRE(eventually([&] { return agent.log().find("snapshot: every table") != std::string::npos; },
+                     std::chrono::seconds(120)));
+  tombsync::request_reconcile(agent.state_dir(), {.table = table, .dry_run = false, .id = "truncate-test"});
+  // Into the re-read: some chunks are read and stamped, then the TRUNCATE and 100 new rows.
+  REQUIRE(eventually([&] { return agent.log().find("reconcile of " + table + " (re-read) starts") != std::string::npos; },
+                     std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  sql.exec("BEGIN; TRUNCATE " + n + "; INSERT INTO " + n + " SELECT g, 1 FROM generate_series(100000, 100099) g; COMMIT;");
+  REQUIRE(eventually([&] { return agent.log().find("reconcile of " + table + " (re-read) done:") != std::string::npos; },
+                     std::chrono::seconds(120)));
+  const std::string log = agent.log();
+  const bool renewed = log.find("TRUNCATE during the re-read") != std::string::npos;
+  Sql super(ServiceEnv::get().pg_superuser_dsn);
+  const uint64_t target = std::stoull(super.scalar("SELECT pg_current_wal_lsn() - '0/0'").value());
+  REQUIRE(eventually([&] { return confirmed_flush(super, n) >= target; }, std::chrono::seconds(60)));
+  const auto m = materialize(read_topic(agent.topic(table), topic_end_offsets(agent.topic(table)),
+                                        std::chrono::seconds(60)));
+  std::set<std::string> live;
+  for (const auto& [k, v] : m.live) live.insert(k);
+  CHECK(live == table_keys(table));
+  size_t old_swept = 0, new_flagged = 0, twice = 0;
+  for (const auto& [k, count] : m.inferred) {
+    const int id = nlohmann::json::parse(k)["id"].get<int>();
+    if (id >= 100000) ++new_flagged;
+    else ++old_swept;
+    if (count > 1) ++twice;
+  }
+  CHECK(old_swept == 30000);
+  CHECK(new_flagged == 0);
+  CHECK(twice == 0);
+  WARN("TRUNCATE during the re-read (mark renewed: " << (renewed ? "yes" : "no, the re-read was done first")
+                                                     << "): " << old_swept << " of 30,000 truncated keys swept, "
+                                                     << new_flagged << " of the 100 new rows flagged; topic == table ("
+                                                     << live.size() << " rows)");
+  CHECK(agent.stop(SIGTERM) == 0);
+}

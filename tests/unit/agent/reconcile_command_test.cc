@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
+
+#include "agent/ops/job_progress.h"
 
 #include "agent/snapshot/reconcile_request.h"
 #include "base/error.h"
@@ -106,5 +109,33 @@ TEST_CASE("reconcile writes one request per table; without an agent it times out
   CHECK_THAT(text, Contains("tombsync status --config test.yaml"));
   std::fclose(out);
   std::fclose(waited);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("reconcile stops waiting when the agent refuses the request, and exits 1 with the reason", "[reconcile]") {
+  const fs::path dir = fs::temp_directory_path() / ("tombsync-rcmd-refused-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const Config c = three_tables(dir);
+  // The agent's side, as SnapshotWindow answers a request it refuses.
+  std::thread agent([&] {
+    for (int i = 0; i < 200; ++i) {
+      auto requests = take_reconcile_requests(dir.string());
+      if (requests.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      JobProgress p{.job = "reconcile", .table = requests[0].table, .lsn = "-", .running = false};
+      p.phase = "refused: its snapshot is under way";
+      p.request_id = requests[0].id;
+      write_job_progress(dir.string(), p);
+      return;
+    }
+  });
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  CHECK(reconcile_command(c, "test.yaml", {.tables = {"public.a"}, .timeout_s = 10, .poll_ms = 20}, out) == 1);
+  agent.join();
+  CHECK_THAT(read_all(out), Contains("reconcile public.a: not done: refused: its snapshot is under way"));
+  std::fclose(out);
   fs::remove_all(dir);
 }
