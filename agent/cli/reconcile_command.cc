@@ -56,7 +56,9 @@ bool request_queued(const Config& config, const std::string& id) {
 std::map<std::string, JobProgress> progress_of(const Config& config, const std::map<std::string, std::string>& ids) {
   std::map<std::string, JobProgress> out;
   for (auto& p : read_job_progress(config.state_dir)) {
-    if (p.job != "reconcile") continue;
+    // "reconcile-refused": the agent's answer to a request it did not take (its own file, so that
+    // it does not hide a running reconciliation's progress).
+    if (p.job != "reconcile" && p.job != "reconcile-refused") continue;
     auto it = ids.find(p.table);
     if (it != ids.end() && p.request_id == it->second) out[p.table] = std::move(p);
   }

@@ -83,6 +83,8 @@ std::string reconcile_line(const std::string& table, const JobProgress& p, bool 
   if (p.running)
     return fmt::format("  {}: reconciling{}: {}{}\n", table, p.lsn.empty() ? "" : " at " + p.lsn,
                        reconcile_progress_text(p), agent_runs ? "" : " (no agent runs: stopped)");
+  if (p.phase != "done")  // ended unfinished (the table keeps no ledger now): the phase says why
+    return fmt::format("  {}: last reconciliation: {}\n", table, p.phase);
   return fmt::format("  {}: last reconciliation{}: {}\n", table, p.dry_run ? " (dry run)" : "", reconcile_result_text(p));
 }
 

@@ -14,7 +14,7 @@
 namespace tombsync {
 
 struct JobProgress {
-  std::string job;    // "truncate" or "reconcile"
+  std::string job;    // "truncate", "reconcile", or "reconcile-refused" (a request the agent did not take)
   std::string table;  // "schema.table"
   std::string lsn;    // the position it belongs to (the TRUNCATE's; a reconciliation's sweep, once it ran)
   bool running = true;

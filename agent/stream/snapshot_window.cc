@@ -127,7 +127,7 @@ bool SnapshotWindow::reconcilable(const std::string& name, const std::string& re
     why = "its snapshot is under way";  // one whose first chunk's progress is not saved yet
   if (why.empty()) return true;
   log::warn("reconcile of {} requested, but {}; ignored", name, why);
-  JobProgress p{.job = "reconcile", .table = name, .lsn = "-", .running = false};
+  JobProgress p{.job = "reconcile-refused", .table = name, .lsn = "-", .running = false};
   p.phase = "refused: " + why;
   p.request_id = request_id;
   p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -124,7 +124,7 @@ TEST_CASE("reconcile stops waiting when the agent refuses the request, and exits
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         continue;
       }
-      JobProgress p{.job = "reconcile", .table = requests[0].table, .lsn = "-", .running = false};
+      JobProgress p{.job = "reconcile-refused", .table = requests[0].table, .lsn = "-", .running = false};
       p.phase = "refused: its snapshot is under way";
       p.request_id = requests[0].id;
       write_job_progress(dir.string(), p);

@@ -252,16 +252,34 @@ class MemoryCursorStore final : public CursorStore {
 
  private:
   void apply(const LedgerDelta& delta) {
-    // The same rules as the RocksDB store (state/rocksdb_ledger.h), entry by entry.
-    delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key, uint32_t mark) {
-      auto& keys = ledger[id.value()];
-      const std::string k(key);
-      auto it = keys.find(k);
-      if (op == LedgerDelta::Op::kClear) keys.clear();
-      else if (op == LedgerDelta::Op::kErase) keys.erase(k);
-      else if (op == LedgerDelta::Op::kPut && it == keys.end()) keys.emplace(k, mark);
-      else if (it != keys.end() && mark != 0) it->second = mark;
+    // The same rules as the RocksDB store (state/rocksdb_ledger.h): collapsed per key to its last
+    // op and the last mark of a put or mark, the clears first, then each key against the store.
+    using Op = LedgerDelta::Op;
+    struct Last {
+      Op op;
+      uint32_t mark;
+    };
+    std::map<std::pair<uint32_t, std::string>, Last> last;
+    std::set<uint32_t> cleared;
+    delta.for_each([&](LedgerTableId id, Op op, std::string_view key, uint32_t mark) {
+      if (op == Op::kClear) {
+        cleared.insert(id.value());
+        std::erase_if(last, [&](const auto& kv) { return kv.first.first == id.value(); });
+        return;
+      }
+      auto [it, added] = last.try_emplace({id.value(), std::string(key)}, Last{op, mark});
+      if (added) return;
+      if (op != Op::kMark) it->second.op = op;
+      if (op != Op::kErase) it->second.mark = mark;
     });
+    for (uint32_t id : cleared) ledger[id].clear();
+    for (const auto& [at, l] : last) {
+      auto& keys = ledger[at.first];
+      auto it = keys.find(at.second);
+      if (l.op == Op::kErase) keys.erase(at.second);
+      else if (it == keys.end() && l.op == Op::kPut) keys.emplace(at.second, l.mark);
+      else if (it != keys.end() && l.mark != 0) it->second = l.mark;
+    }
   }
   template <class V>
   static std::optional<V> find(const std::map<std::string, V>& m, const std::string& k) {
