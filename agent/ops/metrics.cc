@@ -156,6 +156,16 @@ std::string Metrics::prometheus() const {
   per_table("tombsync_reconcile_inferred_deletes_total", "counter",
             "Inferred deletes reconciliation made (ledger keys the source no longer had), by table.",
             [](const Table& t) { return t.reconcile_inferred.load(); });
+  per_table("tombsync_fill_queries_total", "counter",
+            "Queries that read unchanged (TOAST) values from the source to complete records, by table.",
+            [](const Table& t) { return t.fill_queries.load(); });
+  per_table("tombsync_fill_rows_total", "counter", "Rows those queries returned, by table.",
+            [](const Table& t) { return t.fill_rows.load(); });
+  per_table("tombsync_fill_missing_total", "counter",
+            "Incomplete records whose row the source no longer had (sent with the values unchanged), by table.",
+            [](const Table& t) { return t.fill_missing.load(); });
+  per_table("tombsync_fill_seconds_total", "counter", "Time spent in those queries, by table.",
+            [](const Table& t) { return fmt::format("{:.6f}", static_cast<double>(t.fill_micros.load()) / 1e6); });
   per_table("tombsync_reconcile_phase", "gauge",
             "A reconciliation of the table: 0 none running, 1 re-reading the table, 2 sweeping the key ledger.",
             [](const Table& t) { return t.reconcile_phase.load(); });

@@ -45,6 +45,13 @@ class Metrics {
     // dry run's count is not here), and its phase: 0 none, 1 re-reading, 2 sweeping.
     std::atomic<uint64_t> reconcile_inferred{0};
     std::atomic<int> reconcile_phase{0};
+    // Rows completed by reading the source (RowFiller, docs/event-format.md "Unchanged values"):
+    // the lookup queries, the rows they returned, the incomplete events whose row was gone (sent
+    // with the columns still unchanged), and the time spent in the queries.
+    std::atomic<uint64_t> fill_queries{0};
+    std::atomic<uint64_t> fill_rows{0};
+    std::atomic<uint64_t> fill_missing{0};
+    std::atomic<uint64_t> fill_micros{0};
   };
 
   explicit Metrics(const Config& config);

@@ -19,6 +19,8 @@
 #include "agent/stream/session_start.h"
 #include "agent/stream/snapshot_window.h"
 #include "agent/stream/stream_gauges.h"
+#include "agent/stream/pg_row_lookup.h"
+#include "agent/stream/row_filler.h"
 #include "agent/stream/stream_loop.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -115,8 +117,13 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
     cleanup = kafka_topic_cleanup(kafka_sink_options(config));
     truncates.emplace(config, *store, config.source.slot, *ledger, *encoder, *cleanup, metrics);
   }
+  // Its connection opens at the first incomplete record (a key change whose new row has unchanged
+  // TOAST values), so most sessions never open it.
+  PgRowLookup lookup(config.source.dsn);
+  RowFiller filler(lookup, &metrics);
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
-                   ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr},
+                   ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr,
+                   &filler},
                   from, stop.flag());
   loop.run();
 }

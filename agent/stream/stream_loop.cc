@@ -88,6 +88,7 @@ void StreamLoop::on_data(SourceStep& s) {
     txn_ = s.step.begin;
     skipping_ = s.step.begin->commit_lsn < start_;
     abandoned_ = false;
+    if (p_.filler) p_.filler->clear();  // a transaction abandoned by a forced stop left them
     if (!skipping_) {
       p_.tracker.on_begin(s.step.begin->commit_lsn);
       p_.records.begin_transaction();
@@ -103,6 +104,7 @@ void StreamLoop::on_data(SourceStep& s) {
 
 // A snapshot chunk's rows at its high watermark, and a reconciliation's sweep after its last chunk.
 void StreamLoop::on_watermark(const pg::LogicalMsg& m, Lsn wal_start) {
+  release_held();  // the stream's events keep their positions whether a chunk is read here or not
   const ChunkEnd end = p_.snapshot.on_message(m, *txn_, wal_start, snapshot_rows_);
   if (end.dry_run) mark_rows(snapshot_rows_);
   else produce(snapshot_rows_, true);
@@ -137,6 +139,7 @@ void StreamLoop::sweep(const ReconcileSweep& due) {
 }
 
 void StreamLoop::on_commit(const pg::TxnCommit& c) {
+  if (!skipping_ && !abandoned_) release_held();  // may end as abandoned (a forced stop)
   if (!skipping_ && !abandoned_) {
     p_.snapshot.on_commit(c.commit_lsn, c.end_lsn);
     p_.tracker.on_commit(c.commit_lsn, c.end_lsn);
@@ -179,9 +182,16 @@ bool StreamLoop::already_in_kafka(const Record& r) {
 
 // Sends the records of `batch` (stream changes, or a snapshot chunk's rows), counting what was
 // handed over (and what a restart found already in Kafka) in Metrics.
-void StreamLoop::produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows) {
-  for (const auto& e : batch) {
+void StreamLoop::produce(std::vector<ChangeEvent>& batch, bool snapshot_rows) {
+  for (auto& e : batch) {
     if (skipping_ || abandoned_) return;
+    if (p_.filler && !snapshot_rows && e.op != Op::kTruncate &&
+        (p_.filler->holding() || p_.filler->needs_fill(e))) {
+      if (p_.filler->hold(std::move(e))) release_held();  // the bound: at most max_held in memory
+      continue;
+    }
+    if (p_.filler && p_.filler->holding()) release_held();  // what came before goes first
+    if (abandoned_) return;
     if (e.op == Op::kTruncate && p_.truncates && p_.truncates->expands(*e.table)) {
       expand_truncate(e);
       continue;
@@ -215,6 +225,15 @@ void StreamLoop::send_event(const ChangeEvent& e, bool snapshot_rows, bool to_le
     handed_over = true;
   }
   if (t && handed_over) Metrics::count_event(*t, e.op);
+}
+
+// The held events, filled, in order; stops at a forced stop (abandoned_).
+void StreamLoop::release_held() {
+  if (p_.filler == nullptr || !p_.filler->holding()) return;
+  p_.filler->release([this](const ChangeEvent& e) {
+    send_event(e, false, true);
+    return !abandoned_;
+  });
 }
 
 // The truncate event, where the topic takes it, then the deletes. The deletes do not change the

@@ -18,7 +18,11 @@
 //    per key of the key ledger (TruncateExpander), checkpointing as it goes;
 //  - a reconciliation's last re-read chunk is followed, in its high
 //    watermark's transaction, by the sweep's inferred deletes (Reconciler); a
-//    dry run's rows only stamp the ledger (nothing is published).
+//    dry run's rows only stamp the ledger (nothing is published);
+//  - an incomplete record (RowFiller::needs_fill) and every later event of
+//    its transaction are held, then filled from the source and sent in order:
+//    at the bound, before a TRUNCATE, a snapshot chunk's rows or a sweep, and
+//    at the latest before the commit goes to the tracker (row_filler.h).
 // Single-threaded: run() and every callback it causes run on the calling
 // thread (the pipeline thread); only `stopping` is written by another thread.
 #pragma once
@@ -39,6 +43,7 @@
 #include "agent/stream/ledger_recorder.h"
 #include "agent/stream/record_builder.h"
 #include "agent/stream/reconciler.h"
+#include "agent/stream/row_filler.h"
 #include "agent/stream/record_sink.h"
 #include "agent/stream/redelivery_filter.h"
 #include "agent/stream/snapshot_window.h"
@@ -62,6 +67,7 @@ struct LoopParts {
   LedgerRecorder* ledger = nullptr;  // null: no table keeps a ledger
   TruncateExpander* truncates = nullptr;  // null: no table expands its TRUNCATEs
   Reconciler* reconciler = nullptr;       // null: no table keeps a ledger
+  RowFiller* filler = nullptr;            // null: incomplete records are sent as they are
 };
 
 class StreamLoop {
@@ -88,7 +94,9 @@ class StreamLoop {
   void on_data(SourceStep& s);
   void on_keepalive(const SourceStep& s);
   void on_commit(const pg::TxnCommit& c);
-  void produce(const std::vector<ChangeEvent>& batch, bool snapshot_rows = false);
+  // Stream events are moved out of `batch` when they are held (RowFiller).
+  void produce(std::vector<ChangeEvent>& batch, bool snapshot_rows = false);
+  void release_held();
   // Builds and hands over the records of one event; `to_ledger`: their keys change the ledger.
   void send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger);
   void expand_truncate(const ChangeEvent& e);
