@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "base/error.h"
 #include "connectors/postgres/pg_connection.h"
@@ -63,7 +65,27 @@ void PgRowLookup::fail(const std::string& what) {
               lost ? Transient::kYes : Transient::kNo);
 }
 
-void PgRowLookup::lookup(const TableSchema& table, const std::vector<const std::vector<Datum>*>& keys,
+// The snapshot's xmax carries the epoch; the 32-bit xid is placed within 2^31 of it.
+void PgRowLookup::wait_visible(uint32_t xid) {
+  if (visible_ == xid) return;
+  static const char* kSql =
+      "SELECT txid_visible_in_snapshot(x + ((($1::bigint - x) % 4294967296 + 4294967296 + 2147483648) % 4294967296)"
+      " - 2147483648, s) FROM (SELECT s, txid_snapshot_xmax(s) AS x FROM txid_current_snapshot() AS s) AS t";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int round = 0;; ++round) {
+    auto r = conn_->exec_params(kSql, {std::to_string(xid)}, "waiting for transaction " + std::to_string(xid));
+    if (pg::value_at(r.get(), 0, 0) == "t") break;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw Error(ErrorKind::kSource,
+                  "transaction " + std::to_string(xid) + " is committed in the WAL but not visible to other sessions "
+                  "after 30 s; its unchanged values cannot be read yet",
+                  Transient::kYes);
+    std::this_thread::sleep_for(std::chrono::microseconds(round < 10 ? 200 : 5000));
+  }
+  visible_ = xid;
+}
+
+void PgRowLookup::lookup(const TableSchema& table, uint32_t xid, const std::vector<const std::vector<Datum>*>& keys,
                          std::vector<std::vector<Datum>>& out) {
   if (keys.empty()) return;
   const std::string what = "reading unchanged values of " + table.qualified() + " from the source";
@@ -71,6 +93,12 @@ void PgRowLookup::lookup(const TableSchema& table, const std::vector<const std::
     // PgConnection's own error is transient when the server cannot be reached.
     conn_ = std::make_unique<pg::PgConnection>(dsn_, pg::PgConnection::Mode::kSql);
     conn_->exec(std::string("SET application_name = '") + kApplicationName + "'", "naming the lookup connection");
+  }
+  try {
+    wait_visible(xid);
+  } catch (const Error& e) {
+    conn_.reset();
+    throw;
   }
   std::string sql = "COPY (SELECT ";
   for (size_t i = 0; i < table.columns.size(); ++i) sql += (i ? ", " : "") + pg::quote_ident(table.columns[i].name);

@@ -67,7 +67,7 @@ void RowFiller::fill_table(const TableSchema& table, const std::vector<size_t>& 
       keys.push_back(&held_[h].event.row);
   rows_.clear();
   const auto started = std::chrono::steady_clock::now();
-  lookup_.lookup(table, keys, rows_);
+  lookup_.lookup(table, held_[which.front()].event.source.xid, keys, rows_);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   for (size_t r = 0; r < rows_.size(); ++r)
     if (rows_[r].size() == table.columns.size()) found[key_string(table, rows_[r])] = r;

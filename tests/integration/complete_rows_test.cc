@@ -38,14 +38,14 @@ struct Workload {
   int transactions = 0, inserts = 0, updates = 0, key_changes = 0, deletes = 0;
 };
 
-// One random transaction of 1-4 changes; `live` is the table's ids (this writer is the only one).
+// One random transaction of 1-6 changes (40% inserts, 25% updates of v, 22% key changes, 13% deletes); `live` is the table's ids (this writer is the only one).
 void random_transaction(Sql& sql, const std::string& n, std::mt19937& rng, std::vector<long long>& live,
                         long long& next_id, Workload& w) {
   std::string txn = "BEGIN;";
-  const int changes = 1 + static_cast<int>(rng() % 4);
+  const int changes = 1 + static_cast<int>(rng() % 6);
   for (int c = 0; c < changes; ++c) {
     const unsigned pick = rng() % 100;
-    if (live.empty() || pick < 25) {
+    if (live.empty() || pick < 40) {
       std::string body(5000 + rng() % 15001, 'a');
       for (auto& ch : body) ch = static_cast<char>('a' + rng() % 26);
       const long long id = next_id++;
@@ -56,10 +56,10 @@ void random_transaction(Sql& sql, const std::string& n, std::mt19937& rng, std::
     }
     const size_t at = rng() % live.size();
     const long long id = live[at];
-    if (pick < 55) {
+    if (pick < 65) {
       txn += "UPDATE " + n + " SET v = v + 1 WHERE id = " + std::to_string(id) + ";";  // body: unchanged TOAST
       ++w.updates;
-    } else if (pick < 85) {
+    } else if (pick < 87) {
       const long long to = next_id++;
       txn += "UPDATE " + n + " SET id = " + std::to_string(to) + " WHERE id = " + std::to_string(id) + ";";
       live[at] = to;
@@ -168,7 +168,8 @@ void run_workload(int kills) {
     }
   } join{writer};
   std::mt19937 rng(s ^ 0x5eed);
-  for (int k = 0; k < kills && !done; ++k) {
+  int killed = 0;
+  for (int k = 0; k < kills && !done; ++k, ++killed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 900));
     CHECK(agent.stop(SIGKILL) == 128 + SIGKILL);
     agent.start();
@@ -195,13 +196,24 @@ void run_workload(int kills) {
     if (it == m.live.end() || it->second.v != row.v || it->second.body != row.body) ++differ;
   }
   WARN(w.transactions << " transactions (" << w.inserts << " inserts, " << w.updates << " updates of v, "
-                      << w.key_changes << " key changes, " << w.deletes << " deletes), " << kills
+                      << w.key_changes << " key changes, " << w.deletes << " deletes), " << killed
                       << " kill -9 restarts: " << source.size() << " live rows, " << m.live.size()
                       << " in the topic, " << differ << " differ, " << m.missing.size() << " with a column missing; "
                       << m.filled << " of " << m.new_key_updates << " new-key records carry the body; "
                       << "the last process's fill metrics: " << queries << " queries, " << fetched << " rows, " << gone
                       << " gone");
+  for (const auto& [id, cols] : m.missing) {  // what the topic holds of a key left incomplete
+    std::string history;
+    for (const auto& r : records)
+      if (r.key && r.key_json()["id"] == id)
+        history += "\n  p" + std::to_string(r.partition) + "@" + std::to_string(r.offset) + " " +
+                   (r.value ? r.json().value("__op", "?") + (r.json().contains("body") ? " body" : " no-body")
+                            : std::string("tombstone")) +
+                   " commit_lsn " + r.headers.at("tombsync.commit_lsn") + " seq " + r.headers.at("tombsync.seq");
+    WARN("id " << id << " incomplete:" << history);
+  }
   CHECK(w.key_changes > 0);
+  CHECK(killed == kills);  // every kill landed while the workload ran
   CHECK(m.live.size() == source.size());
   CHECK(differ == 0);
   CHECK(m.missing.empty());

@@ -39,8 +39,10 @@ struct FakeLookup final : RowLookup {
   std::map<int64_t, std::string> bodies;  // id -> body (v is always 7)
   std::vector<size_t> key_counts;          // keys asked, per lookup
   bool fail = false;
-  void lookup(const TableSchema& table, const std::vector<const std::vector<Datum>*>& keys,
+  std::vector<uint32_t> xids;              // the transaction each lookup waited for
+  void lookup(const TableSchema& table, uint32_t xid, const std::vector<const std::vector<Datum>*>& keys,
               std::vector<std::vector<Datum>>& out) override {
+    xids.push_back(xid);
     if (fail)
       throw Error(ErrorKind::kSource, "reading unchanged values of " + table.qualified() + " failed: connection lost",
                   Transient::kYes);
@@ -159,6 +161,7 @@ TEST_CASE("a key change's unchanged value is read from the source; later events 
   CHECK(has(rig.value(3), "\"id\":4"));
   CHECK(has(rig.value(4), "__unchanged"));  // an ordinary update keeps listing it
   CHECK(rig.lookup.key_counts == std::vector<size_t>{1});
+  CHECK(rig.lookup.xids == std::vector<uint32_t>{731});  // read once the transaction is visible
   CHECK(rig.counters().fill_queries == 1);
   CHECK(rig.counters().fill_rows == 1);
   CHECK(rig.counters().fill_missing == 0);
