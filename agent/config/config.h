@@ -93,6 +93,9 @@ struct TableConfig {
   std::optional<OversizedPolicy> oversized;  // unset: Config::oversized applies
   std::optional<LedgerMode> ledger;          // unset: Config::ledger applies
   std::optional<TruncateMode> truncate;      // unset: Config::truncate, else by the ledger
+  // Every insert/update record (a restore included) carries every column: unchanged TOAST
+  // values are read from the source (RowFiller), not only a primary-key change's.
+  bool complete_rows = false;
 };
 
 struct Config {

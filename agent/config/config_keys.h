@@ -29,9 +29,10 @@ inline constexpr std::array<std::string_view, 2> kHealthKeys = {"max_lag_bytes",
 inline constexpr std::array<std::string_view, 1> kHeartbeatKeys = {"interval"};
 inline constexpr std::array<std::string_view, 3> kReconnectKeys = {
     "initial_backoff_ms", "max_backoff_ms", "max_attempts"};
-inline constexpr std::array<std::string_view, 12> kTableKeys = {
+inline constexpr std::array<std::string_view, 13> kTableKeys = {
     "name", "deletes", "key_columns", "allow_keyless", "topic", "snapshot",
-    "soft_delete_column", "redact_on_delete", "redact_mode", "oversized", "ledger", "truncate"};
+    "soft_delete_column", "redact_on_delete", "redact_mode", "oversized", "ledger", "truncate",
+    "complete_rows"};
 
 // One hint per required key: the expected form, for "missing required key" messages.
 struct Required {

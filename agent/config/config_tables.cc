@@ -113,6 +113,7 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
       if (const Value* v = find(e, "allow_keyless")) {
         table.allow_keyless = boolean(*v, path + ".allow_keyless");
       }
+      if (const Value* v = find(e, "complete_rows")) table.complete_rows = boolean(*v, path + ".complete_rows");
       if (const Value* v = find(e, "snapshot")) {
         static constexpr std::array<std::string_view, 2> kNames = {"initial", "never"};
         table.snapshot = one_of(*v, path + ".snapshot", kNames) == 0 ? SnapshotMode::kInitial : SnapshotMode::kNever;
@@ -136,6 +137,10 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
           fail(item, path, "redact_on_delete lists " + quote(c) + ", which is a key column or the "
                            "soft_delete_column; a delete event needs it, so remove it from the list");
         }
+      }
+      if (table.allow_keyless && table.complete_rows) {
+        fail(item, path, "complete_rows: true needs a key to read rows back by; a keyless table "
+                         "(allow_keyless) cannot have it: give it REPLICA IDENTITY FULL instead");
       }
       if (table.allow_keyless && !table.key_columns.empty()) {
         fail(item, path, "allow_keyless: true and key_columns contradict each other; key_columns "

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "agent/ops/heartbeat.h"
 #include "agent/ops/kafka_prober.h"
@@ -117,10 +119,15 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
     cleanup = kafka_topic_cleanup(kafka_sink_options(config));
     truncates.emplace(config, *store, config.source.slot, *ledger, *encoder, *cleanup, metrics);
   }
-  // Its connection opens at the first incomplete record (a key change whose new row has unchanged
-  // TOAST values), so most sessions never open it.
+  // Its connection opens at the first incomplete record (a key change's new row, or any update
+  // of a complete_rows table, with unchanged TOAST values), so most sessions never open it.
   PgRowLookup lookup(config.source.dsn);
-  RowFiller filler(lookup, &metrics);
+  std::set<std::string> complete_rows;
+  for (const auto& t : config.source.tables)
+    if (t.complete_rows) complete_rows.insert(t.name.qualified());
+  RowFiller filler(lookup, &metrics, [complete_rows](const TableSchema& t) {
+    return !complete_rows.empty() && complete_rows.count(t.qualified()) > 0;
+  });
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
                    ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr,
                    &filler},

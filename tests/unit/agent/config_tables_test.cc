@@ -194,3 +194,19 @@ TEST_CASE("oversized: a global default and a per-table override, fail unless set
              Contains("source.tables[0].oversized"));
   CHECK_THAT(error_of(with_top("oversized: cut\n")), Contains("fail, truncate_column, skip_column"));
 }
+
+TEST_CASE("complete_rows is a per-table boolean, off by default, refused for a keyless table", "[config]") {
+  const Config c = parse_config(with_tables("    - public.plain\n"
+                                            "    - name: public.users\n      complete_rows: true\n"
+                                            "    - name: public.orders\n      complete_rows: false\n"),
+                                "test");
+  REQUIRE(c.source.tables.size() == 3);
+  CHECK_FALSE(c.source.tables[0].complete_rows);
+  CHECK(c.source.tables[1].complete_rows);
+  CHECK_FALSE(c.source.tables[2].complete_rows);
+  CHECK_THAT(error_of(with_tables("    - name: public.users\n      complete_rows: maybe\n")),
+             Contains("source.tables[0].complete_rows"));
+  CHECK_THAT(error_of(with_tables("    - name: audit.events\n      allow_keyless: true\n      deletes: flag\n"
+                                  "      complete_rows: true\n")),
+             Contains("complete_rows: true needs a key"));
+}
