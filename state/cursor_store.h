@@ -102,6 +102,10 @@ class CursorStore {
   // already have in Kafka, so records name the incarnation (header tombsync.source) and a restart
   // tells them apart (RedeliveryFilter).
   virtual uint32_t slot_incarnation(const std::string& slot) = 0;
+  // A first start of the slot in a store that never held its state (a fresh state_dir): a random
+  // incarnation, so that records an earlier state_dir wrote for the same slot name are never
+  // taken for this one's. Keeps one already set. forget_slot counts the incarnation up too.
+  virtual void start_incarnation(const std::string& slot) = 0;
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Throws Error(kState)

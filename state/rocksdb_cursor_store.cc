@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <map>
+#include <random>
 
 #include "state/cursor_keys.h"
 #include "state/cursor_store.h"
@@ -69,6 +70,13 @@ class RocksCursorStore final : public CursorStore {
     return *n;
   }
 
+  void start_incarnation(const std::string& slot) override {
+    if (slot_incarnation(slot) != 0) return;
+    std::random_device rd;
+    const uint32_t n = rd() | 1;  // never 0 (no incarnation)
+    put(state::incarnation_key(slot), state::encode_u32(n));
+  }
+
   LedgerTableId ledger_table(const std::string& slot, const std::string& table) override {
     const std::string key = state::ledger_table_key(slot, table);
     if (auto it = ids_.find(key); it != ids_.end()) return it->second;
@@ -118,11 +126,7 @@ class RocksCursorStore final : public CursorStore {
                                         bool forget_cursor, const std::string& request_id) override {
     if (failed_) fail("an earlier write failed; refusing further writes");
     rocksdb::WriteBatch batch;
-    if (forget_cursor) {
-      add_forget(slot, batch);  // first: the progress put below wins over its delete
-      const uint32_t next = slot_incarnation(slot) + 1;
-      batch.Put(state::incarnation_key(slot), state::encode_u32(next));
-    }
+    if (forget_cursor) add_forget(slot, batch);  // first: the progress put below wins over its delete
     std::vector<uint32_t> marks;
     for (const auto& table : tables) {
       SnapshotProgress p;
@@ -161,8 +165,10 @@ class RocksCursorStore final : public CursorStore {
     return last + 1;
   }
 
-  // The deletes of forget_slot, into `batch`.
+  // The deletes of forget_slot, into `batch`, and the next incarnation.
   void add_forget(const std::string& slot, rocksdb::WriteBatch& batch) {
+    const uint32_t next = slot_incarnation(slot) + 1;
+    batch.Put(state::incarnation_key(slot), state::encode_u32(next == 0 ? 1 : next));
     batch.Delete(cursor_key(slot));
     batch.Delete(identity_key(slot));
     const std::string prefix = state::snapshot_prefix(slot);

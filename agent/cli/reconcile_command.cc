@@ -109,6 +109,7 @@ std::vector<std::string> reconcile_tables(const Config& config, const ReconcileO
 
 std::string reconcile_progress_text(const JobProgress& p) {
   std::string text = p.phase == "sweeping" ? fmt::format("sweeping the ledger after {} rows read", p.done)
+                     : p.phase == "swept"  ? fmt::format("swept after {} rows read; waiting for Kafka and the final save", p.done)
                                            : fmt::format("{} of ~{} rows read, {:.0f} rows/s, ETA {} s", p.done,
                                                          p.total, p.rate, p.eta_s);
   if (p.inferred > 0) text += fmt::format(", {} {} so far", p.inferred, p.dry_run ? "keys to delete" : "inferred deletes");

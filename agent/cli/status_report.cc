@@ -81,7 +81,7 @@ void read_postgres(const Config& config, StatusReport& r) {
 // A reconciliation's line under the tables: running (its phase and progress) or the last result.
 std::string reconcile_line(const std::string& table, const JobProgress& p, bool agent_runs) {
   if (p.running)
-    return fmt::format("  {}: reconciling{}: {}{}\n", table, p.lsn.empty() ? "" : " at " + p.lsn,
+    return fmt::format("  {}: reconciling{}: {}{}\n", table, p.lsn.empty() || p.lsn == "-" ? "" : " at " + p.lsn,
                        reconcile_progress_text(p), agent_runs ? "" : " (no agent runs: stopped)");
   if (p.phase != "done")  // ended unfinished (the table keeps no ledger now): the phase says why
     return fmt::format("  {}: last reconciliation: {}\n", table, p.phase);
@@ -208,7 +208,8 @@ std::string StatusReport::text() const {
 namespace {
 nlohmann::ordered_json reconcile_json(const std::optional<JobProgress>& p) {
   if (!p) return nullptr;
-  return {{"state", p->running ? "running" : "done"}, {"phase", p->phase},
+  // "ended": refused or ended unfinished (the phase says why).
+  return {{"state", p->running ? "running" : (p->phase == "done" ? "done" : "ended")}, {"phase", p->phase},
           {"dry_run", p->dry_run},                    {"done", p->done},
           {"total", p->total},                        {"rate", p->rate},
           {"eta_s", p->eta_s},                        {"inferred", p->inferred},

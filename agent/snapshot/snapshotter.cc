@@ -422,6 +422,7 @@ void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
     store_.save_snapshot(slot_, t.resolved.qualified(), c.progress, ledger);
     t.progress = c.progress;
     --t.unsaved;
+    if (c.progress.done && c.progress.reconcile_mark != 0) finish_job(t);
     if (c.progress.done) {
       double secs = t.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *t.started).count() : 0;
       log::info("{} done: {} rows ({} in this run, {:.1f} s, {:.0f} rows/s), confirmed at {}", title(t),
@@ -429,6 +430,19 @@ void Snapshotter::on_acknowledged(Lsn acked, const RowsLedger& rows_ledger) {
                 secs > 0 ? static_cast<double>(t.rows_emitted) / secs : 0.0, c.end_lsn.str());
     }
     confirmations_.pop_front();
+  }
+}
+
+// The reconciliation's sweep wrote its counts ("swept"); now that they are saved with the final
+// progress, its job is done (what `tombsync reconcile` waits for).
+void Snapshotter::finish_job(const Table& t) const {
+  for (auto& p : read_job_progress(config_.state_dir)) {
+    if (p.job != "reconcile" || p.table != t.resolved.qualified() || p.phase != "swept") continue;
+    p.running = false;
+    p.phase = "done";
+    p.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    write_job_progress(config_.state_dir, p);
   }
 }
 

@@ -159,6 +159,7 @@ class Snapshotter {
   Table* reconciling(RelationId relid) const;  // a table being re-read by a reconciliation, not swept yet
   bool keeps_ledger(const TableConfig& tc, const pg::ResolvedTable& resolved) const;
   void end_reconcile(const pg::ResolvedTable& resolved, SnapshotProgress& progress);
+  void finish_job(const Table& t) const;
   void renew_mark(RelationId relid);
   void log_start(const Table& t) const;
   void publish_reading(const Table& t, double rate, double total) const;  // a reconciliation's job progress

@@ -41,7 +41,7 @@ class SweepProgress {
               "neither the re-read nor the stream showed live (mark {}), at LSN {}",
               table_, due_.dry_run ? " (dry run)" : "", due_.rows_read, estimate_, due_.mark, due_.at.lsn.str());
     if (metrics_) metrics_->reconcile_phase.store(2, std::memory_order_relaxed);
-    publish(true);
+    publish("sweeping");
   }
   void on_key(const std::string& key, bool unmarked) {
     ++checked_;
@@ -58,11 +58,11 @@ class SweepProgress {
     const uint64_t left = estimate_ > checked_ ? estimate_ - checked_ : 0;
     log::info("reconcile of {}: {} of ~{} keys checked, {} inferred deletes so far ({:.0f} keys/s, ETA {:.0f} s)",
               table_, checked_, estimate_, inferred_, rate, rate > 0 ? static_cast<double>(left) / rate : 0.0);
-    publish(true);
+    publish("sweeping");
   }
   void finish(bool complete) {
     if (metrics_) metrics_->reconcile_phase.store(0, std::memory_order_relaxed);
-    publish(!complete);
+    publish(complete ? "swept" : "sweeping");  // running until saved (or swept again after the restart)
     if (!complete) {
       log::warn("reconcile of {}: sweep stopped after {} of ~{} keys (forced stop); the restart re-reads the last "
                 "chunk and sweeps again", table_, checked_, estimate_);
@@ -82,16 +82,19 @@ class SweepProgress {
 
  private:
   double seconds() const { return std::max(1e-3, std::chrono::duration<double>(Clock::now() - start_).count()); }
-  void publish(bool running) {
-    JobProgress p{.job = "reconcile", .table = table_, .lsn = due_.at.lsn.str(), .running = running};
+  // Always running: the Snapshotter ends the job once the re-read's final progress is saved.
+  void publish(const char* phase) {
+    JobProgress p{.job = "reconcile", .table = table_, .lsn = due_.at.lsn.str(), .running = true};
     p.done = due_.rows_read;
     p.total = due_.rows_read;
     p.elapsed_s = due_.read_seconds + seconds();
     p.rate = static_cast<double>(checked_) / seconds();
     const uint64_t left = estimate_ > checked_ ? estimate_ - checked_ : 0;
-    p.eta_s = p.rate > 0 && running ? static_cast<int64_t>(static_cast<double>(left) / p.rate) : 0;
+    p.eta_s = p.rate > 0 ? static_cast<int64_t>(static_cast<double>(left) / p.rate) : 0;
     p.updated_unix_ms = unix_ms();
-    p.phase = running ? "sweeping" : "done";
+    // "swept": the deletes are handed over; the Snapshotter writes "done" once they are
+    // acknowledged and saved with the re-read's final progress (a crash before re-sweeps).
+    p.phase = phase;
     p.dry_run = due_.dry_run;
     p.inferred = inferred_;
     p.sample = sample_;

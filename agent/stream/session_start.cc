@@ -39,11 +39,16 @@ KafkaSinkOptions kafka_sink_options(const Config& config) {
 
 SessionStart start_session(const Config& config, const PreparedSource& source, CursorStore& store,
                            pg::ReplicationStream& stream) {
+  // A store that never held this slot's state (a fresh state_dir) starts a history of its own.
+  const bool fresh = !store.load_source_identity(config.source.slot) && !store.load_confirmed(config.source.slot);
   SessionStart s{claim_slot(config, source, store, stream), "", {}};
+  if (fresh) store.start_incarnation(config.source.slot);
   s.record_source = s.claim.identity + "/" + config.source.slot;
-  // A slot started over after a loss (on_slot_loss: reconcile) may stream positions the lost one's
-  // records hold already (after a restore, the server's LSNs go back): its records name the
-  // incarnation, so the RedeliveryFilter never takes the old ones for its own.
+  // A slot started over (after a loss with on_slot_loss: reconcile, a drop-slot, or in a fresh
+  // state_dir) may stream positions that records of the earlier history hold already (after a
+  // restore, the server's LSNs go back): its records name the incarnation, so the
+  // RedeliveryFilter never takes the old ones for its own. A state_dir from before incarnations
+  // existed keeps 0 (no suffix) until its slot is started over.
   if (const uint32_t n = store.slot_incarnation(config.source.slot); n > 0) s.record_source += "@" + std::to_string(n);
   // Also without a cursor when the slot existed: a first session that died before anything was
   // acknowledged may have written part of a transaction.

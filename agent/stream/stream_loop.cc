@@ -95,7 +95,9 @@ void StreamLoop::on_data(SourceStep& s) {
       if (p_.ledger) p_.ledger->on_begin(s.step.begin->commit_lsn);
     }
   }
-  p_.snapshot.on_events(s.events);
+  // Not a transaction the start position skips: a TRUNCATE there must not renew a
+  // reconciliation's mark (its changes were saved already).
+  if (!skipping_ && !abandoned_) p_.snapshot.on_events(s.events);
   produce(s.events);
   if (s.step.message && p_.snapshot.active() && txn_ && !skipping_) on_watermark(*s.step.message, s.wal_start);
   if (s.step.commit) on_commit(*s.step.commit);

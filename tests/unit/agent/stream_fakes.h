@@ -172,6 +172,7 @@ class MemoryCursorStore final : public CursorStore {
     snapshots.erase(slot + "/" + table);
   }
   void forget_slot(const std::string& slot) override {
+    ++incarnations[slot];
     confirmed.erase(slot);
     identity.erase(slot);
   }
@@ -206,7 +207,6 @@ class MemoryCursorStore final : public CursorStore {
   std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool dry_run,
                                         bool forget_cursor, const std::string& request_id = "") override {
     if (forget_cursor) {
-      ++incarnations[slot];
       forget_slot(slot);
       std::erase_if(snapshots, [&](const auto& kv) { return kv.first.starts_with(slot + "/"); });
     }
@@ -223,6 +223,9 @@ class MemoryCursorStore final : public CursorStore {
     return out;
   }
   uint32_t slot_incarnation(const std::string& slot) override { return incarnations[slot]; }
+  void start_incarnation(const std::string& slot) override {
+    if (incarnations[slot] == 0) incarnations[slot] = 0x5eed;
+  }
   uint32_t renew_reconcile_mark(const std::string& slot, const std::string& table, SnapshotProgress progress) override {
     progress.reconcile_mark = ++last_marks[ledger_table(slot, table).value()];
     snapshots[slot + "/" + table] = progress;

@@ -103,9 +103,10 @@ TEST_CASE("begin_reconcile: a new mark per table, kept across forget_slot; forge
     CHECK(store->load_snapshot("s1", "public.other")->done);
 
     store->forget_slot("s1");
+    CHECK(store->slot_incarnation("s1") == 1);  // a drop-slot starts the slot over too
     auto second = store->begin_reconcile("s1", {"public.a"}, false, true);
     CHECK(second == std::vector<uint32_t>{2});  // the mark outlives the slot's state
-    CHECK(store->slot_incarnation("s1") == 1);  // the slot was started over once
+    CHECK(store->slot_incarnation("s1") == 2);
     CHECK_FALSE(store->load_confirmed("s1"));
     CHECK_FALSE(store->load_source_identity("s1"));
     CHECK_FALSE(store->load_snapshot("s1", "public.other"));
@@ -114,10 +115,17 @@ TEST_CASE("begin_reconcile: a new mark per table, kept across forget_slot; forge
   {
     auto store = open_rocksdb_cursor_store(dir);  // durable
     CHECK(store->load_snapshot("s1", "public.a")->reconcile_mark == 2);
-    CHECK(store->slot_incarnation("s1") == 1);
-    CHECK(store->begin_reconcile("s1", {"public.b", "public.a"}, false, true) == std::vector<uint32_t>{2, 3});
     CHECK(store->slot_incarnation("s1") == 2);
+    CHECK(store->begin_reconcile("s1", {"public.b", "public.a"}, false, true) == std::vector<uint32_t>{2, 3});
+    CHECK(store->slot_incarnation("s1") == 3);
     CHECK(store->slot_incarnation("s2") == 0);
+    store->start_incarnation("s2");  // a fresh history: random, never 0
+    const uint32_t fresh = store->slot_incarnation("s2");
+    CHECK(fresh != 0);
+    store->start_incarnation("s2");  // kept once set
+    CHECK(store->slot_incarnation("s2") == fresh);
+    store->start_incarnation("s1");
+    CHECK(store->slot_incarnation("s1") == 3);
     SnapshotProgress plain;  // a plain snapshot's progress has no mark
     store->save_snapshot("s1", "public.c", plain);
     CHECK(store->load_snapshot("s1", "public.c")->reconcile_mark == 0);
