@@ -71,15 +71,15 @@ void PgRowLookup::wait_visible(uint32_t xid) {
   static const char* kSql =
       "SELECT txid_visible_in_snapshot(x + ((($1::bigint - x) % 4294967296 + 4294967296 + 2147483648) % 4294967296)"
       " - 2147483648, s) FROM (SELECT s, txid_snapshot_xmax(s) AS x FROM txid_current_snapshot() AS s) AS t";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (int round = 0;; ++round) {
     auto r = conn_->exec_params(kSql, {std::to_string(xid)}, "waiting for transaction " + std::to_string(xid));
     if (pg::value_at(r.get(), 0, 0) == "t") break;
     if (std::chrono::steady_clock::now() > deadline)
+      // Not transient: a synchronous standby that does not answer would hold it at every replay.
       throw Error(ErrorKind::kSource,
                   "transaction " + std::to_string(xid) + " is committed in the WAL but not visible to other sessions "
-                  "after 30 s; its unchanged values cannot be read yet",
-                  Transient::kYes);
+                  "after 10 s (a synchronous standby that does not confirm it?)");
     std::this_thread::sleep_for(std::chrono::microseconds(round < 10 ? 200 : 5000));
   }
   visible_ = xid;
@@ -93,13 +93,12 @@ void PgRowLookup::lookup(const TableSchema& table, uint32_t xid, const std::vect
     // PgConnection's own error is transient when the server cannot be reached.
     conn_ = std::make_unique<pg::PgConnection>(dsn_, pg::PgConnection::Mode::kSql);
     conn_->exec(std::string("SET application_name = '") + kApplicationName + "'", "naming the lookup connection");
+    // Bounded, so the stream's status updates are never held up past wal_sender_timeout (60 s by
+    // default): a lookup that waits for a lock or runs long is cancelled and its rows go unfilled.
+    conn_->exec("SET statement_timeout = '10s'", "bounding the lookup queries");
+    conn_->exec("SET lock_timeout = '5s'", "bounding the lookup queries' lock waits");
   }
-  try {
-    wait_visible(xid);
-  } catch (const Error& e) {
-    conn_.reset();
-    throw;
-  }
+  wait_visible(xid);  // the connection stays: the next transaction may be visible
   std::string sql = "COPY (SELECT ";
   for (size_t i = 0; i < table.columns.size(); ++i) sql += (i ? ", " : "") + pg::quote_ident(table.columns[i].name);
   sql += " FROM " + pg::quote_ident(table.schema) + "." + pg::quote_ident(table.table) + " WHERE (";

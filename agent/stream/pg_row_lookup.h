@@ -34,8 +34,8 @@ class PgRowLookup final : public RowLookup {
  private:
   [[noreturn]] void fail(const std::string& what);
   // Waits until `xid` is visible in a new snapshot (Postgres writes a commit to the WAL, and
-  // the walsender may send it, before it leaves the running transactions); Error(kSource,
-  // transient) after 30 s.
+  // the walsender may send it, before it leaves the running transactions); Error(kSource, not
+  // transient) after 10 s: the rows go unfilled (RowFiller).
   void wait_visible(uint32_t xid);
 
   std::string dsn_;

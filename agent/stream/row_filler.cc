@@ -5,6 +5,9 @@
 #include <map>
 #include <string>
 
+#include "base/error.h"
+#include "base/log.h"
+
 namespace tombsync {
 namespace {
 
@@ -67,7 +70,19 @@ void RowFiller::fill_table(const TableSchema& table, const std::vector<size_t>& 
       keys.push_back(&held_[h].event.row);
   rows_.clear();
   const auto started = std::chrono::steady_clock::now();
-  lookup_.lookup(table, held_[which.front()].event.source.xid, keys, rows_);
+  try {
+    lookup_.lookup(table, held_[which.front()].event.source.xid, keys, rows_);
+  } catch (const Error& e) {
+    // A lost connection: the session restarts and the transaction is streamed again. Anything
+    // else (the table altered or gone, a privilege missing, a timeout, a value the old schema
+    // cannot decode) would fail the same way at every replay: the records go as they came, with
+    // the columns listed as unchanged, and one warning says so.
+    if (e.transient()) throw;
+    rows_.clear();
+    log::warn("could not complete {} rows of {} from the source ({}); they are sent with those columns unchanged "
+              "(__unchanged), as Postgres sent them",
+              which.size(), table.qualified(), e.what());
+  }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   for (size_t r = 0; r < rows_.size(); ++r)
     if (rows_[r].size() == table.columns.size()) found[key_string(table, rows_[r])] = r;

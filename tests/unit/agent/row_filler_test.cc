@@ -39,6 +39,7 @@ struct FakeLookup final : RowLookup {
   std::map<int64_t, std::string> bodies;  // id -> body (v is always 7)
   std::vector<size_t> key_counts;          // keys asked, per lookup
   bool fail = false;
+  bool refuse = false;                     // the source refuses the query (the table altered, ...)
   std::vector<uint32_t> xids;              // the transaction each lookup waited for
   void lookup(const TableSchema& table, uint32_t xid, const std::vector<const std::vector<Datum>*>& keys,
               std::vector<std::vector<Datum>>& out) override {
@@ -46,6 +47,9 @@ struct FakeLookup final : RowLookup {
     if (fail)
       throw Error(ErrorKind::kSource, "reading unchanged values of " + table.qualified() + " failed: connection lost",
                   Transient::kYes);
+    if (refuse)
+      throw Error(ErrorKind::kSource, "reading unchanged values of " + table.qualified() +
+                                          " failed: ERROR: column \"body\" does not exist");
     key_counts.push_back(keys.size());
     for (const auto* k : keys) {
       auto it = bodies.find((*k)[0].i);
@@ -311,6 +315,24 @@ TEST_CASE("a lost lookup connection ends the session; nothing of the transaction
   }
   CHECK(rig.stored() <= Lsn(0x2010));  // the first transaction at most; never the second
   for (Lsn l : rig.source.statuses) CHECK(l <= Lsn(0x2010));
+}
+
+TEST_CASE("a lookup the source refuses leaves the columns unchanged and the stream goes on", "[stream][fill]") {
+  Rig rig;  // e.g. a later ALTER TABLE dropped the column: every replay would fail the same way
+  rig.lookup.refuse = true;
+  rig.begin(Lsn(0x2000));
+  rig.key_change(2, 3);
+  rig.insert(4, "d");
+  rig.commit(Lsn(0x2010));
+  rig.source.on_empty = [&] { rig.stopping = true; };
+
+  rig.run();
+  REQUIRE(rig.sink.messages.size() == 3);
+  CHECK(has(rig.value(1), "\"id\":3"));
+  CHECK(has(rig.value(1), "\"__unchanged\":[\"body\"]"));
+  CHECK(has(rig.value(2), "\"id\":4"));  // what came after it, in order
+  CHECK(rig.counters().fill_missing == 1);
+  CHECK(rig.stored() == Lsn(0x2010));
 }
 
 TEST_CASE("a replay of a transaction gives every record the same position", "[stream][fill]") {
