@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -122,12 +123,14 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   // Its connection opens at the first incomplete record (a key change's new row, or any update
   // of a complete_rows table, with unchanged TOAST values), so most sessions never open it.
   PgRowLookup lookup(config.source.dsn);
-  std::set<std::string> complete_rows;
-  for (const auto& t : config.source.tables)
-    if (t.complete_rows) complete_rows.insert(t.name.qualified());
-  RowFiller filler(lookup, &metrics, [complete_rows](const TableSchema& t) {
-    return !complete_rows.empty() && complete_rows.count(t.qualified()) > 0;
-  });
+  std::function<bool(const TableSchema&)> complete_rows;  // null: no table asks (no per-update lookup)
+  if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
+                  [](const TableConfig& t) { return t.complete_rows; }))
+    complete_rows = [&config](const TableSchema& t) {
+      const TableConfig* tc = config.find_table(t.schema, t.table);  // by schema and name, not a joined string
+      return tc != nullptr && tc->complete_rows;
+    };
+  RowFiller filler(lookup, &metrics, std::move(complete_rows));
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
                    ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr,
                    &filler},

@@ -50,8 +50,9 @@ bool RowFiller::needs_fill(const ChangeEvent& e) const {
 
 bool RowFiller::hold(ChangeEvent&& e) {
   const bool fill = needs_fill(e);
+  for (const auto& d : e.row) held_bytes_ += d.text.size();
   held_.push_back(Held{std::move(e), fill});
-  return held_.size() >= max_held_;
+  return held_.size() >= max_held_ || held_bytes_ >= kMaxHeldBytes;
 }
 
 Metrics::Table* RowFiller::counters(const TableSchema& t) {

@@ -9,7 +9,8 @@
 // same on every re-read of the transaction (RedeliveryFilter relies on both):
 //  - once an event needs a lookup (needs_fill), it and every later event of the
 //    same transaction are held, in order, instead of being sent;
-//  - at most max_held events are held: hold() says when the bound is reached,
+//  - at most max_held events (and about kMaxHeldBytes of their values) are held:
+//    hold() says when the bound is reached,
 //    and the loop calls release() at once; it calls release() too before the
 //    commit is handed to the tracker, before a TRUNCATE, and before a snapshot
 //    chunk's rows or a sweep (which are not held);
@@ -39,6 +40,8 @@ namespace tombsync {
 class RowFiller {
  public:
   static constexpr size_t kMaxHeld = 1000;
+  // And at most about this many bytes of column values (large TOAST values held whole).
+  static constexpr size_t kMaxHeldBytes = size_t{64} << 20;
 
   // `complete_rows(table)`: every update of the table with unchanged values is completed, not
   // only a key change's (null: key changes only). `metrics` gets the fill counters (may be null).
@@ -56,7 +59,10 @@ class RowFiller {
   // also when the lookup throws (the transaction is then streamed again whole).
   void release(const std::function<bool(const ChangeEvent&)>& send);
   // Drops what is held (a transaction abandoned or a new one begun).
-  void clear() { held_.clear(); }
+  void clear() {
+    held_.clear();
+    held_bytes_ = 0;
+  }
 
  private:
   struct Held {
@@ -71,6 +77,7 @@ class RowFiller {
   std::function<bool(const TableSchema&)> complete_rows_;
   size_t max_held_;
   std::vector<Held> held_;
+  size_t held_bytes_ = 0;  // the held events' text values
   std::unordered_map<RelationId, Metrics::Table*> tables_;
   std::vector<std::vector<Datum>> rows_;  // a lookup's answer, reused
 };
