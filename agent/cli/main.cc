@@ -130,6 +130,116 @@ int state_debug_command(const std::string& command, const tombsync::Config& conf
   return 0;
 }
 
+// The command line after the command, checked. `error`: the exit code of a usage error.
+struct Options {
+  std::string config_path, log_level, log_format, table, timeout;
+  bool json = false, yes = false, all = false, dry_run = false, no_wait = false;
+  tombsync::ReconcileOptions reconcile;
+};
+
+// Reads the options of `command` into `o`; returns the usage error's exit code, or -1 when they hold.
+int parse_options(const std::string& command, const std::vector<std::string>& args, Options& o) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto take = [&](std::string& into) {
+      if (i + 1 >= args.size()) return false;
+      into = args[++i];
+      return true;
+    };
+    if (args[i] == "--config" || args[i] == "-c") {
+      if (!take(o.config_path)) return usage_error("--config needs a file");
+    } else if (args[i] == "--log-level") {
+      if (!take(o.log_level)) return usage_error("--log-level needs a level");
+    } else if (args[i] == "--log-format") {
+      if (!take(o.log_format)) return usage_error("--log-format needs a format");
+    } else if (args[i] == "--table") {
+      if (!take(o.table)) return usage_error("--table needs schema.table");
+    } else if (args[i] == "--json") {
+      o.json = true;
+    } else if (args[i] == "--yes") {
+      o.yes = true;
+    } else if (args[i] == "--all") {
+      o.all = true;
+    } else if (args[i] == "--dry-run") {
+      o.dry_run = true;
+    } else if (args[i] == "--no-wait") {
+      o.no_wait = true;
+    } else if (args[i] == "--timeout") {
+      if (!take(o.timeout)) return usage_error("--timeout needs a number of seconds");
+    } else {
+      return usage_error("unknown option " + args[i]);
+    }
+  }
+  // ledger-keys and compact-state: see state_debug_command.
+  if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
+      command != "drop-slot" && command != "reconcile" && command != "ledger-keys" && command != "compact-state")
+    return usage_error("unknown command " + command);
+  if (o.config_path.empty()) return usage_error(command + " needs --config FILE");
+  if (o.json && command == "run") return usage_error("--json applies to check and status");
+  if ((command == "snapshot" || command == "ledger-keys") && o.table.empty())
+    return usage_error(command + " needs --table SCHEMA.TABLE");
+  if (command != "snapshot" && command != "reconcile" && command != "ledger-keys" && !o.table.empty())
+    return usage_error("--table applies to snapshot and reconcile");
+  if (command == "reconcile" && o.table.empty() == !o.all)
+    return usage_error("reconcile needs --table SCHEMA.TABLE or --all (one of them)");
+  if (command != "reconcile" && (o.all || o.dry_run || o.no_wait || !o.timeout.empty()))
+    return usage_error("--all, --dry-run, --no-wait and --timeout apply to reconcile");
+  if (command == "reconcile") {
+    if (!o.table.empty()) o.reconcile.tables.push_back(o.table);
+    o.reconcile.all = o.all;
+    o.reconcile.dry_run = o.dry_run;
+    o.reconcile.wait = !o.no_wait;
+    if (!o.timeout.empty()) {
+      char* end = nullptr;
+      const long secs = std::strtol(o.timeout.c_str(), &end, 10);
+      if (end == o.timeout.c_str() || *end != '\0' || secs < 1 || secs > 7 * 24 * 3600)
+        return usage_error("--timeout needs a whole number of seconds from 1 to 604800, not " + o.timeout);
+      o.reconcile.timeout_s = static_cast<int>(secs);
+    }
+  }
+  if (command != "drop-slot" && o.yes) return usage_error("--yes applies to drop-slot");
+  return -1;
+}
+
+// `tombsync check`: a config that does not load is a failed item too, reported like the others (exit 2).
+int check_command(const Options& o) {
+  std::optional<tombsync::Config> config;
+  try {
+    config = tombsync::load_config_file(o.config_path);
+    tombsync::log::configure(o.log_level.empty() ? config->log.level : o.log_level,
+                             o.log_format.empty() ? config->log.format : o.log_format);
+    use_password_file(*config);
+  } catch (const tombsync::Error& e) {
+    auto report = tombsync::config_refused(e.what());
+    std::fputs((o.json ? report.json() : report.text()).c_str(), stdout);
+    return 2;
+  }
+  try {
+    std::signal(SIGPIPE, SIG_IGN);
+    auto report = tombsync::run_preflight(o.config_path, *config);
+    std::fputs((o.json ? report.json() : report.text()).c_str(), stdout);
+    return report.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    tombsync::log::error("internal error: {}", e.what());
+    return 1;
+  }
+}
+
+// `tombsync snapshot --table`: a request file the running agent (or the next start) takes.
+int snapshot_command(const tombsync::Config& config, const std::string& table, const std::string& config_path) {
+  const tombsync::TableConfig* found = nullptr;
+  for (const auto& t : config.source.tables)
+    if (t.name.qualified() == table) found = &t;
+  if (found == nullptr)
+    throw tombsync::Error(tombsync::ErrorKind::kConfig, "--table " + table + " is not in source.tables of " + config_path);
+  if (config.snapshot_for(*found) == tombsync::SnapshotMode::kNever)
+    throw tombsync::Error(tombsync::ErrorKind::kConfig,
+                          "the snapshot mode of " + table + " is never; set snapshot: initial to allow it");
+  tombsync::request_snapshot(config.state_dir, table);
+  std::printf("requested a snapshot of %s: a running agent starts it within a second, while streaming "
+              "goes on; otherwise the next `tombsync run` does\n", table.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,118 +253,23 @@ int main(int argc, char** argv) {
     std::printf("tombsync %s\n", TOMBSYNC_VERSION);
     return 0;
   }
-  std::string config_path, log_level, log_format, table, timeout;
-  bool json = false, yes = false, all = false, dry_run = false, no_wait = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    auto take = [&](std::string& into) {
-      if (i + 1 >= args.size()) return false;
-      into = args[++i];
-      return true;
-    };
-    if (args[i] == "--config" || args[i] == "-c") {
-      if (!take(config_path)) return usage_error("--config needs a file");
-    } else if (args[i] == "--log-level") {
-      if (!take(log_level)) return usage_error("--log-level needs a level");
-    } else if (args[i] == "--log-format") {
-      if (!take(log_format)) return usage_error("--log-format needs a format");
-    } else if (args[i] == "--table") {
-      if (!take(table)) return usage_error("--table needs schema.table");
-    } else if (args[i] == "--json") {
-      json = true;
-    } else if (args[i] == "--yes") {
-      yes = true;
-    } else if (args[i] == "--all") {
-      all = true;
-    } else if (args[i] == "--dry-run") {
-      dry_run = true;
-    } else if (args[i] == "--no-wait") {
-      no_wait = true;
-    } else if (args[i] == "--timeout") {
-      if (!take(timeout)) return usage_error("--timeout needs a number of seconds");
-    } else {
-      return usage_error("unknown option " + args[i]);
-    }
-  }
-  // ledger-keys and compact-state: see state_debug_command.
-  if (command != "run" && command != "check" && command != "status" && command != "snapshot" &&
-      command != "drop-slot" && command != "reconcile" && command != "ledger-keys" && command != "compact-state")
-    return usage_error("unknown command " + command);
-  if (config_path.empty()) return usage_error(command + " needs --config FILE");
-  if (json && command == "run") return usage_error("--json applies to check and status");
-  if ((command == "snapshot" || command == "ledger-keys") && table.empty())
-    return usage_error(command + " needs --table SCHEMA.TABLE");
-  if (command != "snapshot" && command != "reconcile" && command != "ledger-keys" && !table.empty())
-    return usage_error("--table applies to snapshot and reconcile");
-  if (command == "reconcile" && table.empty() == !all)
-    return usage_error("reconcile needs --table SCHEMA.TABLE or --all (one of them)");
-  if (command != "reconcile" && (all || dry_run || no_wait || !timeout.empty()))
-    return usage_error("--all, --dry-run, --no-wait and --timeout apply to reconcile");
-  tombsync::ReconcileOptions reconcile;
-  if (command == "reconcile") {
-    if (!table.empty()) reconcile.tables.push_back(table);
-    reconcile.all = all;
-    reconcile.dry_run = dry_run;
-    reconcile.wait = !no_wait;
-    if (!timeout.empty()) {
-      char* end = nullptr;
-      const long s = std::strtol(timeout.c_str(), &end, 10);
-      if (end == timeout.c_str() || *end != '\0' || s < 1 || s > 7 * 24 * 3600)
-        return usage_error("--timeout needs a whole number of seconds from 1 to 604800, not " + timeout);
-      reconcile.timeout_s = static_cast<int>(s);
-    }
-  }
-  if (command != "drop-slot" && yes) return usage_error("--yes applies to drop-slot");
-
-  if (command == "check") {
-    // A config that does not load is a failed item too, reported like the others (exit 2).
-    std::optional<tombsync::Config> config;
-    try {
-      config = tombsync::load_config_file(config_path);
-      tombsync::log::configure(log_level.empty() ? config->log.level : log_level,
-                               log_format.empty() ? config->log.format : log_format);
-      use_password_file(*config);
-    } catch (const tombsync::Error& e) {
-      auto report = tombsync::config_refused(e.what());
-      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
-      return 2;
-    }
-    try {
-      std::signal(SIGPIPE, SIG_IGN);
-      auto report = tombsync::run_preflight(config_path, *config);
-      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
-      return report.ok() ? 0 : 1;
-    } catch (const std::exception& e) {
-      tombsync::log::error("internal error: {}", e.what());
-      return 1;
-    }
-  }
+  Options o;
+  if (const int rc = parse_options(command, args, o); rc >= 0) return rc;
+  if (command == "check") return check_command(o);
+  const std::string& config_path = o.config_path;
   try {
     auto config = tombsync::load_config_file(config_path);
-    tombsync::log::configure(log_level.empty() ? config.log.level : log_level,
-                             log_format.empty() ? config.log.format : log_format);
+    tombsync::log::configure(o.log_level.empty() ? config.log.level : o.log_level,
+                             o.log_format.empty() ? config.log.format : o.log_format);
     use_password_file(config);
     std::signal(SIGPIPE, SIG_IGN);
-    if (command == "drop-slot") return tombsync::drop_slot(config, yes, stdin, stdout);
-    if (command == "snapshot") {
-      const tombsync::TableConfig* found = nullptr;
-      for (const auto& t : config.source.tables)
-        if (t.name.qualified() == table) found = &t;
-      if (found == nullptr)
-        throw tombsync::Error(tombsync::ErrorKind::kConfig,
-                              "--table " + table + " is not in source.tables of " + config_path);
-      if (config.snapshot_for(*found) == tombsync::SnapshotMode::kNever)
-        throw tombsync::Error(tombsync::ErrorKind::kConfig,
-                              "the snapshot mode of " + table + " is never; set snapshot: initial to allow it");
-      tombsync::request_snapshot(config.state_dir, table);
-      std::printf("requested a snapshot of %s: a running agent starts it within a second, while streaming "
-                  "goes on; otherwise the next `tombsync run` does\n", table.c_str());
-      return 0;
-    }
-    if (command == "reconcile") return tombsync::reconcile_command(config, config_path, reconcile, stdout);
-    if (command == "compact-state" || command == "ledger-keys") return state_debug_command(command, config, table);
+    if (command == "drop-slot") return tombsync::drop_slot(config, o.yes, stdin, stdout);
+    if (command == "snapshot") return snapshot_command(config, o.table, config_path);
+    if (command == "reconcile") return tombsync::reconcile_command(config, config_path, o.reconcile, stdout);
+    if (command == "compact-state" || command == "ledger-keys") return state_debug_command(command, config, o.table);
     if (command == "status") {
       auto report = tombsync::collect_status(config_path, config);
-      std::fputs((json ? report.json() : report.text()).c_str(), stdout);
+      std::fputs((o.json ? report.json() : report.text()).c_str(), stdout);
       return report.ok() ? 0 : 1;
     }
     tombsync::StopSignal stop(std::chrono::seconds(5));
