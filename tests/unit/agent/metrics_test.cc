@@ -109,3 +109,22 @@ TEST_CASE("readiness says why not: not streaming, Kafka, a stalled thread, lag",
 }
 
 }  // namespace tombsync
+
+namespace tombsync {
+
+TEST_CASE("metrics export a reconciliation's phase and inferred deletes per table", "[metrics][reconcile]") {
+  Config config = parse_config(kYaml, "t");
+  Metrics m(config);
+  Metrics::Table* t = m.table("public.users");
+  REQUIRE(t != nullptr);
+  t->reconcile_phase = 2;
+  t->reconcile_inferred = 50;
+  const std::string text = m.prometheus();
+  CHECK(text.find("# TYPE tombsync_reconcile_phase gauge\n") != std::string::npos);
+  CHECK(text.find("tombsync_reconcile_phase{table=\"public.users\"} 2\n") != std::string::npos);
+  CHECK(text.find("tombsync_reconcile_phase{table=\"public.orders\"} 0\n") != std::string::npos);
+  CHECK(text.find("# TYPE tombsync_reconcile_inferred_deletes_total counter\n") != std::string::npos);
+  CHECK(text.find("tombsync_reconcile_inferred_deletes_total{table=\"public.users\"} 50\n") != std::string::npos);
+}
+
+}  // namespace tombsync
