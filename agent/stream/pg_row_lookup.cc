@@ -13,13 +13,6 @@
 namespace tombsync {
 namespace {
 
-std::string one_line(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
 struct CopyLine {
   char* data = nullptr;
   ~CopyLine() { reset(); }
@@ -55,7 +48,7 @@ PgRowLookup::~PgRowLookup() = default;
 
 void PgRowLookup::fail(const std::string& what) {
   const bool lost = conn_ == nullptr || PQstatus(conn_->raw()) == CONNECTION_BAD;
-  const std::string why = conn_ ? one_line(PQerrorMessage(conn_->raw())) : "no connection";
+  const std::string why = conn_ ? libpq_message_line(PQerrorMessage(conn_->raw())) : "no connection";
   const std::string where = conn_ ? " (" + conn_->describe() + ")" : "";
   conn_.reset();  // the next lookup connects again
   throw Error(ErrorKind::kSource,

@@ -11,12 +11,7 @@
 namespace tombsync {
 namespace {
 
-std::string one_line(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
+std::string one_line(const char* message) { return libpq_message_line(message); }
 
 struct CopyBuffer {
   char* data = nullptr;
@@ -50,6 +45,13 @@ int hex_value(char c) {
 }
 
 }  // namespace
+
+std::string libpq_message_line(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
 
 // COPY's text format (https://www.postgresql.org/docs/current/sql-copy.html,
 // "Text Format"): \b \f \n \r \t \v, \digits (octal), \xdigits (hex), and a

@@ -75,6 +75,8 @@ class SnapshotReader {
 // between calls. Throws Error(kProtocol) when the field count is wrong.
 void parse_copy_row(std::string_view line, const TableSchema& schema, std::vector<Datum>& row,
                     std::string& scratch);
+// A libpq error message on one line: no trailing newline or space, inner newlines as spaces.
+std::string libpq_message_line(const char* message);
 // The field's text with COPY's backslash escapes undone (\N is handled by the caller).
 void unescape_copy_field(std::string_view field, std::string& out);
 
