@@ -47,9 +47,24 @@ std::string ledger_mark_key(LedgerTableId id) { return "ledger/mark/" + encode_u
 
 std::string encode_ledger_mark(uint32_t mark) { return mark == 0 ? std::string() : encode_u32(mark); }
 
+std::string encode_ledger_value(uint32_t mark, std::string_view row) {
+  if (row.empty()) return encode_ledger_mark(mark);
+  std::string out = encode_u32(mark);
+  out.append(row);
+  return out;
+}
+
+std::optional<LedgerValue> decode_ledger_value(std::string_view value) {
+  if (value.empty()) return LedgerValue{};
+  if (value.size() < 4) return std::nullopt;
+  auto mark = decode_u32(value.substr(0, 4));
+  return LedgerValue{*mark, value.substr(4)};
+}
+
 std::optional<uint32_t> decode_ledger_mark(std::string_view value) {
-  if (value.empty()) return 0;
-  return decode_u32(value);
+  auto v = decode_ledger_value(value);
+  if (!v) return std::nullopt;
+  return v->mark;
 }
 
 std::string encode_u32(uint32_t v) {

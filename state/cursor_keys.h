@@ -15,7 +15,9 @@
 //   "ledger/mark/<id 4 bytes>"     the last reconciliation mark given to the table, 4 bytes big-endian
 //   "L<id 4 bytes><record key>"    one ledger key (the Kafka record key bytes); value empty (mark 0)
 //                              or the reconciliation mark it was last stamped with, 4 bytes
-//                              big-endian; 'L' sorts apart from every other (lower-case) prefix
+//                              big-endian; with `ledger: rows`, the mark (4 bytes, 0 too) then
+//                              the key's last row (agent/stream/ledger_row_codec.h, never empty);
+//                              'L' sorts apart from every other (lower-case) prefix
 // Changing a key or an encoding makes existing state_dirs unreadable: add new
 // keys, or a new version byte that the decoder also reads, never reshape these.
 // (A release before the checksum refuses a 13-byte cursor as corrupt: a
@@ -56,8 +58,15 @@ std::string ledger_table_prefix(const std::string& slot);
 inline constexpr std::string_view kLedgerTablePrefix = "ledger/table/";
 std::string ledger_count_key(LedgerTableId id);
 std::string ledger_mark_key(LedgerTableId id);
-// A ledger key's value: empty for mark 0, else the mark (4 bytes). decode: unset when malformed.
+// A ledger key's value: empty for mark 0, else the mark (4 bytes); with a row, the mark (4
+// bytes) and the row. decode: unset when malformed.
 std::string encode_ledger_mark(uint32_t mark);
+std::string encode_ledger_value(uint32_t mark, std::string_view row);
+struct LedgerValue {
+  uint32_t mark = 0;
+  std::string_view row;  // into the value decoded; empty: the key alone
+};
+std::optional<LedgerValue> decode_ledger_value(std::string_view value);
 std::optional<uint32_t> decode_ledger_mark(std::string_view value);
 // Every ledger key of table `id` starts with it (5 bytes).
 std::string ledger_entry_prefix(LedgerTableId id);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/lsn.h"
@@ -41,6 +42,8 @@ class LedgerKeys {
   virtual bool next(std::string& key) = 0;
   // The reconciliation mark the key was last stamped with (0: none), for the key `next` gave.
   virtual uint32_t mark() const = 0;
+  // Its row (`ledger: rows`), valid until the next call of next(); empty: none kept.
+  virtual std::string_view row() const { return {}; }
 };
 
 class CursorStore {
@@ -81,6 +84,10 @@ class CursorStore {
   virtual uint64_t ledger_count(const std::string& slot, const std::string& table) = 0;
   // Every key of the table, streamed (see LedgerKeys).
   virtual std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) = 0;
+  // `ledger: rows`: the row stored with `key` (the Kafka record key bytes) of table `table`, as
+  // saved (not the changes held in memory: LedgerRecorder merges those). Unset: the ledger lacks
+  // the key; empty: it holds the key without a row. Throws Error(kState) when the read fails.
+  virtual std::optional<std::string> ledger_row(LedgerTableId table, std::string_view key) = 0;
 
   // Starts a reconciliation of each of `tables` ("schema.table", each keeping a ledger), in one
   // synced write: per table a new mark, one more than any it had (kept with the ledger, so

@@ -2,21 +2,40 @@
 
 namespace tombsync {
 
-void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key, uint32_t mark) {
-  bytes_.push_back(static_cast<char>(static_cast<unsigned char>(op) | (mark != 0 ? kMarked : 0)));
-  const uint32_t id = table.value();
-  for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
-  if (mark != 0)
-    for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((mark >> (8 * i)) & 0xff));
-  size_t len = key.size();
+void LedgerDelta::put_varint(size_t len) {
   do {
     unsigned char b = len & 0x7f;
     len >>= 7;
     if (len != 0) b |= 0x80;
     bytes_.push_back(static_cast<char>(b));
   } while (len != 0);
+}
+
+void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key, uint32_t mark, std::string_view row) {
+  const bool with_row = op == Op::kPut && !row.empty();
+  bytes_.push_back(static_cast<char>(static_cast<unsigned char>(op) | (mark != 0 ? kMarked : 0) |
+                                     (with_row ? kWithRow : 0)));
+  const uint32_t id = table.value();
+  for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
+  if (mark != 0)
+    for (int i = 3; i >= 0; --i) bytes_.push_back(static_cast<char>((mark >> (8 * i)) & 0xff));
+  put_varint(key.size());
   bytes_.append(key);
+  if (with_row) {
+    put_varint(row.size());
+    bytes_.append(row);
+  }
   ++entries_;
+}
+
+std::string_view LedgerDelta::row_at(size_t offset) const {
+  if (offset >= bytes_.size()) return {};
+  const auto tag = static_cast<unsigned char>(bytes_[offset]);
+  if ((tag & kWithRow) == 0) return {};
+  size_t at = offset + 5 + ((tag & kMarked) != 0 ? 4 : 0);
+  at += varint(at);
+  const size_t row_len = varint(at);
+  return std::string_view(bytes_).substr(at, row_len);
 }
 
 void LedgerDelta::append(const LedgerDelta& other) {

@@ -1,3 +1,4 @@
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -5,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -97,6 +99,19 @@ class RocksCursorStore final : public CursorStore {
   uint64_t ledger_count(const std::string& slot, const std::string& table) override {
     auto id = find_ledger_table(slot, table);
     return id ? counters_.get(*id) : 0;
+  }
+
+  std::optional<std::string> ledger_row(LedgerTableId table, std::string_view key) override {
+    std::string full = state::ledger_entry_prefix(table);
+    full.append(key);
+    rocksdb::PinnableSlice value;
+    auto s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), full, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (s.IsCorruption()) state::refuse_damaged(dir_, "reading the key ledger failed", s.ToString());
+    if (!s.ok()) fail("reading the key ledger failed: " + s.ToString());
+    auto v = state::decode_ledger_value(value.ToStringView());
+    if (!v) state::refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(value.size()) + "-byte value");
+    return std::string(v->row);
   }
 
   std::unique_ptr<LedgerKeys> ledger_keys(const std::string& slot, const std::string& table) override {
@@ -278,6 +293,12 @@ std::unique_ptr<rocksdb::DB> open_writer(const std::string& dir) {
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.05;
+  // `ledger: rows` keeps whole rows: LZ4 on the upper levels (cheap to write), ZSTD on the last
+  // (where compaction leaves nearly everything), when this RocksDB build has them.
+  const auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) { return std::find(supported.begin(), supported.end(), t) != supported.end(); };
+  if (has(rocksdb::kLZ4Compression)) options.compression = rocksdb::kLZ4Compression;
+  if (has(rocksdb::kZSTD)) options.bottommost_compression = rocksdb::kZSTD;
   // Ledger keys of one table share their first 5 bytes ('L' + id) and a batch writes them in key
   // order: with the insert hint per prefix, the memtable's skiplist is not searched from the top
   // for every key. Not for a 5-byte key: that is the start of a table's range delete (a cleared

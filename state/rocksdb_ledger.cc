@@ -38,15 +38,17 @@ class RocksLedgerKeys final : public LedgerKeys {
     }
     if (it_->Valid() && it_->key().starts_with(prefix_)) {
       key.assign(it_->key().data() + prefix_.size(), it_->key().size() - prefix_.size());
-      auto mark = decode_ledger_mark(it_->value().ToStringView());
-      if (!mark) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(it_->value().size()) + "-byte value");
-      mark_ = *mark;
+      auto v = decode_ledger_value(it_->value().ToStringView());
+      if (!v) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(it_->value().size()) + "-byte value");
+      mark_ = v->mark;
+      row_ = v->row;  // into the iterator's value: valid until it moves
       return true;
     }
     check_read(dir_, it_->status(), "listing the key ledger");
     return false;
   }
   uint32_t mark() const override { return mark_; }
+  std::string_view row() const override { return row_; }
 
  private:
   std::string dir_;
@@ -54,6 +56,7 @@ class RocksLedgerKeys final : public LedgerKeys {
   std::unique_ptr<rocksdb::Iterator> it_;
   bool started_ = false;
   uint32_t mark_ = 0;
+  std::string_view row_;
 };
 
 }  // namespace
@@ -89,11 +92,12 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   std::vector<rocksdb::Slice> keys;
   std::vector<LedgerDelta::Op> ops;
   std::vector<uint32_t> marks;  // of a kPut or kMark
+  std::vector<std::string_view> rows;  // of the last kPut (ledger: rows), into `delta`
   std::vector<uint32_t> ids;
   std::set<uint32_t> cleared;  // tables a kClear emptied: the store's keys of them no longer count
   slot_of.reserve(delta.entries());
   keys.reserve(delta.entries());
-  delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key, uint32_t mark) {
+  delta.for_each([&](LedgerTableId id, LedgerDelta::Op op, std::string_view key, uint32_t mark, std::string_view row) {
     if (op == LedgerDelta::Op::kClear) {
       cleared.insert(id.value());
       for (size_t i = 0; i < ids.size(); ++i)
@@ -111,12 +115,14 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
       // A kMark changes only the mark of what the key is by then: live (kPut, kMark) or not.
       if (op != LedgerDelta::Op::kMark) ops[i] = op;
       if (op != LedgerDelta::Op::kErase) marks[i] = mark;
+      if (op != LedgerDelta::Op::kMark) rows[i] = row;
       arena.resize(at);
       return;
     }
     keys.emplace_back(full.data(), full.size());
     ops.push_back(op);
     marks.push_back(mark);
+    rows.push_back(row);
     ids.push_back(v);
     slot_of.emplace(full, keys.size() - 1);
   });
@@ -130,6 +136,8 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   // bytes a key, which a giant transaction's million keys would hold at once.
   std::vector<bool> present_at(keys.size());
   std::vector<uint32_t> stored_mark(keys.size());
+  // The stored row of a key whose mark is rewritten without a new row (it must stay).
+  std::unordered_map<size_t, std::string> stored_row;
   {
     constexpr size_t kReadSlice = 4096;
     std::vector<rocksdb::PinnableSlice> values(std::min(kReadSlice, keys.size()));
@@ -142,9 +150,11 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
         check_read(dir_, statuses[j], "reading the key ledger");
         present_at[from + j] = statuses[j].ok();
         if (statuses[j].ok()) {
-          auto mark = decode_ledger_mark(values[j].ToStringView());
-          if (!mark) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(values[j].size()) + "-byte value");
-          stored_mark[from + j] = *mark;
+          auto stored = decode_ledger_value(values[j].ToStringView());
+          if (!stored) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(values[j].size()) + "-byte value");
+          stored_mark[from + j] = stored->mark;
+          const size_t i = order[from + j];
+          if (!stored->row.empty() && marks[i] != 0 && rows[i].empty()) stored_row.emplace(from + j, stored->row);
         }
         values[j].Reset();
       }
@@ -160,11 +170,15 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     const size_t i = order[j];
     const bool present = present_at[j] && !cleared.contains(ids[i]);
     if (ops[i] == LedgerDelta::Op::kPut && !present) {
-      batch.Put(keys[i], encode_ledger_mark(marks[i]));
+      batch.Put(keys[i], encode_ledger_value(marks[i], rows[i]));
       ++moved[ids[i]];
+    } else if (ops[i] == LedgerDelta::Op::kPut && present && !rows[i].empty()) {
+      // ledger: rows: the key's row changed; a mark of 0 keeps the stored one.
+      batch.Put(keys[i], encode_ledger_value(marks[i] != 0 ? marks[i] : stored_mark[j], rows[i]));
     } else if ((ops[i] == LedgerDelta::Op::kPut || ops[i] == LedgerDelta::Op::kMark) && present && marks[i] != 0 &&
                stored_mark[j] != marks[i]) {
-      batch.Put(keys[i], encode_ledger_mark(marks[i]));  // stamped by a reconciliation
+      auto kept = stored_row.find(j);  // stamped by a reconciliation; the stored row stays
+      batch.Put(keys[i], encode_ledger_value(marks[i], kept == stored_row.end() ? std::string_view() : kept->second));
     } else if (ops[i] == LedgerDelta::Op::kErase && present) {
       batch.Delete(keys[i]);
       --moved[ids[i]];

@@ -99,7 +99,7 @@ StatusReport collect_status(const std::string& config_path, const Config& config
   r.cursor.state_dir = config.state_dir;
   for (const auto& t : config.source.tables) {
     r.tables.push_back({t.name.qualified(), config.topic_for(t), std::nullopt});
-    if (config.ledger_for(t) == LedgerMode::kKeys) r.tables.back().ledger_keys = 0;
+    if (config.ledger_for(t) != LedgerMode::kNone) r.tables.back().ledger_keys = 0;
   }
 
   try {

@@ -60,7 +60,9 @@ DeletePolicy Config::deletes_for(const TableConfig& table) const {
   return table.deletes.value_or(deletes);
 }
 
-const char* to_string(LedgerMode mode) { return mode == LedgerMode::kKeys ? "keys" : "none"; }
+const char* to_string(LedgerMode mode) {
+  return mode == LedgerMode::kRows ? "rows" : mode == LedgerMode::kKeys ? "keys" : "none";
+}
 
 LedgerMode Config::ledger_for(const TableConfig& table) const {
   if (table.allow_keyless) return LedgerMode::kNone;

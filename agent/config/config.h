@@ -32,8 +32,11 @@ enum class SnapshotMode { kInitial = 0, kNever = 1, kInitialOnly = 2 };  // orde
 enum class OversizedPolicy { kFail = 0, kTruncateColumn = 1, kSkipColumn = 2 };  // order = YAML names
 // The key ledger (docs/architecture.md "The key ledger"): kKeys keeps, in the
 // state store, every Kafka record key the table's topic holds as live; kNone
-// keeps nothing. A keyless table never has one (Config::ledger_for).
-enum class LedgerMode { kNone = 0, kKeys = 1 };  // order = YAML names
+// keeps nothing; kRows keeps every key and, with it, the key's last complete row
+// (compressed), so deletes carry the row they deleted and unchanged TOAST values
+// are filled without reading the source (docs/deletes.md "Deleted rows"). A
+// keyless table never has one (Config::ledger_for).
+enum class LedgerMode { kNone = 0, kKeys = 1, kRows = 2 };  // order = YAML names
 // What a TRUNCATE becomes (docs/deletes.md): kEvent, the truncate event alone;
 // kExpand, the truncate event and then one delete (event and/or tombstone, per
 // `deletes`) for every key the table's ledger holds, which empties it. kExpand
@@ -51,7 +54,7 @@ enum class OnSlotLoss { kStop = 0, kReconcile = 1 };  // order = YAML names
 const char* to_string(DeletePolicy policy);
 const char* to_string(RedactMode mode);
 const char* to_string(OversizedPolicy policy);  // "fail", "truncate_column", "skip_column"
-const char* to_string(LedgerMode mode);          // "none", "keys"
+const char* to_string(LedgerMode mode);          // "none", "keys", "rows"
 const char* to_string(TruncateMode mode);        // "expand", "event"
 const char* to_string(OnSlotLoss mode);          // "stop", "reconcile"
 

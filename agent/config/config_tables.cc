@@ -142,6 +142,10 @@ void Parser::parse_tables(const Value& at, std::vector<TableConfig>& tables) {
         fail(item, path, "complete_rows: true needs a key to read rows back by; a keyless table "
                          "(allow_keyless) cannot have it: give it REPLICA IDENTITY FULL instead");
       }
+      if (table.allow_keyless && table.ledger == LedgerMode::kRows) {
+        fail(item, path, "ledger: rows keeps each key's last row; a keyless table (allow_keyless) has no key "
+                         "to keep it by: remove ledger: rows, or give it key_columns");
+      }
       if (table.allow_keyless && !table.key_columns.empty()) {
         fail(item, path, "allow_keyless: true and key_columns contradict each other; key_columns "
                          "gives the table a key, so remove allow_keyless");

@@ -182,7 +182,7 @@ OversizedPolicy Parser::oversized_policy(const Value& at, const std::string& pat
 }
 
 LedgerMode Parser::ledger_mode(const Value& at, const std::string& path) const {
-  static constexpr std::array<std::string_view, 2> kNames = {"none", "keys"};
+  static constexpr std::array<std::string_view, 3> kNames = {"none", "keys", "rows"};
   return static_cast<LedgerMode>(one_of(at, path, kNames));
 }
 

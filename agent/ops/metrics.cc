@@ -166,6 +166,12 @@ std::string Metrics::prometheus() const {
             [](const Table& t) { return t.fill_missing.load(); });
   per_table("tombsync_fill_seconds_total", "counter", "Time spent in those queries, by table.",
             [](const Table& t) { return fmt::format("{:.6f}", static_cast<double>(t.fill_micros.load()) / 1e6); });
+  per_table("tombsync_ledger_rows_filled_total", "counter",
+            "Deletes and updates completed from the rows the key ledger keeps (ledger: rows), by table.",
+            [](const Table& t) { return t.ledger_rows_filled.load(); });
+  per_table("tombsync_ledger_rows_missing_total", "counter",
+            "Deletes sent without their whole old row: the ledger did not have it (ledger: rows), by table.",
+            [](const Table& t) { return t.ledger_rows_missing.load(); });
   per_table("tombsync_reconcile_phase", "gauge",
             "A reconciliation of the table: 0 none running, 1 re-reading the table, 2 sweeping the key ledger.",
             [](const Table& t) { return t.reconcile_phase.load(); });

@@ -52,6 +52,10 @@ class Metrics {
     std::atomic<uint64_t> fill_rows{0};
     std::atomic<uint64_t> fill_missing{0};
     std::atomic<uint64_t> fill_micros{0};
+    // `ledger: rows` (LedgerRowFill): events completed from the ledger's rows, and deletes whose
+    // whole old row the ledger did not have (sent with what Postgres sent).
+    std::atomic<uint64_t> ledger_rows_filled{0};
+    std::atomic<uint64_t> ledger_rows_missing{0};
   };
 
   explicit Metrics(const Config& config);

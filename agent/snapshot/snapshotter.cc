@@ -447,7 +447,7 @@ void Snapshotter::finish_job(const Table& t) const {
 }
 
 bool Snapshotter::keeps_ledger(const TableConfig& tc, const pg::ResolvedTable& resolved) const {
-  return config_.ledger_for(tc) == LedgerMode::kKeys && !resolved.key_columns.empty();
+  return config_.ledger_for(tc) != LedgerMode::kNone && !resolved.key_columns.empty();
 }
 
 // A reconciliation whose table keeps no key ledger now (its config changed): it cannot sweep (the

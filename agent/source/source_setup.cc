@@ -48,7 +48,7 @@ void apply(const PublicationPlan& plan, const std::string& publication, pg::Sour
 std::vector<std::string> ledger_tables(const Config& config) {
   std::vector<std::string> out;
   for (const auto& t : config.source.tables)
-    if (config.ledger_for(t) == LedgerMode::kKeys) out.push_back(t.name.qualified());
+    if (config.ledger_for(t) != LedgerMode::kNone) out.push_back(t.name.qualified());
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "agent/stream/ledger_recorder.h"
 
+#include "agent/stream/ledger_row_codec.h"
 #include "base/error.h"
 
 namespace tombsync {
@@ -7,16 +8,17 @@ namespace tombsync {
 LedgerRecorder::LedgerRecorder(const Config& config, CursorStore& store, std::string slot)
     : config_(config), store_(store), slot_(std::move(slot)) {
   for (const auto& t : config_.source.tables)
-    if (config_.ledger_for(t) == LedgerMode::kKeys) tables_.push_back(t.name.qualified());
+    if (config_.ledger_for(t) != LedgerMode::kNone) tables_.push_back(t.name.qualified());
 }
 
 LedgerRecorder::TableState& LedgerRecorder::state_of(const TableSchema& table) {
   auto it = ids_.find(table.relid);
   if (it != ids_.end()) return it->second;
-  TableState t{table.qualified(), std::nullopt, 0};
+  TableState t{table.qualified(), std::nullopt, 0, false};
   const TableConfig* tc = config_.find_table(table.schema, table.table);
-  if (tc != nullptr && config_.ledger_for(*tc) == LedgerMode::kKeys && !table.key_indexes.empty()) {
+  if (tc != nullptr && config_.ledger_for(*tc) != LedgerMode::kNone && !table.key_indexes.empty()) {
     t.id = store_.ledger_table(slot_, t.name);
+    t.rows = config_.ledger_for(*tc) == LedgerMode::kRows;
     // A reconciliation a restart found under way keeps stamping with its mark.
     if (auto p = store_.load_snapshot(slot_, t.name); p && !p->done) t.mark = p->reconcile_mark;
   }
@@ -32,21 +34,85 @@ void LedgerRecorder::set_mark(const std::string& table, uint32_t mark) {
 }
 
 void LedgerRecorder::on_begin(Lsn commit_lsn) {
-  if (!txns_.empty() && !txns_.back().committed) txns_.pop_back();
-  txns_.push_back(Txn{commit_lsn, Lsn(), false, {}, {}});
+  if (!txns_.empty() && !txns_.back().committed) {
+    forget_rows(txns_.back(), true, true);
+    txns_.pop_back();
+  }
+  txns_.push_back(Txn{commit_lsn, Lsn(), false, {}, {}, next_serial_++});
 }
 
-void LedgerRecorder::on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row) {
+std::string LedgerRecorder::index_key(LedgerTableId id, std::string_view key) {
+  std::string k(4, '\0');
+  for (int i = 0; i < 4; ++i) k[i] = static_cast<char>((id.value() >> (24 - 8 * i)) & 0xff);
+  k.append(key);
+  return k;
+}
+
+// The index entries the transaction's deltas made (stream, snapshot or both) that are still the
+// newest of their key; called before those deltas are saved or dropped.
+void LedgerRecorder::forget_rows(const Txn& t, bool stream, bool snapshot) {
+  if (pending_rows_.empty() && cleared_in_.empty()) return;
+  std::erase_if(cleared_in_, [&](const auto& kv) { return stream && kv.second.serial == t.serial; });
+  auto drop = [&](bool from_snapshot) {
+    return [&, from_snapshot](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
+      if (op == LedgerDelta::Op::kClear || op == LedgerDelta::Op::kMark) return;
+      auto it = pending_rows_.find(index_key(id, key));
+      if (it != pending_rows_.end() && it->second.serial == t.serial && it->second.snapshot == from_snapshot)
+        pending_rows_.erase(it);
+    };
+  };
+  if (pending_rows_.empty()) return;
+  if (stream) t.stream.for_each(drop(false));
+  if (snapshot) t.snapshot.for_each(drop(true));
+}
+
+LedgerRecorder::Txn* LedgerRecorder::txn_by_serial(uint64_t serial) {
+  auto it = std::lower_bound(txns_.begin(), txns_.end(), serial,
+                             [](const Txn& t, uint64_t s) { return t.serial < s; });
+  return it != txns_.end() && it->serial == serial ? &*it : nullptr;
+}
+
+std::optional<std::string_view> LedgerRecorder::row_of(const TableSchema& table, std::string_view key) {
+  const TableState& t = state_of(table);
+  if (!t.id || !t.rows) return std::nullopt;
+  if (!pending_rows_.empty()) {
+    auto it = pending_rows_.find(index_key(*t.id, key));
+    auto cleared = cleared_in_.find(t.id->value());
+    if (it != pending_rows_.end()) {
+      if (!it->second.live) return std::nullopt;
+      if (cleared != cleared_in_.end() && it->second.order < cleared->second.order) return std::nullopt;
+      const Txn* txn = txn_by_serial(it->second.serial);
+      if (txn == nullptr) throw Error(ErrorKind::kInternal, "ledger row index of " + t.name + " names a saved transaction");
+      return (it->second.snapshot ? txn->snapshot : txn->stream).row_at(it->second.offset);
+    }
+  }
+  if (cleared_in_.contains(t.id->value())) return std::nullopt;  // an unsaved TRUNCATE emptied it
+  auto stored = store_.ledger_row(*t.id, key);
+  if (!stored) return std::nullopt;
+  read_ = std::move(*stored);
+  return std::string_view(read_);
+}
+
+void LedgerRecorder::on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row,
+                                const std::vector<Datum>* row) {
   if (records.empty()) return;
   const TableState& t = state_of(table);
   if (!t.id) return;
   if (txns_.empty() || txns_.back().committed)
     throw Error(ErrorKind::kInternal, "ledger change of " + t.name + " outside a transaction");
-  LedgerDelta& out = snapshot_row ? txns_.back().snapshot : txns_.back().stream;
+  Txn& txn = txns_.back();
+  LedgerDelta& out = snapshot_row ? txn.snapshot : txn.stream;
   for (const Record& r : records) {
     if (!r.key || r.all_partitions) continue;
-    if (r.value.has_value() && !r.deleted) out.add(*t.id, LedgerDelta::Op::kPut, *r.key, t.mark);
-    else out.add(*t.id, LedgerDelta::Op::kErase, *r.key);
+    const bool put = r.value.has_value() && !r.deleted;
+    const size_t offset = out.end_offset();
+    if (put && t.rows && row != nullptr) {
+      encode_ledger_row(table, *row, encoded_);
+      out.add(*t.id, LedgerDelta::Op::kPut, *r.key, t.mark, encoded_);
+    } else {
+      out.add(*t.id, put ? LedgerDelta::Op::kPut : LedgerDelta::Op::kErase, *r.key, put ? t.mark : 0);
+    }
+    if (t.rows) pending_rows_[index_key(*t.id, *r.key)] = PendingRow{txn.serial, next_order_++, snapshot_row, put, offset};
   }
 }
 
@@ -77,6 +143,9 @@ void LedgerRecorder::on_clear(const TableSchema& table) {
   if (txns_.empty() || txns_.back().committed)
     throw Error(ErrorKind::kInternal, "ledger clear of " + table.qualified() + " outside a transaction");
   txns_.back().stream.clear_table(*id);
+  // The index keeps the earlier changes (older than the clear, they read as gone): dropped here,
+  // a key changed only in an earlier unsaved transaction would read the store's row instead.
+  if (keeps_rows(table)) cleared_in_[id->value()] = Cleared{txns_.back().serial, next_order_++};
 }
 
 LedgerRecorder::Pending LedgerRecorder::pending_of(const TableSchema& table) {
@@ -113,6 +182,7 @@ LedgerRecorder::Pending LedgerRecorder::pending_of(const TableSchema& table) {
 
 void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
   while (!txns_.empty() && txns_.front().committed && txns_.front().end_lsn <= acked) {
+    forget_rows(txns_.front(), true, true);
     out.append(std::move(txns_.front().stream));
     out.append(std::move(txns_.front().snapshot));  // normally taken already, with its chunk's progress
     txns_.pop_front();
@@ -122,7 +192,9 @@ void LedgerRecorder::take_acknowledged(Lsn acked, LedgerDelta& out) {
 void LedgerRecorder::take_snapshot_rows(Lsn end_lsn, LedgerDelta& out) {
   for (Txn& t : txns_) {
     if (!t.committed || t.end_lsn > end_lsn) break;
-    if (t.end_lsn == end_lsn) out.append(std::move(t.snapshot));
+    if (t.end_lsn != end_lsn) continue;
+    forget_rows(t, false, true);
+    out.append(std::move(t.snapshot));
   }
 }
 

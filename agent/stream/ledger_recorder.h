@@ -16,9 +16,15 @@
 //    CursorStore::save_confirmed); a snapshot chunk's rows go out with that
 //    chunk's progress (take_snapshot_rows, CursorStore::save_snapshot), since a
 //    restart re-reads a chunk only when its progress was not saved.
+// With `ledger: rows` a put also carries the key's complete row
+// (agent/stream/ledger_row_codec.h), and row_of() answers what the ledger
+// holds for a key as of the record last built: the newest unsaved change, else
+// the store. LedgerRowFill uses it to give deletes their old row.
 // Memory: only transactions that are not saved yet hold changes, about the key
-// size + 6 bytes per change (LedgerDelta); a transaction of N changes holds N
-// until Kafka acknowledged all of it and the next checkpoint saved it.
+// size + 6 bytes per change (LedgerDelta), plus the row with `ledger: rows`
+// and, for those tables, one index entry per key changed (its newest change);
+// a transaction of N changes holds N until Kafka acknowledged all of it and the
+// next checkpoint saved it.
 // Pipeline thread only.
 #pragma once
 
@@ -49,7 +55,10 @@ class LedgerRecorder {
   void on_begin(Lsn commit_lsn);
   // `records`: what RecordBuilder made of one change (or snapshot row) of `table`. A key made
   // live is stamped with the table's reconciliation mark, while one runs (set_mark).
-  void on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row);
+  // `row`: the event's complete row (after filling; before the soft-delete and redaction rules),
+  // stored with the key by a table with `ledger: rows`; null for the others.
+  void on_records(const TableSchema& table, const std::vector<Record>& records, bool snapshot_row,
+                  const std::vector<Datum>* row = nullptr);
   // A dry-run reconciliation's re-read row (nothing was published): its key is stamped with the
   // table's mark if the ledger holds it, and the ledger's keys do not change. With the snapshot
   // rows' changes (saved with the chunk's progress).
@@ -63,6 +72,13 @@ class LedgerRecorder {
 
   // The table's ledger id; unset when it keeps none (ledger: none, or no key).
   std::optional<LedgerTableId> table_id(const TableSchema& table);
+  // Whether the table keeps rows (`ledger: rows`).
+  bool keeps_rows(const TableSchema& table) { return state_of(table).rows; }
+  // `ledger: rows`: the row the ledger holds for `key` (the Kafka record key bytes) as of the
+  // record last built. Unset: the key is not live (never put, erased, or cleared); an empty view:
+  // live without a row (put before the table kept rows). The view is valid until the next call
+  // of any method. Throws Error(kState) when the store cannot be read.
+  std::optional<std::string_view> row_of(const TableSchema& table, std::string_view key);
   // The changes to `table`'s keys held here, not saved yet, collapsed in stream order. With the
   // store's keys (CursorStore::ledger_keys) they give the ledger as of the record last built.
   // A copy: its size is the table's pending changes, which this recorder holds anyway.
@@ -100,7 +116,23 @@ class LedgerRecorder {
     bool committed = false;
     LedgerDelta stream;
     LedgerDelta snapshot;
+    uint64_t serial = 0;  // increasing along txns_, for the row index
   };
+  // `ledger: rows`: a key's newest unsaved change, by ('L'-less) table id + key bytes.
+  struct PendingRow {
+    uint64_t serial;   // of its transaction
+    uint64_t order;    // of the change, along the stream (next_order_)
+    bool snapshot;     // in the snapshot rows' delta, not the stream's
+    bool live;         // false: erased
+    size_t offset;     // of its entry in that delta (LedgerDelta::row_at)
+  };
+  struct Cleared {
+    uint64_t serial;  // of the transaction with the clear
+    uint64_t order;   // changes before it no longer count
+  };
+  static std::string index_key(LedgerTableId id, std::string_view key);
+  void forget_rows(const Txn& t, bool stream, bool snapshot);
+  Txn* txn_by_serial(uint64_t serial);
   const Config& config_;
   CursorStore& store_;
   std::string slot_;
@@ -109,7 +141,14 @@ class LedgerRecorder {
     std::string name;                // "schema.table"
     std::optional<LedgerTableId> id;  // unset: ledger: none
     uint32_t mark = 0;               // of the reconciliation under way; 0: none
+    bool rows = false;               // ledger: rows
   };
+  std::unordered_map<std::string, PendingRow> pending_rows_;
+  std::unordered_map<uint32_t, Cleared> cleared_in_;  // ledger: rows table id -> its last unsaved clear
+  uint64_t next_serial_ = 1;
+  uint64_t next_order_ = 1;
+  std::string encoded_;  // a row being encoded, reused
+  std::string read_;     // the last row read from the store (row_of's view)
   TableState& state_of(const TableSchema& table);
   std::unordered_map<RelationId, TableState> ids_;
   std::vector<std::string> tables_;  // "schema.table" of the configured tables with ledger: keys

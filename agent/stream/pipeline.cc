@@ -14,6 +14,7 @@
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/kafka_record_sink.h"
 #include "agent/stream/ledger_recorder.h"
+#include "agent/stream/ledger_row_fill.h"
 #include "agent/stream/reconciler.h"
 #include "agent/stream/topic_cleanup.h"
 #include "agent/stream/truncate_expander.h"
@@ -96,8 +97,12 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   StreamGauges gauges(metrics, config.source.slot, config.health.max_lag_bytes);
   std::optional<LedgerRecorder> ledger;
   if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
-                  [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kKeys; }))
+                  [&](const TableConfig& t) { return config.ledger_for(t) != LedgerMode::kNone; }))
     ledger.emplace(config, *store, config.source.slot);
+  std::optional<LedgerRowFill> ledger_rows;
+  const bool keeps_rows = std::any_of(config.source.tables.begin(), config.source.tables.end(),
+                                      [&](const TableConfig& t) { return config.ledger_for(t) == LedgerMode::kRows; });
+  if (ledger && keeps_rows) ledger_rows.emplace(*ledger, *encoder, &metrics);
   SnapshotWindow snapshot(config, *store, source.tables, source.type_names, gauges, ledger ? &*ledger : nullptr);
   if (snapshot.complete()) {  // initial_only, and every snapshot was done before
     stream.finish();
@@ -124,16 +129,17 @@ void run_pipeline(const Config& config, StopSignal& stop, Session& session) {
   // of a complete_rows table, with unchanged TOAST values), so most sessions never open it.
   PgRowLookup lookup(config.source.dsn);
   std::function<bool(const TableSchema&)> complete_rows;  // null: no table asks (no per-update lookup)
-  if (std::any_of(config.source.tables.begin(), config.source.tables.end(),
-                  [](const TableConfig& t) { return t.complete_rows; }))
+  // `ledger: rows` completes every record too: from the ledger first, else from the source.
+  if (keeps_rows || std::any_of(config.source.tables.begin(), config.source.tables.end(),
+                                [](const TableConfig& t) { return t.complete_rows; }))
     complete_rows = [&config](const TableSchema& t) {
       const TableConfig* tc = config.find_table(t.schema, t.table);  // by schema and name, not a joined string
-      return tc != nullptr && tc->complete_rows;
+      return tc != nullptr && (tc->complete_rows || config.ledger_for(*tc) == LedgerMode::kRows);
     };
   RowFiller filler(lookup, &metrics, std::move(complete_rows));
   StreamLoop loop({changes, sink, records, tracker, checkpointer, start.redelivered, snapshot, gauges, metrics,
                    ledger ? &*ledger : nullptr, truncates ? &*truncates : nullptr, reconciler ? &*reconciler : nullptr,
-                   &filler},
+                   &filler, ledger_rows ? &*ledger_rows : nullptr},
                   from, stop.flag());
   loop.run();
 }

@@ -119,7 +119,7 @@ bool SnapshotWindow::reconcilable(const std::string& name, const std::string& re
   const TableConfig* tc = t ? config_.find_table(t->schema, t->table) : nullptr;
   std::string why;
   if (tc == nullptr) why = "it is not in source.tables";
-  else if (ledger_ == nullptr || config_.ledger_for(*tc) != LedgerMode::kKeys || t->key_columns.empty())
+  else if (ledger_ == nullptr || config_.ledger_for(*tc) == LedgerMode::kNone || t->key_columns.empty())
     why = "it keeps no key ledger (ledger: none, or no key)";
   else if (auto p = store_.load_snapshot(config_.source.slot, name); p && !p->done)
     why = p->reconcile_mark != 0 ? "a reconciliation of it is under way" : "its snapshot is under way";

@@ -132,7 +132,7 @@ void StreamLoop::sweep(const ReconcileSweep& due) {
   p_.reconciler->sweep(
       due,
       [this](const ChangeEvent& del) {
-        send_event(del, true, true);
+        send_completed(del, true, true);  // its erase goes with the chunk's rows (the snapshot rows' delta)
         return !abandoned_;
       },
       [this] {
@@ -187,6 +187,10 @@ bool StreamLoop::already_in_kafka(const Record& r) {
 void StreamLoop::produce(std::vector<ChangeEvent>& batch, bool snapshot_rows) {
   for (auto& e : batch) {
     if (skipping_ || abandoned_) return;
+    if (p_.ledger_rows && !snapshot_rows && !(p_.filler && p_.filler->holding())) {
+      ChangeEvent filled;  // nothing held: the ledger's row is the one as of this event
+      if (p_.ledger_rows->complete(e, filled)) e = std::move(filled);
+    }
     if (p_.filler && !snapshot_rows && e.op != Op::kTruncate &&
         (p_.filler->holding() || p_.filler->needs_fill(e))) {
       if (p_.filler->hold(std::move(e))) release_held();  // the bound: at most max_held in memory
@@ -203,11 +207,20 @@ void StreamLoop::produce(std::vector<ChangeEvent>& batch, bool snapshot_rows) {
   if (!batch.empty()) p_.gauges.on_events();
 }
 
+// A held event, or a TRUNCATE's or sweep's delete, completed from the ledger's rows as it is sent.
+void StreamLoop::send_completed(const ChangeEvent& e, bool snapshot_rows, bool to_ledger) {
+  if (p_.ledger_rows) {
+    ChangeEvent filled;
+    if (p_.ledger_rows->complete(e, filled)) return send_event(filled, snapshot_rows, to_ledger);
+  }
+  send_event(e, snapshot_rows, to_ledger);
+}
+
 void StreamLoop::send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger) {
   out_.clear();
   p_.records.build(e, out_);
   // Before the redelivery filter: a record Kafka holds already still changes the ledger.
-  if (p_.ledger && to_ledger) p_.ledger->on_records(*e.table, out_, snapshot_rows);
+  if (p_.ledger && to_ledger) p_.ledger->on_records(*e.table, out_, snapshot_rows, &e.row);
   Metrics::Table* t = metrics_table(*e.table);
   bool handed_over = false;
   for (const auto& r : out_) {
@@ -233,7 +246,7 @@ void StreamLoop::send_event(const ChangeEvent& e, bool snapshot_rows, bool to_le
 void StreamLoop::release_held() {
   if (p_.filler == nullptr || !p_.filler->holding()) return;
   p_.filler->release([this](const ChangeEvent& e) {
-    send_event(e, false, true);
+    send_completed(e, false, true);
     return !abandoned_;
   });
 }
@@ -246,7 +259,7 @@ void StreamLoop::expand_truncate(const ChangeEvent& e) {
   p_.truncates->expand(
       e,
       [this](const ChangeEvent& del) {
-        send_event(del, false, false);
+        send_completed(del, false, false);
         return !abandoned_;
       },
       [this] {

@@ -22,7 +22,11 @@
 //  - an incomplete record (RowFiller::needs_fill) and every later event of
 //    its transaction are held, then filled from the source and sent in order:
 //    at the bound, before a TRUNCATE, a snapshot chunk's rows or a sweep, and
-//    at the latest before the commit goes to the tracker (row_filler.h).
+//    at the latest before the commit goes to the tracker (row_filler.h);
+//  - with `ledger: rows`, an event is first completed from the key ledger's
+//    rows (ledger_row_fill.h): when nothing is held, before the hold decision
+//    (so the ledger's answer is the row as of that event); a held event, a
+//    TRUNCATE's and a sweep's deletes, as they are sent.
 // Single-threaded: run() and every callback it causes run on the calling
 // thread (the pipeline thread); only `stopping` is written by another thread.
 #pragma once
@@ -41,6 +45,7 @@
 #include "agent/stream/change_source.h"
 #include "agent/stream/checkpointer.h"
 #include "agent/stream/ledger_recorder.h"
+#include "agent/stream/ledger_row_fill.h"
 #include "agent/stream/record_builder.h"
 #include "agent/stream/reconciler.h"
 #include "agent/stream/row_filler.h"
@@ -68,6 +73,7 @@ struct LoopParts {
   TruncateExpander* truncates = nullptr;  // null: no table expands its TRUNCATEs
   Reconciler* reconciler = nullptr;       // null: no table keeps a ledger
   RowFiller* filler = nullptr;            // null: incomplete records are sent as they are
+  LedgerRowFill* ledger_rows = nullptr;   // null: no table keeps rows in its ledger
 };
 
 class StreamLoop {
@@ -99,6 +105,7 @@ class StreamLoop {
   void release_held();
   // Builds and hands over the records of one event; `to_ledger`: their keys change the ledger.
   void send_event(const ChangeEvent& e, bool snapshot_rows, bool to_ledger);
+  void send_completed(const ChangeEvent& e, bool snapshot_rows, bool to_ledger);
   void expand_truncate(const ChangeEvent& e);
   void on_watermark(const pg::LogicalMsg& m, Lsn wal_start);
   void mark_rows(const std::vector<ChangeEvent>& rows);  // a dry run's re-read rows

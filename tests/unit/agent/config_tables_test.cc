@@ -139,8 +139,12 @@ TEST_CASE("ledger: keys unless set, a per-table override, none for a keyless tab
   CHECK(c.ledger_for(c.source.tables[1]) == LedgerMode::kKeys);
   const Config d = parse_config(with_tables("    - public.a\n"), "test.yaml");
   CHECK(d.ledger_for(d.source.tables[0]) == LedgerMode::kKeys);
-  CHECK_THAT(error_of(with_tables("    - { name: public.b, ledger: rows }\n")), Contains("source.tables[0].ledger"));
-  CHECK_THAT(error_of(with_top("ledger: yes\n")), Contains("none, keys"));
+  const Config r = parse_config(with_tables("    - { name: public.b, ledger: rows }\n"), "test.yaml");
+  CHECK(r.ledger_for(r.source.tables[0]) == LedgerMode::kRows);
+  CHECK_THAT(error_of(with_tables("    - { name: public.b, ledger: all }\n")), Contains("source.tables[0].ledger"));
+  CHECK_THAT(error_of(with_top("ledger: yes\n")), Contains("none, keys, rows"));
+  CHECK_THAT(error_of(with_tables("    - { name: public.b, allow_keyless: true, ledger: rows }\n")),
+             Contains("ledger: rows keeps each key's last row"));
 }
 
 TEST_CASE("truncate: expand where a ledger is kept, event otherwise; expand without a ledger is refused",

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "agent/config/config.h"
+#include "agent/stream/row_policy.h"
 #include "agent/stream/stream_loop.h"
 #include "schemas/encoder.h"
 #include "tests/unit/agent/stream_fakes.h"
@@ -75,12 +76,14 @@ struct Session {
   FakeCleanup cleanup;
   TruncateExpander expander{config, store, "tombsync", ledger, *encoder, cleanup, metrics};
   bool expand = false;
+  LedgerRowFill row_fill{ledger, *encoder, &metrics};
+  bool rows = false;  // ledger: rows, as run_pipeline wires it (without the source lookup)
   std::atomic<bool> stopping{false};
   Lsn start_;
 
   void run() {
     StreamLoop loop({source, sink, records, tracker, checkpointer, redelivered, snapshot, gauges, metrics, &ledger,
-                     expand ? &expander : nullptr},
+                     expand ? &expander : nullptr, nullptr, nullptr, rows ? &row_fill : nullptr},
                     start_, stopping);
     source.on_empty = [this] { stopping = true; };
     loop.run();
@@ -399,6 +402,81 @@ TEST_CASE("ledger: a transaction a forced stop left open is dropped, never saved
   rec.take_acknowledged(Lsn(0x9000), d);
   CHECK(d.empty());
   CHECK(rec.pending_entries() == 0);
+}
+
+namespace {
+// The value of the record at `i` with tombsync.op `op` for key `key`, from the session's sink.
+std::vector<std::string> values_of(const Session& s, const std::string& key, const std::string& op) {
+  std::vector<std::string> out;
+  for (const auto& m : s.sink.messages)
+    if (m.record.key == key && m.record.value && header(m.record, "tombsync.op") == op) out.push_back(*m.record.value);
+  return out;
+}
+bool has(const std::string& value, const std::string& part) { return value.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("ledger: rows gives deletes their old row and fills unchanged values, saved or pending",
+          "[stream][ledger][rows]") {
+  Rig rig;
+  rig.config.source.tables[0].ledger = LedgerMode::kRows;
+  rig.config.source.tables[0].redact_on_delete = {"name"};
+  rig.config.source.tables[0].redact_mode = RedactMode::kHash;
+  Session s(rig.store, rig.config, kStart);
+  s.rows = true;
+  auto named = [&](Op op, Lsn commit, int64_t id, const char* name) {
+    ChangeEvent e = rig.event(op, commit, id);
+    e.row[1] = test::text_value(name);
+    return e;
+  };
+  auto key_only_delete = [&](Lsn commit, int64_t id) {  // the default replica identity's old row
+    ChangeEvent e = rig.event(Op::kDelete, commit, id);
+    e.row[1] = Datum::absent();
+    e.row[2] = Datum::absent();
+    return e;
+  };
+  auto unchanged_name = [&](ChangeEvent e) {
+    e.row[1] = Datum::unchanged();
+    return e;
+  };
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010),
+                   {named(Op::kInsert, Lsn(0x2000), 1, "ann"), named(Op::kInsert, Lsn(0x2000), 2, "bob")});
+  s.source.then([&] { s.sink.ack_all(); });
+  Rig::checkpoint_now(s, Lsn(0x2010));
+  s.source.then([&] { REQUIRE(rig.store.ledger_row(*s.ledger.table_id(*rig.users), kKey1).value_or("").size() > 0); });
+  // Saved rows: an update with name unchanged, a key-only delete. Pending rows (this transaction):
+  // an insert then its key-only delete; a key change whose new row has name unchanged.
+  ChangeEvent moved = unchanged_name(rig.event(Op::kUpdate, Lsn(0x3000), 5));
+  moved.key_changed = true;
+  Rig::transaction(s, Lsn(0x3000), Lsn(0x3010),
+                   {unchanged_name(rig.event(Op::kUpdate, Lsn(0x3000), 1)), key_only_delete(Lsn(0x3000), 2),
+                    named(Op::kInsert, Lsn(0x3000), 3, "cy"), key_only_delete(Lsn(0x3000), 3),
+                    key_only_delete(Lsn(0x3000), 1), moved, key_only_delete(Lsn(0x3000), 4)});
+  s.source.then([&] { s.sink.ack_all(); });
+  s.run();
+
+  const std::string bob_hash = "\"name\":\"" + sha256_hex("bob") + "\"";
+  auto upd1 = values_of(s, kKey1, "update");
+  REQUIRE(upd1.size() == 1);
+  CHECK(has(upd1[0], "\"name\":\"ann\""));  // from the saved row
+  CHECK_FALSE(has(upd1[0], "__unchanged"));
+  auto del2 = values_of(s, kKey2, "delete");
+  REQUIRE(del2.size() == 1);
+  CHECK(has(del2[0], bob_hash));        // the old row, redacted as configured
+  CHECK(has(del2[0], "\"gone\":false"));
+  auto del3 = values_of(s, kKey3, "delete");
+  REQUIRE(del3.size() == 1);
+  CHECK(has(del3[0], "\"name\":\"" + sha256_hex("cy") + "\""));  // from the pending insert
+  auto upd5 = values_of(s, "{\"id\":5}", "update");
+  REQUIRE(upd5.size() == 1);
+  CHECK(has(upd5[0], "\"name\":\"ann\""));  // the old key's row (1's, as updated)
+  CHECK_FALSE(has(upd5[0], "__unchanged"));
+  auto del4 = values_of(s, "{\"id\":4}", "delete");  // a key the ledger never saw: as Postgres sent it
+  REQUIRE(del4.size() == 1);
+  CHECK_FALSE(has(del4[0], "\"name\""));
+  CHECK(s.metrics.table("public.users")->ledger_rows_missing == 1);
+  CHECK(s.metrics.table("public.users")->ledger_rows_filled >= 4);
+  CHECK(rig.ledger() == std::set<std::string>{"{\"id\":5}"});
+  CHECK(rig.store.ledger_row(*s.ledger.table_id(*rig.users), "{\"id\":5}").value_or("").find("ann") != std::string::npos);
 }
 
 }  // namespace

@@ -204,6 +204,14 @@ class MemoryCursorStore final : public CursorStore {
     k->at = k->copy.begin();
     return k;
   }
+  std::optional<std::string> ledger_row(LedgerTableId table, std::string_view key) override {
+    auto t = ledger.find(table.value());
+    if (t == ledger.end() || !t->second.contains(std::string(key))) return std::nullopt;
+    auto r = rows.find(table.value());
+    if (r == rows.end()) return std::string();
+    auto it = r->second.find(std::string(key));
+    return it == r->second.end() ? std::string() : it->second;
+  }
   std::vector<uint32_t> begin_reconcile(const std::string& slot, const std::vector<std::string>& tables, bool dry_run,
                                         bool forget_cursor, const std::string& request_id = "") override {
     if (forget_cursor) {
@@ -249,6 +257,7 @@ class MemoryCursorStore final : public CursorStore {
   std::map<std::string, SnapshotProgress> snapshots;
   std::map<std::string, LedgerTableId> ledger_ids;
   std::map<uint32_t, std::map<std::string, uint32_t>> ledger;  // by ledger id: key -> mark
+  std::map<uint32_t, std::map<std::string, std::string>> rows;  // by ledger id: key -> row (ledger: rows)
   std::map<uint32_t, uint32_t> last_marks;                     // by ledger id
   std::map<std::string, uint32_t> incarnations;
   int saves = 0;
@@ -261,27 +270,39 @@ class MemoryCursorStore final : public CursorStore {
     struct Last {
       Op op;
       uint32_t mark;
+      std::string row;
     };
     std::map<std::pair<uint32_t, std::string>, Last> last;
     std::set<uint32_t> cleared;
-    delta.for_each([&](LedgerTableId id, Op op, std::string_view key, uint32_t mark) {
+    delta.for_each([&](LedgerTableId id, Op op, std::string_view key, uint32_t mark, std::string_view row) {
       if (op == Op::kClear) {
         cleared.insert(id.value());
         std::erase_if(last, [&](const auto& kv) { return kv.first.first == id.value(); });
         return;
       }
-      auto [it, added] = last.try_emplace({id.value(), std::string(key)}, Last{op, mark});
+      auto [it, added] = last.try_emplace({id.value(), std::string(key)}, Last{op, mark, std::string(row)});
       if (added) return;
       if (op != Op::kMark) it->second.op = op;
       if (op != Op::kErase) it->second.mark = mark;
+      if (op != Op::kMark) it->second.row = std::string(row);
     });
-    for (uint32_t id : cleared) ledger[id].clear();
+    for (uint32_t id : cleared) {
+      ledger[id].clear();
+      rows[id].clear();
+    }
     for (const auto& [at, l] : last) {
       auto& keys = ledger[at.first];
       auto it = keys.find(at.second);
-      if (l.op == Op::kErase) keys.erase(at.second);
-      else if (it == keys.end() && l.op == Op::kPut) keys.emplace(at.second, l.mark);
-      else if (it != keys.end() && l.mark != 0) it->second = l.mark;
+      if (l.op == Op::kErase) {
+        keys.erase(at.second);
+        rows[at.first].erase(at.second);
+      } else if (it == keys.end() && l.op == Op::kPut) {
+        keys.emplace(at.second, l.mark);
+        if (!l.row.empty()) rows[at.first][at.second] = l.row;
+      } else if (it != keys.end()) {
+        if (l.mark != 0) it->second = l.mark;
+        if (l.op == Op::kPut && !l.row.empty()) rows[at.first][at.second] = l.row;
+      }
     }
   }
   template <class V>
