@@ -80,6 +80,7 @@ struct Materialised {
   std::map<long long, std::set<std::string>> missing;  // live ids with a column no record gave
   int filled = 0;      // records of a key not live before (a new key) whose body came with them
   int new_key_updates = 0;
+  int delete_events = 0, deletes_with_row = 0;  // delete events, and those carrying v and body
 };
 
 // As a consumer that keeps the previous value of a column listed in __unchanged.
@@ -95,6 +96,8 @@ Materialised materialise(const std::vector<KafkaRecord>& records) {
     }
     const auto v = r.json();
     if (v.value("is_deleted", false)) {
+      ++m.delete_events;
+      if (v.contains("v") && v.contains("body")) ++m.deletes_with_row;
       m.live.erase(id);
       m.missing.erase(id);
       continue;
@@ -136,13 +139,16 @@ void wait_confirmed(Sql& super, const std::string& slot) {
   REQUIRE(eventually([&] { return confirmed_flush(super, slot) >= target; }, seconds(180)));
 }
 
-void run_workload(int kills) {
-  const std::string n = unique_name("fill");
+// `ledger_rows`: the table has `ledger: rows`, so the values come from the key ledger (no source
+// query at all) and every delete event, a key change's too, carries the whole old row.
+void run_workload(int kills, bool ledger_rows = false) {
+  const std::string n = unique_name(ledger_rows ? "fillr" : "fill");
   const std::string table = "public." + n;
   Sql sql(ServiceEnv::get().pg_dsn);
   sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY, v int, body text)");
   sql.exec("ALTER TABLE " + n + " ALTER COLUMN body SET STORAGE EXTERNAL");
-  Agent agent(AgentOptions{.name = n, .tables = {table}, .extra_yaml = "http: {address: \"127.0.0.1:0\"}\n"});
+  Agent agent(AgentOptions{.name = n, .extra_yaml = "http: {address: \"127.0.0.1:0\"}\n",
+                           .table_yaml = "    - name: " + table + (ledger_rows ? "\n      ledger: rows\n" : "\n")});
   agent.start();
   agent.wait_streaming();
 
@@ -184,6 +190,7 @@ void run_workload(int kills) {
   const double queries = metric(metrics, "tombsync_fill_queries_total" + label);
   const double fetched = metric(metrics, "tombsync_fill_rows_total" + label);
   const double gone = metric(metrics, "tombsync_fill_missing_total" + label);
+  const double from_ledger = metric(metrics, "tombsync_ledger_rows_filled_total" + label);
   CHECK(agent.stop(SIGTERM) == 0);
 
   const auto records = read_topic(agent.topic(table), 1, seconds(60));
@@ -202,7 +209,8 @@ void run_workload(int kills) {
                       << " in the topic, " << differ << " differ, " << m.missing.size() << " with a column missing; "
                       << m.filled << " of " << m.new_key_updates << " new-key records carry the body; "
                       << "the last process's fill metrics: " << queries << " queries, " << fetched << " rows, " << gone
-                      << " gone");
+                      << " gone, " << from_ledger << " filled from the ledger; " << m.deletes_with_row << " of "
+                      << m.delete_events << " delete events carry the old row");
   for (const auto& [id, cols] : m.missing) {  // what the topic holds of a key left incomplete
     std::string history;
     for (const auto& r : records)
@@ -219,7 +227,12 @@ void run_workload(int kills) {
   CHECK(differ == 0);
   CHECK(m.missing.empty());
   CHECK(m.new_key_updates > 0);
-  if (kills == 0) {
+  if (ledger_rows) {
+    CHECK(queries == 0);  // every value came from the ledger
+    CHECK(from_ledger > 0);
+    CHECK(m.delete_events > 0);
+    CHECK(m.deletes_with_row == m.delete_events);
+  } else if (kills == 0) {
     CHECK(queries > 0);
     CHECK(queries <= w.transactions);  // never one per row
     CHECK(fetched > 0);
@@ -236,6 +249,11 @@ TEST_CASE("a random workload with key changes of rows with large unchanged value
 TEST_CASE("the same workload with kill -9 restarts in the middle: every live row complete",
           "[integration][complete-rows]") {
   run_workload(5);
+}
+
+TEST_CASE("ledger: rows, the same workload with kill -9 restarts: rows complete from the ledger, deletes carry the old row",
+          "[integration][complete-rows][ledger-rows]") {
+  run_workload(3, true);
 }
 
 // complete_rows: true: every update carries the body, so after compaction the one record left
