@@ -3,7 +3,8 @@
 // complete row, so every delete event carries the whole old row, redacted as configured. The
 // rows are read back from RocksDB, not memory: the agent is killed -9 between the writes and the
 // deletes. Updates whose large value is unchanged TOAST are filled from the ledger without one
-// query to the source.
+// query to the source. An expanded TRUNCATE's deletes carry the rows too, changes of the same
+// (unsaved) transaction included.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -70,6 +71,11 @@ void run(const std::string& redact_mode) {
   sql.exec("DELETE FROM " + n + " WHERE id <= 500");  // one transaction of 500
   for (int from = 501; from <= 1000; from += 100)    // and five of 100
     sql.exec("DELETE FROM " + n + " WHERE id BETWEEN " + std::to_string(from) + " AND " + std::to_string(from + 99));
+  // An expanded TRUNCATE's deletes carry the rows too: 100 rows, half updated in the same
+  // transaction (pending in the ledger, not saved), then TRUNCATE.
+  sql.exec("INSERT INTO " + n + " SELECT g, 'late' || g || '@example.com', 5, 0.5, repeat('t', 6000) "
+           "FROM generate_series(2001, 2100) g");
+  sql.exec("BEGIN; UPDATE " + n + " SET v = 6 WHERE id <= 2050; TRUNCATE " + n + "; COMMIT;");
   wait_confirmed();
   const std::string metrics = http_get(http_port(agent.log()), "/metrics").body;
   const std::string label = "{table=\"" + table + "\"}";
@@ -77,13 +83,21 @@ void run(const std::string& redact_mode) {
   const double missing = metric(metrics, "tombsync_ledger_rows_missing_total" + label);
   CHECK(agent.stop(SIGTERM) == 0);
 
-  const auto records = read_topic(agent.topic(table), 1000 * 2 + 1000 + 100, seconds(60));
-  size_t deletes = 0, whole = 0, updates = 0, updates_whole = 0;
+  const auto records = read_topic(agent.topic(table), 1000 * 2 + 1000 + 100 + 100 + 50 + 100 * 2, seconds(60));
+  size_t deletes = 0, whole = 0, updates = 0, updates_whole = 0, truncated = 0, truncated_whole = 0;
   std::string first_bad;
   for (const auto& r : records) {
-    if (!r.value) continue;
+    if (!r.value || !r.key) continue;
     const auto v = r.json();
     const long long id = r.key_json()["id"].get<long long>();
+    if (id > 2000) {  // the TRUNCATE's part
+      if (!v.value("__truncate", false)) continue;
+      ++truncated;
+      const bool email_ok = redact_mode == "hash" ? v.contains("email") : !v.contains("email");
+      if (email_ok && v.value("v", 0) == (id <= 2050 ? 6 : 5) && v.value("body", "") == std::string(6000, 't'))
+        ++truncated_whole;
+      continue;
+    }
     const auto& want = before.at(id);
     if (v["__op"] == "update") {
       ++updates;
@@ -103,7 +117,8 @@ void run(const std::string& redact_mode) {
   WARN("redact_mode " << redact_mode << ": " << deletes << " delete events, " << whole
                       << " with the whole old row (email " << (redact_mode == "hash" ? "hashed" : "absent") << "); "
                       << updates_whole << " of " << updates << " updates carry the unchanged body; " << queries
-                      << " source queries, " << missing << " deletes missing their row");
+                      << " source queries, " << missing << " deletes missing their row; " << truncated_whole << " of "
+                      << truncated << " TRUNCATE deletes carry the row");
   INFO("first incomplete delete: " << first_bad.substr(0, 400));
   CHECK(deletes == 1000);
   CHECK(whole == 1000);
@@ -111,6 +126,8 @@ void run(const std::string& redact_mode) {
   CHECK(updates_whole == 100);
   CHECK(queries == 0);
   CHECK(missing == 0);
+  CHECK(truncated == 100);
+  CHECK(truncated_whole == 100);
 }
 
 }  // namespace
