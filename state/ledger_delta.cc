@@ -28,6 +28,16 @@ void LedgerDelta::add(LedgerTableId table, Op op, std::string_view key, uint32_t
   ++entries_;
 }
 
+std::pair<LedgerTableId, std::string_view> LedgerDelta::key_at(size_t offset) const {
+  if (offset >= bytes_.size()) return {LedgerTableId(0), {}};
+  const auto tag = static_cast<unsigned char>(bytes_[offset]);
+  uint32_t id = 0;
+  for (size_t i = 1; i <= 4; ++i) id = (id << 8) | static_cast<unsigned char>(bytes_[offset + i]);
+  size_t at = offset + 5 + ((tag & kMarked) != 0 ? 4 : 0);
+  const size_t len = varint(at);
+  return {LedgerTableId(id), std::string_view(bytes_).substr(at, len)};
+}
+
 std::string_view LedgerDelta::row_at(size_t offset) const {
   if (offset >= bytes_.size()) return {};
   const auto tag = static_cast<unsigned char>(bytes_[offset]);

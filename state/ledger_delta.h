@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "base/named_type.h"
 
@@ -91,6 +92,8 @@ class LedgerDelta {
   // The row of the entry starting at `offset` (an end_offset() taken before it was added); empty
   // when it has none.
   std::string_view row_at(size_t offset) const;
+  // The table and key of the entry starting at `offset` (as for row_at).
+  std::pair<LedgerTableId, std::string_view> key_at(size_t offset) const;
 
  private:
   static constexpr unsigned char kMarked = 0x80;   // on the op byte: 4 mark bytes follow the id

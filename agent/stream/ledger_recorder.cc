@@ -6,7 +6,11 @@
 namespace tombsync {
 
 LedgerRecorder::LedgerRecorder(const Config& config, CursorStore& store, std::string slot)
-    : config_(config), store_(store), slot_(std::move(slot)) {
+    : config_(config), store_(store), slot_(std::move(slot)), pending_rows_([this](const PendingRowIndex::Entry& e) {
+        const Txn* txn = txn_by_serial(e.serial);
+        if (txn == nullptr) throw Error(ErrorKind::kInternal, "the ledger's row index names a transaction no longer held");
+        return (e.snapshot ? txn->snapshot : txn->stream).key_at(e.offset);
+      }) {
   for (const auto& t : config_.source.tables)
     if (config_.ledger_for(t) != LedgerMode::kNone) tables_.push_back(t.name.qualified());
 }
@@ -41,13 +45,6 @@ void LedgerRecorder::on_begin(Lsn commit_lsn) {
   txns_.push_back(Txn{commit_lsn, Lsn(), false, {}, {}, next_serial_++});
 }
 
-std::string LedgerRecorder::index_key(LedgerTableId id, std::string_view key) {
-  std::string k(4, '\0');
-  for (int i = 0; i < 4; ++i) k[i] = static_cast<char>((id.value() >> (24 - 8 * i)) & 0xff);
-  k.append(key);
-  return k;
-}
-
 // The index entries the transaction's deltas made (stream, snapshot or both) that are still the
 // newest of their key; called before those deltas are saved or dropped.
 void LedgerRecorder::forget_rows(const Txn& t, bool stream, bool snapshot) {
@@ -56,9 +53,7 @@ void LedgerRecorder::forget_rows(const Txn& t, bool stream, bool snapshot) {
   auto drop = [&](bool from_snapshot) {
     return [&, from_snapshot](LedgerTableId id, LedgerDelta::Op op, std::string_view key) {
       if (op == LedgerDelta::Op::kClear || op == LedgerDelta::Op::kMark) return;
-      auto it = pending_rows_.find(index_key(id, key));
-      if (it != pending_rows_.end() && it->second.serial == t.serial && it->second.snapshot == from_snapshot)
-        pending_rows_.erase(it);
+      pending_rows_.drop(id, key, t.serial, from_snapshot);
     };
   };
   if (pending_rows_.empty()) return;
@@ -76,14 +71,13 @@ std::optional<std::string_view> LedgerRecorder::row_of(const TableSchema& table,
   const TableState& t = state_of(table);
   if (!t.id || !t.rows) return std::nullopt;
   if (!pending_rows_.empty()) {
-    auto it = pending_rows_.find(index_key(*t.id, key));
-    auto cleared = cleared_in_.find(t.id->value());
-    if (it != pending_rows_.end()) {
-      if (!it->second.live) return std::nullopt;
-      if (cleared != cleared_in_.end() && it->second.order < cleared->second.order) return std::nullopt;
-      const Txn* txn = txn_by_serial(it->second.serial);
+    if (const PendingRowIndex::Entry* e = pending_rows_.find(*t.id, key)) {
+      auto cleared = cleared_in_.find(t.id->value());
+      if (!e->live) return std::nullopt;
+      if (cleared != cleared_in_.end() && e->order < cleared->second.order) return std::nullopt;
+      const Txn* txn = txn_by_serial(e->serial);
       if (txn == nullptr) throw Error(ErrorKind::kInternal, "ledger row index of " + t.name + " names a saved transaction");
-      return (it->second.snapshot ? txn->snapshot : txn->stream).row_at(it->second.offset);
+      return (e->snapshot ? txn->snapshot : txn->stream).row_at(e->offset);
     }
   }
   if (cleared_in_.contains(t.id->value())) return std::nullopt;  // an unsaved TRUNCATE emptied it
@@ -112,7 +106,7 @@ void LedgerRecorder::on_records(const TableSchema& table, const std::vector<Reco
     } else {
       out.add(*t.id, put ? LedgerDelta::Op::kPut : LedgerDelta::Op::kErase, *r.key, put ? t.mark : 0);
     }
-    if (t.rows) pending_rows_[index_key(*t.id, *r.key)] = PendingRow{txn.serial, next_order_++, snapshot_row, put, offset};
+    if (t.rows) pending_rows_.put(*t.id, *r.key, PendingRowIndex::Entry{txn.serial, next_order_++, snapshot_row, put, offset});
   }
 }
 

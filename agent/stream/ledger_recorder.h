@@ -37,6 +37,7 @@
 
 #include "agent/config/config.h"
 #include "agent/ops/metrics.h"
+#include "agent/stream/pending_row_index.h"
 #include "base/lsn.h"
 #include "schemas/change.h"
 #include "schemas/record.h"
@@ -49,6 +50,8 @@ class LedgerRecorder {
  public:
   // Ids of the tables are taken from `store` for `slot` at each table's first record.
   LedgerRecorder(const Config& config, CursorStore& store, std::string slot);
+  LedgerRecorder(const LedgerRecorder&) = delete;  // the row index refers back to txns_
+  LedgerRecorder& operator=(const LedgerRecorder&) = delete;
 
   // A transaction the loop delivers begins (not one the start position skips). An earlier one
   // that never committed (a forced stop) is dropped: nothing of it is confirmed.
@@ -118,19 +121,10 @@ class LedgerRecorder {
     LedgerDelta snapshot;
     uint64_t serial = 0;  // increasing along txns_, for the row index
   };
-  // `ledger: rows`: a key's newest unsaved change, by ('L'-less) table id + key bytes.
-  struct PendingRow {
-    uint64_t serial;   // of its transaction
-    uint64_t order;    // of the change, along the stream (next_order_)
-    bool snapshot;     // in the snapshot rows' delta, not the stream's
-    bool live;         // false: erased
-    size_t offset;     // of its entry in that delta (LedgerDelta::row_at)
-  };
   struct Cleared {
     uint64_t serial;  // of the transaction with the clear
     uint64_t order;   // changes before it no longer count
   };
-  static std::string index_key(LedgerTableId id, std::string_view key);
   void forget_rows(const Txn& t, bool stream, bool snapshot);
   Txn* txn_by_serial(uint64_t serial);
   const Config& config_;
@@ -143,7 +137,7 @@ class LedgerRecorder {
     uint32_t mark = 0;               // of the reconciliation under way; 0: none
     bool rows = false;               // ledger: rows
   };
-  std::unordered_map<std::string, PendingRow> pending_rows_;
+  PendingRowIndex pending_rows_;  // ledger: rows tables only
   std::unordered_map<uint32_t, Cleared> cleared_in_;  // ledger: rows table id -> its last unsaved clear
   uint64_t next_serial_ = 1;
   uint64_t next_order_ = 1;
