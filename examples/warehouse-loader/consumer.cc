@@ -14,13 +14,25 @@ void set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
 
 }  // namespace
 
-Consumer::Consumer(const Options& options, LoadOffsets load_offsets)
-    : options_(options), load_offsets_(std::move(load_offsets)) {
+RedeliveryFilter::RedeliveryFilter(const Batch& batch) {
+  for (const auto& adv : batch.partitions) seen_[adv.partition] = adv.applied_before;
+}
+
+bool RedeliveryFilter::redelivered(const std::string& topic, const LoaderRecord& r) {
+  auto& seen = seen_[{topic, r.partition}];
+  if (seen && r.position <= *seen) return true;
+  seen = r.position;
+  return false;
+}
+
+Consumer::Consumer(ConsumerConfig config, LoadOffsets load_offsets)
+    : options_(std::move(config)), load_offsets_(std::move(load_offsets)) {
+  const ConsumerConfig& options = options_;
   for (size_t i = 0; i < options.tables.size(); ++i) table_by_topic_[options.tables[i].topic] = i;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", options.brokers);
   set(conf, "group.id", options.group);
-  set(conf, "client.id", "tombsync-warehouse-loader");
+  set(conf, "client.id", options.client_id);
   // Positions come from the warehouse (see on_assign); Kafka's committed offsets are informational.
   set(conf, "enable.auto.commit", "false");
   set(conf, "enable.auto.offset.store", "false");
@@ -33,6 +45,7 @@ Consumer::Consumer(const Options& options, LoadOffsets load_offsets)
   set(conf, "topic.metadata.refresh.interval.ms", "2000");
   // A partition at its end answers within this; --order-settle-ms counts on it.
   set(conf, "fetch.wait.max.ms", "100");
+  if (options.session_timeout) set(conf, "session.timeout.ms", std::to_string(options.session_timeout->count()));
   rd_kafka_conf_set_rebalance_cb(conf, &Consumer::rebalance_cb);
   rd_kafka_conf_set_opaque(conf, this);
   char err[512];
@@ -111,7 +124,7 @@ void Consumer::on_assign(rd_kafka_topic_partition_list_t* parts) {
   rd_kafka_resp_err_t e = rd_kafka_assign(rk_, parts);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw Error(ErrorKind::kSink, std::string("cannot assign the partitions: ") + rd_kafka_err2str(e));
-  log::info("assigned {} partitions, from the offsets stored in the warehouse: {}", parts->cnt, summary);
+  log::info("assigned {} partitions, from the offsets stored in {}: {}", parts->cnt, options_.target, summary);
 }
 
 void Consumer::on_revoke(rd_kafka_topic_partition_list_t* parts) {

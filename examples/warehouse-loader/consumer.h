@@ -1,10 +1,11 @@
-// The Kafka side of the loader: one librdkafka consumer in a group over the
-// table topics, positioned from the offsets stored in the warehouse (never from
-// Kafka's committed offsets), and a k-way merge of the partitions by stream
-// position so a batch applies records in source commit order.
+// The Kafka side of the example consumers (tombsync-warehouse-loader,
+// tombsync-audit-log): one librdkafka consumer in a group over the table
+// topics, positioned from the offsets stored in the target database (never from
+// Kafka's committed offsets, see offset_store.h), and a k-way merge of the
+// partitions by stream position so a batch applies records in source commit order.
 //
 // Single-threaded: every method, and the rebalance callback (which librdkafka
-// runs inside poll()), runs on the loader's main thread.
+// runs inside poll()), runs on the consumer program's main thread.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -19,12 +20,25 @@
 #include <utility>
 #include <vector>
 
-#include "examples/warehouse-loader/options.h"
+#include "examples/warehouse-loader/flags.h"
 #include "examples/warehouse-loader/record.h"
 
 namespace tombsync::loader {
 
 using PartitionId = std::pair<std::string, int32_t>;  // topic, partition
+
+// What the consumer needs of a program's options.
+struct ConsumerConfig {
+  std::string brokers;
+  std::string group;      // Kafka consumer group; also the key of the stored offsets
+  std::string client_id;  // the program's name, as brokers show it
+  std::vector<TableSpec> tables;  // a record's `table` is its index here
+  std::chrono::milliseconds order_settle{500};
+  std::string target = "the warehouse";  // where the offsets live, for the log
+  // How long the group waits for a member that stopped heartbeating (a SIGKILLed consumer)
+  // before its partitions move on; nullopt: librdkafka's default (45 s).
+  std::optional<std::chrono::milliseconds> session_timeout;
+};
 
 // What the warehouse holds for a partition: the next offset to apply and the
 // position of the last record applied there.
@@ -49,11 +63,25 @@ struct Batch {
   bool empty() const { return records.empty(); }
 };
 
+// Drops the records of a batch that the agent wrote twice (its producer retried after a crash):
+// a record at or before the last position applied on its partition. Use one per batch, in the
+// batch's order, inside the transaction that applies it.
+class RedeliveryFilter {
+ public:
+  explicit RedeliveryFilter(const Batch& batch);
+  // True when `r` (on `topic`) is a redelivery; otherwise records its position and returns false.
+  bool redelivered(const std::string& topic, const LoaderRecord& r);
+
+ private:
+  std::map<PartitionId, std::optional<Position>> seen_;
+};
+
 class Consumer {
  public:
   using LoadOffsets = std::function<std::map<PartitionId, StoredOffset>(const std::vector<PartitionId>&)>;
-  // Throws Error(kSink) when no broker answers within 10 s.
-  Consumer(const Options& options, LoadOffsets load_offsets);
+  // Throws Error(kSink) when no broker answers within 10 s. `load_offsets` is called from
+  // poll() (the rebalance callback) with the partitions just assigned.
+  Consumer(ConsumerConfig config, LoadOffsets load_offsets);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -87,7 +115,7 @@ class Consumer {
   void on_revoke(rd_kafka_topic_partition_list_t* parts);
   void handle(rd_kafka_message_t* m);
 
-  const Options& options_;
+  const ConsumerConfig options_;
   LoadOffsets load_offsets_;
   std::map<std::string, size_t> table_by_topic_;
   rd_kafka_t* rk_ = nullptr;

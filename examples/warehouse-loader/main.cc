@@ -1,10 +1,7 @@
 // tombsync-warehouse-loader: consumes tombsync's table topics (format: json) and
 // keeps a Postgres warehouse copy of each table with deleted rows flagged.
 // Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad arguments.
-#include <signal.h>
-
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -14,36 +11,12 @@
 #include "examples/warehouse-loader/log.h"
 #include "examples/warehouse-loader/merge.h"
 #include "examples/warehouse-loader/options.h"
+#include "examples/warehouse-loader/process.h"
 #include "examples/warehouse-loader/purge.h"
 #include "examples/warehouse-loader/warehouse_ddl.h"
 
 namespace tombsync::loader {
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
-
-// PgConnection's hints speak of the agent's source.dsn; here the flag is the thing to fix.
-std::unique_ptr<pg::PgConnection> connect(const std::string& dsn, const std::string& flag) {
-  try {
-    auto conn = std::make_unique<pg::PgConnection>(dsn, pg::PgConnection::Mode::kSql);
-    // "schema already exists, skipping" and the like are not the operator's business.
-    PQsetNoticeProcessor(conn->raw(), [](void*, const char*) {}, nullptr);
-    return conn;
-  } catch (const Error& e) {
-    std::string m = e.what();
-    for (size_t at; (at = m.find("source.dsn")) != std::string::npos;) m.replace(at, 10, flag);
-    throw Error(e.kind(), flag + ": " + m);
-  }
-}
 
 void log_batch(const std::vector<TableShape>& shapes, const MergeOutcome& out, long ms) {
   for (const auto& [table, c] : out.counts)
@@ -55,15 +28,15 @@ void log_batch(const std::vector<TableShape>& shapes, const MergeOutcome& out, l
 
 int run(const Options& o) {
   using Clock = std::chrono::steady_clock;
-  auto source = connect(o.source_dsn, "--source-dsn");
+  auto source = connect_flag(o.source_dsn, "--source-dsn");
   std::vector<TableShape> shapes;
   for (const auto& t : o.tables) shapes.push_back(read_table_shape(*source, t));
-  auto wh = connect(o.warehouse_dsn, "--warehouse-dsn");
-  ensure_offsets_table(*wh, o.warehouse_schema);
+  auto wh = connect_flag(o.warehouse_dsn, "--warehouse-dsn");
+  WarehouseMerge merge(*wh, o, shapes);
+  merge.offsets().ensure_table(o.warehouse_schema);
   for (const auto& s : shapes) ensure_warehouse_table(*wh, o.warehouse_schema, s);
 
-  WarehouseMerge merge(*wh, o, shapes);
-  Consumer consumer(o, [&](const std::vector<PartitionId>& ids) { return merge.load_offsets(ids); });
+  Consumer consumer(consumer_config(o), [&](const std::vector<PartitionId>& ids) { return merge.load_offsets(ids); });
   log::info("loading {} tables from Kafka {} into schema {} ({}), consumer group {}{}", shapes.size(), o.brokers,
             o.warehouse_schema, wh->describe(), o.group, o.purge_tombstones ? ", tombstones hard-delete" : "");
 
@@ -71,7 +44,7 @@ int run(const Options& o) {
   // Zero means "not waiting" (std::optional<time_point> trips GCC 12's maybe-uninitialized).
   Clock::time_point batch_since{}, conflict_since{};
   size_t batch_cap = o.batch_records;  // grows while a unique conflict waits for the records that resolve it
-  while (!g_stop) {
+  while (!stop_requested()) {
     if (o.purge_deleted_after && Clock::now() >= next_purge) {
       purge_deleted(*wh, o.warehouse_schema, shapes, *o.purge_deleted_after);
       next_purge = Clock::now() + o.purge_interval;
@@ -149,7 +122,7 @@ int main(int argc, char** argv) {
     std::fputs(loader::usage(), stdout);
     return 0;
   }
-  loader::install_signals();
+  loader::install_stop_signals();
   try {
     return loader::run(options);
   } catch (const Error& e) {

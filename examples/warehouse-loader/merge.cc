@@ -25,7 +25,7 @@ std::string newer_than_row(size_t lsn_param) {
 }  // namespace
 
 WarehouseMerge::WarehouseMerge(pg::PgConnection& wh, const Options& options, const std::vector<TableShape>& shapes)
-    : wh_(wh), options_(options), shapes_(shapes) {}
+    : wh_(wh), options_(options), shapes_(shapes), offsets_(wh, offsets_table(options.warehouse_schema), options.group) {}
 
 size_t WarehouseMerge::run(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
   auto it = prepared_.find(sql);
@@ -147,49 +147,26 @@ void WarehouseMerge::apply_truncate(const LoaderRecord& r, TableCounts& counts) 
   counts.truncated += run(sql, {ts, r.position.commit_lsn.str(), std::to_string(r.position.seq)});
 }
 
-void WarehouseMerge::advance(const PartitionAdvance& adv) {
-  // Fencing: the row must still say what this loader read at assignment (or be absent).
-  std::string sql = "INSERT INTO " + offsets_table(options_.warehouse_schema) +
-                    " AS o (consumer_group, topic, kafka_partition, next_offset, commit_lsn, seq, updated_at) "
-                    "VALUES ($1, $2, $3::int, $4::bigint, $5::pg_lsn, $6::bigint, now()) "
-                    "ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET "
-                    "next_offset = EXCLUDED.next_offset, commit_lsn = EXCLUDED.commit_lsn, seq = EXCLUDED.seq, "
-                    "updated_at = EXCLUDED.updated_at WHERE o.next_offset = $7::bigint";
-  std::optional<std::string> expected =
-      adv.expected_next ? std::optional<std::string>(std::to_string(*adv.expected_next)) : std::nullopt;
-  size_t n = run(sql, {options_.group, adv.partition.first, std::to_string(adv.partition.second),
-                       std::to_string(adv.next_offset), adv.last.commit_lsn.str(), std::to_string(adv.last.seq),
-                       expected});
-  if (n != 1)
-    throw Error(ErrorKind::kSink,
-                "partition " + std::to_string(adv.partition.second) + " of " + adv.partition.first +
-                    " was moved on by another loader in group '" + options_.group +
-                    "' since this one was assigned it; one --group per warehouse schema, and restart this loader");
-}
-
 MergeOutcome WarehouseMerge::apply(const Batch& batch) {
   MergeOutcome outcome;
-  std::map<PartitionId, std::optional<Position>> running;
-  for (const auto& adv : batch.partitions) running[adv.partition] = adv.applied_before;
+  RedeliveryFilter redeliveries(batch);
   wh_.exec("BEGIN", "begin the batch transaction");
   try {
     for (const LoaderRecord* r : batch.records) {
       TableCounts& counts = outcome.counts[r->table];
       ++counts.records;
       counts.last = r->position;
-      auto& seen = running[{shapes_[r->table].spec.topic, r->partition}];
-      if (seen && r->position <= *seen) {
+      if (redeliveries.redelivered(shapes_[r->table].spec.topic, *r)) {
         ++counts.redelivered;
         continue;
       }
-      seen = r->position;
       switch (r->kind) {
         case RecordKind::kRow: apply_row(*r, counts); break;
         case RecordKind::kTombstone: apply_tombstone(*r, counts); break;
         case RecordKind::kTruncate: apply_truncate(*r, counts); break;
       }
     }
-    for (const auto& adv : batch.partitions) advance(adv);
+    for (const auto& adv : batch.partitions) offsets_.advance(adv);
     // The copied unique constraints are deferred: COMMIT is where they are checked.
     pg::PgResult commit(PQexec(wh_.raw(), "COMMIT"));
     if (!commit || PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
@@ -219,22 +196,6 @@ MergeOutcome WarehouseMerge::apply(const Batch& batch) {
     PQclear(PQexec(wh_.raw(), "ROLLBACK"));
     throw;
   }
-}
-
-std::map<PartitionId, StoredOffset> WarehouseMerge::load_offsets(const std::vector<PartitionId>& ids) {
-  auto r = wh_.exec_params("SELECT topic, kafka_partition, next_offset, commit_lsn::text, seq FROM " +
-                               offsets_table(options_.warehouse_schema) + " WHERE consumer_group = $1",
-                           {options_.group}, "reading the stored offsets");
-  std::map<PartitionId, StoredOffset> out;
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
-    PartitionId id{*pg::value_at(r.get(), i, 0), std::stoi(*pg::value_at(r.get(), i, 1))};
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
-    StoredOffset s{.next_offset = std::stoll(*pg::value_at(r.get(), i, 2))};
-    s.applied = {.commit_lsn = Lsn::parse(*pg::value_at(r.get(), i, 3)).value_or(Lsn()),
-                 .seq = std::stoll(*pg::value_at(r.get(), i, 4))};
-    out[id] = s;
-  }
-  return out;
 }
 
 }  // namespace tombsync::loader

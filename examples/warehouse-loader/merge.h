@@ -14,6 +14,7 @@
 
 #include "examples/warehouse-loader/catalog.h"
 #include "examples/warehouse-loader/consumer.h"
+#include "examples/warehouse-loader/offset_store.h"
 #include "examples/warehouse-loader/options.h"
 #include "connectors/postgres/pg_connection.h"
 
@@ -52,7 +53,8 @@ class WarehouseMerge {
   MergeOutcome apply(const Batch& batch);
   // Statements of a table are rebuilt after its shape changed.
   void forget_statements() { prepared_.clear(); }
-  std::map<PartitionId, StoredOffset> load_offsets(const std::vector<PartitionId>& ids);
+  std::map<PartitionId, StoredOffset> load_offsets(const std::vector<PartitionId>& ids) { return offsets_.load(ids); }
+  OffsetStore& offsets() { return offsets_; }
 
  private:
   struct StatementFailure {
@@ -63,13 +65,13 @@ class WarehouseMerge {
   void apply_row(const LoaderRecord& r, TableCounts& counts);
   void apply_tombstone(const LoaderRecord& r, TableCounts& counts);
   void apply_truncate(const LoaderRecord& r, TableCounts& counts);
-  void advance(const PartitionAdvance& adv);
 
   pg::PgConnection& wh_;
   const Options& options_;
   const std::vector<TableShape>& shapes_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   size_t statement_counter_ = 0;
+  OffsetStore offsets_;  // _tombsync_loader_offsets, advanced inside apply()
 };
 
 }  // namespace tombsync::loader

@@ -1,55 +1,15 @@
 #include "examples/warehouse-loader/options.h"
 
-#include <charconv>
-#include <cstdlib>
-
-#include "base/error.h"
-
 namespace tombsync::loader {
 namespace {
 
-[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::kConfig, message); }
-
-size_t positive(const std::string& flag, const std::string& text) {
-  size_t v = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v == 0)
-    bad(flag + " expects a positive integer, got '" + text + "'");
-  return v;
-}
-
-// "public.users" or "public.users=app.public.users"; the topic defaults to <prefix>.<schema>.<table>.
-TableSpec parse_table(const std::string& text) {
-  TableSpec t;
-  std::string name = text;
-  if (auto eq = text.find('='); eq != std::string::npos) {
-    name = text.substr(0, eq);
-    t.topic = text.substr(eq + 1);
-    if (t.topic.empty()) bad("--table " + text + ": the topic after '=' is empty");
-  }
-  auto dot = name.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == name.size() || name.find('.', dot + 1) != std::string::npos)
-    bad("--table expects schema.table (optionally schema.table=topic), got '" + text + "'");
-  t.schema = name.substr(0, dot);
-  t.name = name.substr(dot + 1);
-  return t;
-}
+[[noreturn]] void bad(const std::string& message) { bad_flag(message); }
 
 }  // namespace
 
-std::optional<std::chrono::seconds> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  int64_t n = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (r.ec != std::errc() || n < 0) return std::nullopt;
-  std::string unit(r.ptr, text.data() + text.size());
-  int64_t scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else return std::nullopt;
-  return std::chrono::seconds(n * scale);
+ConsumerConfig consumer_config(const Options& o) {
+  return {.brokers = o.brokers, .group = o.group, .client_id = "tombsync-warehouse-loader", .tables = o.tables,
+          .order_settle = o.order_settle};
 }
 
 const char* usage() {
@@ -107,26 +67,14 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--group") o.group = next();
     else if (flag == "--purge-tombstones") o.purge_tombstones = true;
     else if (flag == "--log-level") o.log_level = next();
-    else if (flag == "--batch-records") o.batch_records = positive(flag, next());
-    else if (flag == "--batch-wait-ms") o.batch_wait = std::chrono::milliseconds(positive(flag, next()));
-    else if (flag == "--order-settle-ms") o.order_settle = std::chrono::milliseconds(positive(flag, next()));
-    else if (flag == "--table") {
-      std::string list = next();
-      for (size_t start = 0; start <= list.size();) {
-        size_t comma = list.find(',', start);
-        if (comma == std::string::npos) comma = list.size();
-        if (comma > start) o.tables.push_back(parse_table(list.substr(start, comma - start)));
-        start = comma + 1;
-      }
-    } else if (flag == "--purge-deleted-after" || flag == "--purge-interval" || flag == "--unique-wait") {
-      std::string text = next();
-      auto d = parse_duration(text);
-      if (!d) bad(flag + " expects a duration such as 30d, 12h, 90m or 45s, got '" + text + "'");
-      if (flag == "--purge-deleted-after") o.purge_deleted_after = *d;
-      else if (*d == std::chrono::seconds(0)) bad(flag + " must be longer than 0s");
-      else if (flag == "--purge-interval") o.purge_interval = *d;
-      else o.unique_wait = *d;
-    } else {
+    else if (flag == "--batch-records") o.batch_records = parse_positive(flag, next());
+    else if (flag == "--batch-wait-ms") o.batch_wait = std::chrono::milliseconds(parse_positive(flag, next()));
+    else if (flag == "--order-settle-ms") o.order_settle = std::chrono::milliseconds(parse_positive(flag, next()));
+    else if (flag == "--table") parse_table_list(next(), o.tables);
+    else if (flag == "--purge-deleted-after") o.purge_deleted_after = parse_duration_flag(flag, next(), true);
+    else if (flag == "--purge-interval") o.purge_interval = parse_duration_flag(flag, next(), false);
+    else if (flag == "--unique-wait") o.unique_wait = parse_duration_flag(flag, next(), false);
+    else {
       bad("unknown argument '" + std::string(argv[i]) + "' (see --help)");
     }
   }
@@ -136,13 +84,7 @@ Options parse_options(int argc, char** argv) {
     bad("--source-dsn is required: the loader reads each table's columns, key and unique indexes from the source");
   if (o.warehouse_dsn.empty()) bad("--warehouse-dsn is required: the Postgres database that holds the copy");
   if (o.tables.empty()) bad("--table is required: at least one schema.table to copy");
-  for (auto& t : o.tables) {
-    if (!t.topic.empty()) continue;
-    if (o.topic_prefix.empty())
-      bad("--topic-prefix is required for --table " + t.qualified() +
-          " (tombsync's kafka.topic_prefix), or give its topic as --table " + t.qualified() + "=TOPIC");
-    t.topic = o.topic_prefix + "." + t.qualified();
-  }
+  resolve_topics(o.tables, o.topic_prefix);
   for (size_t a = 0; a < o.tables.size(); ++a)
     for (size_t b = a + 1; b < o.tables.size(); ++b)
       if (o.tables[a].name == o.tables[b].name)

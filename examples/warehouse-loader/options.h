@@ -7,15 +7,10 @@
 #include <string>
 #include <vector>
 
-namespace tombsync::loader {
+#include "examples/warehouse-loader/consumer.h"
+#include "examples/warehouse-loader/flags.h"
 
-// One source table to copy and the topic tombsync writes it to.
-struct TableSpec {
-  std::string schema;  // source schema, e.g. "public"
-  std::string name;    // source table, e.g. "users"; also the warehouse table's name
-  std::string topic;   // "<topic_prefix>.<schema>.<table>" unless given as table=topic
-  std::string qualified() const { return schema + "." + name; }
-};
+namespace tombsync::loader {
 
 struct Options {
   std::string brokers;
@@ -38,8 +33,8 @@ struct Options {
 
 // Throws Error(kConfig) on an unknown flag, a missing value or a malformed one.
 Options parse_options(int argc, char** argv);
-// "30d", "12h", "90m", "45s" (a bare number is seconds); nullopt when malformed.
-std::optional<std::chrono::seconds> parse_duration(const std::string& text);
+// The Kafka side's settings (consumer.h).
+ConsumerConfig consumer_config(const Options& options);
 const char* usage();
 
 }  // namespace tombsync::loader

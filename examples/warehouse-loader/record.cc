@@ -38,6 +38,7 @@ LoaderRecord parse_record(const rd_kafka_message_t* m, size_t table) {
                  .produced_ms = rd_kafka_message_timestamp(m, nullptr)};
   r.op = required(m, "tombsync.op");
   r.commit_ts = required(m, "tombsync.commit_ts");
+  r.source = header(m, "tombsync.source").value_or("");
   std::string lsn = required(m, "tombsync.commit_lsn"), seq = required(m, "tombsync.seq");
   auto parsed = Lsn::parse(lsn);
   auto sr = std::from_chars(seq.data(), seq.data() + seq.size(), r.position.seq);

@@ -1,5 +1,5 @@
-// One Kafka record of a tombsync table topic (format: json), as the loader
-// needs it: what to do, the stream position from the headers, key and value.
+// One Kafka record of a tombsync table topic (format: json), as the example
+// consumers need it: what to do, the stream position from the headers, key and value.
 // docs/event-format.md is the contract this parses.
 #pragma once
 
@@ -40,6 +40,7 @@ struct LoaderRecord {
   std::string op;  // tombsync.op header
   Position position;
   std::string commit_ts;  // tombsync.commit_ts header
+  std::string source;     // tombsync.source header: which source, slot and slot history; empty when absent
   nlohmann::json key;     // null when the record has no key
   nlohmann::json value;   // null on a tombstone
 };

@@ -118,13 +118,4 @@ void ensure_warehouse_table(pg::PgConnection& wh, const std::string& schema, con
   }
 }
 
-void ensure_offsets_table(pg::PgConnection& wh, const std::string& schema) {
-  wh.exec("CREATE SCHEMA IF NOT EXISTS " + pg::quote_ident(schema), "creating schema " + schema);
-  wh.exec("CREATE TABLE IF NOT EXISTS " + offsets_table(schema) +
-              " (consumer_group text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL, "
-              "next_offset bigint NOT NULL, commit_lsn pg_lsn NOT NULL, seq bigint NOT NULL, "
-              "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer_group, topic, kafka_partition))",
-          "creating " + offsets_table(schema));
-}
-
 }  // namespace tombsync::loader

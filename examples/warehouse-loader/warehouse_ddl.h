@@ -16,12 +16,11 @@ namespace tombsync::loader {
 std::string warehouse_table(const std::string& schema, const TableShape& shape);
 // "schema"."_tombsync_loader_offsets": per consumer group, topic and partition, the next
 // Kafka offset to apply and the stream position of the last record applied, written in
-// the same transaction as the rows.
+// the same transaction as the rows (offset_store.h).
 std::string offsets_table(const std::string& schema);
 
 // Creates the copy, or adds the columns the source gained since; in one transaction.
 // Throws Error(kSource) when a table of that name exists but is not a loader table.
 void ensure_warehouse_table(pg::PgConnection& wh, const std::string& schema, const TableShape& shape);
-void ensure_offsets_table(pg::PgConnection& wh, const std::string& schema);
 
 }  // namespace tombsync::loader
