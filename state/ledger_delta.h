@@ -87,6 +87,25 @@ class LedgerDelta {
         f(LedgerTableId(id), op, key);
     }
   }
+  // Calls f(size_t offset, LedgerTableId, Op, std::string_view key) for every entry, in order:
+  // `offset` is where the entry starts (as end_offset() gave it before the add).
+  template <class F>
+  void for_each_offset(F&& f) const {
+    size_t at = 0;
+    while (at < bytes_.size()) {
+      const size_t start = at;
+      const auto tag = static_cast<unsigned char>(bytes_[at]);
+      const auto [id, key] = key_at(start);
+      at += 5 + ((tag & kMarked) != 0 ? 4 : 0);
+      at += varint(at);
+      at += key.size();
+      if ((tag & kWithRow) != 0) {
+        const size_t row_len = varint(at);
+        at += row_len;
+      }
+      f(start, id, static_cast<Op>(tag & 0x3f), key);
+    }
+  }
   // Where the next entry add() makes starts: with row_at(), a way back to its row.
   size_t end_offset() const { return bytes_.size(); }
   // The row of the entry starting at `offset` (an end_offset() taken before it was added); empty

@@ -136,8 +136,9 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
   // bytes a key, which a giant transaction's million keys would hold at once.
   std::vector<bool> present_at(keys.size());
   std::vector<uint32_t> stored_mark(keys.size());
-  // The stored row of a key whose mark is rewritten without a new row (it must stay).
+  // The stored row of a key a kMark restamps (it must stay); and which stored keys have a row.
   std::unordered_map<size_t, std::string> stored_row;
+  std::vector<bool> has_row(keys.size());
   {
     constexpr size_t kReadSlice = 4096;
     std::vector<rocksdb::PinnableSlice> values(std::min(kReadSlice, keys.size()));
@@ -154,7 +155,9 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
           if (!stored) refuse_damaged(dir_, "a key ledger entry is corrupt", std::to_string(values[j].size()) + "-byte value");
           stored_mark[from + j] = stored->mark;
           const size_t i = order[from + j];
-          if (!stored->row.empty() && marks[i] != 0 && rows[i].empty()) stored_row.emplace(from + j, stored->row);
+          has_row[from + j] = !stored->row.empty();
+          if (!stored->row.empty() && marks[i] != 0 && ops[i] == LedgerDelta::Op::kMark)
+            stored_row.emplace(from + j, stored->row);
         }
         values[j].Reset();
       }
@@ -172,8 +175,9 @@ std::unordered_map<uint32_t, uint64_t> LedgerCounters::add_to_batch(const Ledger
     if (ops[i] == LedgerDelta::Op::kPut && !present) {
       batch.Put(keys[i], encode_ledger_value(marks[i], rows[i]));
       ++moved[ids[i]];
-    } else if (ops[i] == LedgerDelta::Op::kPut && present && !rows[i].empty()) {
-      // ledger: rows: the key's row changed; a mark of 0 keeps the stored one.
+    } else if (ops[i] == LedgerDelta::Op::kPut && present && (!rows[i].empty() || has_row[j])) {
+      // ledger: rows: the key's row changed; a mark of 0 keeps the stored one. A put without a row
+      // (the table keeps keys only now) drops a stored row: it is older than the key's record.
       batch.Put(keys[i], encode_ledger_value(marks[i] != 0 ? marks[i] : stored_mark[j], rows[i]));
     } else if ((ops[i] == LedgerDelta::Op::kPut || ops[i] == LedgerDelta::Op::kMark) && present && marks[i] != 0 &&
                stored_mark[j] != marks[i]) {

@@ -23,6 +23,7 @@ LedgerRecorder::TableState& LedgerRecorder::state_of(const TableSchema& table) {
   if (tc != nullptr && config_.ledger_for(*tc) != LedgerMode::kNone && !table.key_indexes.empty()) {
     t.id = store_.ledger_table(slot_, t.name);
     t.rows = config_.ledger_for(*tc) == LedgerMode::kRows;
+    if (t.rows) rows_ids_.insert(t.id->value());
     // A reconciliation a restart found under way keeps stamping with its mark.
     if (auto p = store_.load_snapshot(slot_, t.name); p && !p->done) t.mark = p->reconcile_mark;
   }
@@ -30,6 +31,14 @@ LedgerRecorder::TableState& LedgerRecorder::state_of(const TableSchema& table) {
 }
 
 std::optional<LedgerTableId> LedgerRecorder::table_id(const TableSchema& table) { return state_of(table).id; }
+
+bool LedgerRecorder::keeps_rows(const TableSchema& table) const {
+  // const for LedgerRowFill's checks: a table not seen yet is looked up as state_of would.
+  auto it = ids_.find(table.relid);
+  if (it != ids_.end()) return it->second.rows;
+  const TableConfig* tc = config_.find_table(table.schema, table.table);
+  return tc != nullptr && config_.ledger_for(*tc) == LedgerMode::kRows && !table.key_indexes.empty();
+}
 
 void LedgerRecorder::set_mark(const std::string& table, uint32_t mark) {
   for (auto& [relid, t] : ids_)
@@ -39,8 +48,11 @@ void LedgerRecorder::set_mark(const std::string& table, uint32_t mark) {
 
 void LedgerRecorder::on_begin(Lsn commit_lsn) {
   if (!txns_.empty() && !txns_.back().committed) {
-    forget_rows(txns_.back(), true, true);
+    // The index held only the newest change per key: the dropped transaction's may have hidden an
+    // older unsaved one, so the index is made again from what is left (a forced stop only).
+    const bool rebuild = !pending_rows_.empty() || !cleared_in_.empty();
     txns_.pop_back();
+    if (rebuild) rebuild_rows_index();
   }
   txns_.push_back(Txn{commit_lsn, Lsn(), false, {}, {}, next_serial_++});
 }
@@ -59,6 +71,25 @@ void LedgerRecorder::forget_rows(const Txn& t, bool stream, bool snapshot) {
   if (pending_rows_.empty()) return;
   if (stream) t.stream.for_each(drop(false));
   if (snapshot) t.snapshot.for_each(drop(true));
+}
+
+void LedgerRecorder::rebuild_rows_index() {
+  pending_rows_.clear();
+  cleared_in_.clear();
+  for (const Txn& t : txns_) {  // in stream order; a transaction's chunk rows after its changes
+    for (const bool snapshot : {false, true}) {
+      (snapshot ? t.snapshot : t.stream).for_each_offset([&](size_t at, LedgerTableId id, LedgerDelta::Op op,
+                                                             std::string_view key) {
+        if (!rows_ids_.contains(id.value()) || op == LedgerDelta::Op::kMark) return;
+        if (op == LedgerDelta::Op::kClear) {
+          cleared_in_[id.value()] = Cleared{t.serial, next_order_++};
+          return;
+        }
+        pending_rows_.put(id, key,
+                          PendingRowIndex::Entry{t.serial, next_order_++, snapshot, op == LedgerDelta::Op::kPut, at});
+      });
+    }
+  }
 }
 
 LedgerRecorder::Txn* LedgerRecorder::txn_by_serial(uint64_t serial) {

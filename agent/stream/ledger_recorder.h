@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/config/config.h"
@@ -76,7 +77,7 @@ class LedgerRecorder {
   // The table's ledger id; unset when it keeps none (ledger: none, or no key).
   std::optional<LedgerTableId> table_id(const TableSchema& table);
   // Whether the table keeps rows (`ledger: rows`).
-  bool keeps_rows(const TableSchema& table) { return state_of(table).rows; }
+  bool keeps_rows(const TableSchema& table) const;
   // `ledger: rows`: the row the ledger holds for `key` (the Kafka record key bytes) as of the
   // record last built. Unset: the key is not live (never put, erased, or cleared); an empty view:
   // live without a row (put before the table kept rows). The view is valid until the next call
@@ -126,6 +127,7 @@ class LedgerRecorder {
     uint64_t order;   // changes before it no longer count
   };
   void forget_rows(const Txn& t, bool stream, bool snapshot);
+  void rebuild_rows_index();
   Txn* txn_by_serial(uint64_t serial);
   const Config& config_;
   CursorStore& store_;
@@ -139,6 +141,7 @@ class LedgerRecorder {
   };
   PendingRowIndex pending_rows_;  // ledger: rows tables only
   std::unordered_map<uint32_t, Cleared> cleared_in_;  // ledger: rows table id -> its last unsaved clear
+  std::unordered_set<uint32_t> rows_ids_;             // ledger ids of the ledger: rows tables
   uint64_t next_serial_ = 1;
   uint64_t next_order_ = 1;
   std::string encoded_;  // a row being encoded, reused

@@ -73,7 +73,9 @@ std::optional<Datum> value_of(ColumnType type, char kind, Reader& r, bool& bad) 
     if (d.text == "NaN") d.d = std::numeric_limits<double>::quiet_NaN();
     else if (d.text == "Infinity") d.d = std::numeric_limits<double>::infinity();
     else if (d.text == "-Infinity") d.d = -std::numeric_limits<double>::infinity();
-    else if (std::from_chars(d.text.data(), d.text.data() + d.text.size(), d.d).ec != std::errc()) return std::nullopt;
+    else if (auto [end, ec] = std::from_chars(d.text.data(), d.text.data() + d.text.size(), d.d);
+             ec != std::errc() || end != d.text.data() + d.text.size())
+      return std::nullopt;
   }
   return d;
 }
@@ -84,13 +86,15 @@ void encode_ledger_row(const TableSchema& table, const std::vector<Datum>& row, 
   out.clear();
   out.push_back('\x01');
   size_t n = 0;
-  for (const auto& d : row) n += d.state == Datum::State::kNull || d.present();
+  for (size_t c = 0; c < row.size() && c < table.columns.size(); ++c)
+    n += row[c].state == Datum::State::kNull || row[c].present();
   put_varint(out, n);
   for (size_t c = 0; c < row.size() && c < table.columns.size(); ++c) {
     const Datum& d = row[c];
     if (d.state != Datum::State::kNull && !d.present()) continue;
     put_varint(out, table.columns[c].name.size());
     out.append(table.columns[c].name);
+    put_varint(out, table.columns[c].type_oid);
     const ColumnType t = table.columns[c].type;
     if (d.state == Datum::State::kNull) {
       out.push_back('n');
@@ -116,7 +120,8 @@ size_t fill_from_ledger_row(const TableSchema& table, std::string_view encoded, 
   size_t guess = 0;                              // the same schema: stored column k is column k
   for (uint64_t k = 0; k < *n; ++k) {
     auto name = r.bytes();
-    auto kind = name ? r.byte() : std::nullopt;
+    auto oid = name ? r.varint() : std::nullopt;
+    auto kind = oid ? r.byte() : std::nullopt;
     if (!kind) return 0;
     size_t c = guess < table.columns.size() && table.columns[guess].name == *name ? guess : table.columns.size();
     for (size_t j = 0; c == table.columns.size() && j < table.columns.size(); ++j)
@@ -125,7 +130,8 @@ size_t fill_from_ledger_row(const TableSchema& table, std::string_view encoded, 
     auto d = value_of(c < table.columns.size() ? table.columns[c].type : ColumnType::kOther, *kind, r, bad);
     if (bad) return 0;
     guess = c + 1;
-    if (c >= row.size() || !d) continue;  // a column dropped since, or of another kind now
+    // A column dropped since, or of another type now.
+    if (c >= row.size() || !d || table.columns[c].type_oid != *oid) continue;
     const auto s = row[c].state;
     if (s == Datum::State::kUnchanged || s == Datum::State::kAbsent) found.emplace_back(c, std::move(*d));
   }

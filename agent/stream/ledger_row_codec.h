@@ -6,10 +6,14 @@
 //
 // Encoding (opaque to state/, stored after the reconciliation mark):
 //   [version 0x01][columns varint] then per column
-//   [name length varint][name][kind]['i': zigzag varint | 'T','F' | 't': length varint, bytes | 'n']
+//   [name length varint][name][type OID varint]
+//   [kind]['i': zigzag varint | 'T','F' | 't': length varint, bytes | 'n']
 // Columns are named, not numbered, so a row stored before an ALTER TABLE (a
 // column added, dropped or reordered) still fills the columns it has by name;
-// a column whose type changed kind (int <-> text) is not filled from it.
+// a column whose type changed (another OID: text -> timestamp, int4 -> int8) is
+// not filled from it, so a stored value never reaches an encoder that cannot
+// take it. A column dropped and added again with the same name and type is
+// filled from the old value: a limit, docs/deletes.md "Deleted rows".
 // Unchanged-TOAST and absent columns are not stored: the ledger never claims a
 // value it did not see. RocksDB compresses the values (LZ4, ZSTD at the last
 // level), and the names, repeated in every row, compress away.

@@ -11,8 +11,26 @@ Metrics::Table* LedgerRowFill::counters(const TableSchema& t) {
   return it->second;
 }
 
+std::string LedgerRowFill::held_id(const ChangeEvent& e) const {
+  std::string id = std::to_string(e.table->relid.value());
+  id += '/';
+  id += encoder_.key(e);
+  return id;
+}
+
+bool LedgerRowFill::held_key(const ChangeEvent& e) const {
+  return !held_keys_.empty() && applies(e) && held_keys_.contains(held_id(e));
+}
+
+void LedgerRowFill::on_held(const ChangeEvent& e) {
+  if (applies(e)) held_keys_.insert(held_id(e));
+}
+
 bool LedgerRowFill::complete(const ChangeEvent& e, ChangeEvent& out) {
-  if (e.op == Op::kTruncate || e.table->key_indexes.empty() || !ledger_.keeps_rows(*e.table)) return false;
+  if (!applies(e)) {
+    last_deleted_table_ = RelationId(0);
+    return false;
+  }
   const bool a_delete = e.is_deleted && e.op == Op::kDelete;
   bool filled = false;
   if (has_gaps(e.row)) {

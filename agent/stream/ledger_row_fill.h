@@ -15,6 +15,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/ops/metrics.h"
@@ -35,8 +38,22 @@ class LedgerRowFill {
   // cannot be read.
   bool complete(const ChangeEvent& e, ChangeEvent& out);
 
+  // While RowFiller holds events (their changes not in the ledger yet): the loop completes an event
+  // before holding it only when no held event changed its key (held_key false), so the ledger's
+  // row is still the one as of the event; the source is then read only for what the ledger lacks.
+  bool held_key(const ChangeEvent& e) const;
+  void on_held(const ChangeEvent& e);
+  void on_released() { held_keys_.clear(); }
+  // An event the loop did not complete here (its key held): a key change's update after it must
+  // not take the row of an earlier delete.
+  void passed_over() { last_deleted_table_ = RelationId(0); }
+
  private:
   Metrics::Table* counters(const TableSchema& t);
+  bool applies(const ChangeEvent& e) const {
+    return e.op != Op::kTruncate && !e.table->key_indexes.empty() && ledger_.keeps_rows(*e.table);
+  }
+  std::string held_id(const ChangeEvent& e) const;
 
   LedgerRecorder& ledger_;
   const Encoder& encoder_;
@@ -45,6 +62,7 @@ class LedgerRowFill {
   RelationId last_deleted_table_{0};
   std::vector<Datum> last_deleted_;
   std::unordered_map<RelationId, Metrics::Table*> tables_;
+  std::unordered_set<std::string> held_keys_;  // relation id + key bytes of the held events
 };
 
 }  // namespace tombsync

@@ -50,6 +50,11 @@ class PendingRowIndex {
   const Entry* find(LedgerTableId id, std::string_view key) const;
   // Forgets the entry of (id, key) if it is still the change of transaction `serial` in that delta.
   void drop(LedgerTableId id, std::string_view key, uint64_t serial, bool snapshot);
+  void clear() {
+    by_hash_.clear();
+    exact_.clear();
+    collided_.clear();
+  }
   bool empty() const { return by_hash_.empty() && exact_.empty(); }
   size_t size() const { return by_hash_.size() + exact_.size(); }
 

@@ -89,6 +89,7 @@ void StreamLoop::on_data(SourceStep& s) {
     skipping_ = s.step.begin->commit_lsn < start_;
     abandoned_ = false;
     if (p_.filler) p_.filler->clear();  // a transaction abandoned by a forced stop left them
+    if (p_.ledger_rows) p_.ledger_rows->on_released();
     if (!skipping_) {
       p_.tracker.on_begin(s.step.begin->commit_lsn);
       p_.records.begin_transaction();
@@ -187,12 +188,14 @@ bool StreamLoop::already_in_kafka(const Record& r) {
 void StreamLoop::produce(std::vector<ChangeEvent>& batch, bool snapshot_rows) {
   for (auto& e : batch) {
     if (skipping_ || abandoned_) return;
-    if (p_.ledger_rows && !snapshot_rows && !(p_.filler && p_.filler->holding())) {
-      ChangeEvent filled;  // nothing held: the ledger's row is the one as of this event
-      if (p_.ledger_rows->complete(e, filled)) e = std::move(filled);
+    const bool holding = p_.filler && p_.filler->holding();
+    if (p_.ledger_rows && !snapshot_rows) {
+      ChangeEvent filled;  // unless a held event changed this key, the ledger's row is the one as of this event
+      if (holding && p_.ledger_rows->held_key(e)) p_.ledger_rows->passed_over();
+      else if (p_.ledger_rows->complete(e, filled)) e = std::move(filled);
     }
-    if (p_.filler && !snapshot_rows && e.op != Op::kTruncate &&
-        (p_.filler->holding() || p_.filler->needs_fill(e))) {
+    if (p_.filler && !snapshot_rows && e.op != Op::kTruncate && (holding || p_.filler->needs_fill(e))) {
+      if (p_.ledger_rows) p_.ledger_rows->on_held(e);
       if (p_.filler->hold(std::move(e))) release_held();  // the bound: at most max_held in memory
       continue;
     }
@@ -245,6 +248,7 @@ void StreamLoop::send_event(const ChangeEvent& e, bool snapshot_rows, bool to_le
 // The held events, filled, in order; stops at a forced stop (abandoned_).
 void StreamLoop::release_held() {
   if (p_.filler == nullptr || !p_.filler->holding()) return;
+  if (p_.ledger_rows) p_.ledger_rows->on_released();  // sent below, in order, completed as each is sent
   p_.filler->release([this](const ChangeEvent& e) {
     send_completed(e, false, true);
     return !abandoned_;

@@ -52,6 +52,25 @@ TEST_CASE("ledger row codec: values round-trip into the gaps only, by column nam
   CHECK(later[3].state == Datum::State::kAbsent);  // text stored, int now: not filled
   CHECK(has_gaps(later));
 
+  // The same name and kind of value, another type (text -> timestamp): not filled.
+  auto retyped = std::make_shared<TableSchema>(*table);
+  retyped->columns[3].type_oid = 1114;
+  std::vector<Datum> typed{test::int_value(-42), Datum::absent(), Datum::absent(), Datum::absent(), Datum::absent()};
+  CHECK(fill_from_ledger_row(*retyped, encoded, typed) == 3);  // flag, score, note
+  CHECK(typed[3].state == Datum::State::kAbsent);
+
+  // Extremes and empties round-trip.
+  auto ints = test::make_table("public", "n", {{"id", ColumnType::kInt64, "int8", true}, {"a", ColumnType::kInt64, "int8"},
+                                               {"b", ColumnType::kInt64, "int8"}, {"s", ColumnType::kText, "text"}});
+  std::string e2;
+  encode_ledger_row(*ints, {test::int_value(0), test::int_value(INT64_MIN), test::int_value(INT64_MAX), test::text_value("")}, e2);
+  std::vector<Datum> back{test::int_value(0), Datum::absent(), Datum::unchanged(), Datum::absent()};
+  CHECK(fill_from_ledger_row(*ints, e2, back) == 3);
+  CHECK(back[1].i == INT64_MIN);
+  CHECK(back[2].i == INT64_MAX);
+  CHECK(back[3].present());
+  CHECK(back[3].text.empty());
+
   std::vector<Datum> damaged{test::int_value(-42), Datum::absent(), Datum::absent(), Datum::absent(), Datum::absent()};
   CHECK(fill_from_ledger_row(*table, encoded.substr(0, encoded.size() - 3), damaged) == 0);
   CHECK(fill_from_ledger_row(*table, "\x02garbage", damaged) == 0);

@@ -18,6 +18,8 @@
 #include <string>
 
 #include "agent/config/config.h"
+#include "agent/stream/ledger_row_codec.h"
+#include "agent/stream/row_filler.h"
 #include "agent/stream/row_policy.h"
 #include "agent/stream/stream_loop.h"
 #include "schemas/encoder.h"
@@ -77,13 +79,14 @@ struct Session {
   TruncateExpander expander{config, store, "tombsync", ledger, *encoder, cleanup, metrics};
   bool expand = false;
   LedgerRowFill row_fill{ledger, *encoder, &metrics};
-  bool rows = false;  // ledger: rows, as run_pipeline wires it (without the source lookup)
+  bool rows = false;  // ledger: rows, as run_pipeline wires it
+  RowFiller* filler = nullptr;  // the source lookup, when a test gives one
   std::atomic<bool> stopping{false};
   Lsn start_;
 
   void run() {
     StreamLoop loop({source, sink, records, tracker, checkpointer, redelivered, snapshot, gauges, metrics, &ledger,
-                     expand ? &expander : nullptr, nullptr, nullptr, rows ? &row_fill : nullptr},
+                     expand ? &expander : nullptr, nullptr, filler, rows ? &row_fill : nullptr},
                     start_, stopping);
     source.on_empty = [this] { stopping = true; };
     loop.run();
@@ -479,5 +482,98 @@ TEST_CASE("ledger: rows gives deletes their old row and fills unchanged values, 
   CHECK(rig.store.ledger_row(*s.ledger.table_id(*rig.users), "{\"id\":5}").value_or("").find("ann") != std::string::npos);
 }
 
+
+namespace {
+// A source read for RowFiller: every key it is asked for has name "SOURCE"; counts the keys.
+struct NamingLookup final : RowLookup {
+  std::vector<std::vector<int64_t>> asked;
+  void lookup(const TableSchema&, uint32_t, const std::vector<const std::vector<Datum>*>& keys,
+              std::vector<std::vector<Datum>>& out) override {
+    asked.emplace_back();
+    for (const auto* k : keys) {
+      asked.back().push_back((*k)[0].i);
+      out.push_back({(*k)[0], test::text_value("SOURCE"), test::bool_value(false)});
+    }
+  }
+};
+Record keyed(int64_t id, bool put) {
+  Record r;
+  r.key = "{\"id\":" + std::to_string(id) + "}";
+  if (put) r.value = "{}";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("ledger: rows while events are held: the ledger first, the source only for what it lacks",
+          "[stream][ledger][rows]") {
+  Rig rig;
+  rig.config.source.tables[0].ledger = LedgerMode::kRows;
+  NamingLookup lookup;
+  Session s(rig.store, rig.config, kStart);
+  s.rows = true;
+  RowFiller filler(lookup, &s.metrics, [](const TableSchema&) { return true; });
+  s.filler = &filler;
+  auto named = [&](Op op, Lsn commit, int64_t id, const char* name) {
+    ChangeEvent e = rig.event(op, commit, id);
+    e.row[1] = test::text_value(name);
+    return e;
+  };
+  auto unchanged_name = [&](Lsn commit, int64_t id) {
+    ChangeEvent e = rig.event(Op::kUpdate, commit, id);
+    e.row[1] = Datum::unchanged();
+    return e;
+  };
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {named(Op::kInsert, Lsn(0x2000), 1, "ann")});
+  // 9 was never seen: its update is held for the source; 1's first update behind it comes from the
+  // ledger (no held event changed 1); its second (1 held now) waits for the source as well.
+  Rig::transaction(s, Lsn(0x3000), Lsn(0x3010),
+                   {unchanged_name(Lsn(0x3000), 9), unchanged_name(Lsn(0x3000), 1), unchanged_name(Lsn(0x3000), 1)});
+  s.source.then([&] { s.sink.ack_all(); });
+  s.run();
+  REQUIRE(lookup.asked.size() == 1);
+  CHECK(lookup.asked[0] == std::vector<int64_t>{9, 1});
+  auto upd1 = values_of(s, kKey1, "update");
+  REQUIRE(upd1.size() == 2);
+  CHECK(has(upd1[0], "\"name\":\"ann\""));     // from the ledger, as of the event
+  CHECK(has(upd1[1], "\"name\":\"SOURCE\""));  // the source: the ledger could not know the held change
+}
+
+TEST_CASE("ledger: rows: a transaction a forced stop left open does not hide older unsaved rows or clears",
+          "[stream][ledger][rows]") {
+  Rig rig;
+  rig.config.source.tables[0].ledger = LedgerMode::kRows;
+  LedgerRecorder rec(rig.config, rig.store, "tombsync");
+  const std::string key = kKey1;
+  auto row_named = [&](const char* name) {
+    return std::vector<Datum>{test::int_value(1), test::text_value(name), test::bool_value(false)};
+  };
+  auto name_of = [&](std::optional<std::string_view> stored) {
+    std::vector<Datum> row{test::int_value(1), Datum::absent(), Datum::absent()};
+    if (stored) fill_from_ledger_row(*rig.users, *stored, row);
+    return row[1].present() ? row[1].text : std::string("(none)");
+  };
+  const auto r1 = row_named("one"), r2 = row_named("two");
+  rec.on_begin(Lsn(0x2000));
+  rec.on_records(*rig.users, {keyed(1, true)}, false, &r1);
+  rec.on_commit(Lsn(0x2000), Lsn(0x2010));  // committed, not saved
+  rec.on_begin(Lsn(0x3000));
+  rec.on_records(*rig.users, {keyed(1, true)}, false, &r2);
+  CHECK(name_of(rec.row_of(*rig.users, key)) == "two");
+  rec.on_begin(Lsn(0x4000));  // 0x3000 never committed: dropped
+  CHECK(name_of(rec.row_of(*rig.users, key)) == "one");
+
+  rec.on_clear(*rig.users);  // 0x4000 truncates the table ...
+  rec.on_commit(Lsn(0x4000), Lsn(0x4010));
+  CHECK(name_of(rec.row_of(*rig.users, key)) == "(none)");
+  rec.on_begin(Lsn(0x5000));
+  rec.on_records(*rig.users, {keyed(1, true)}, false, &r2);
+  rec.on_clear(*rig.users);
+  rec.on_begin(Lsn(0x6000));  // ... and 0x5000, with a clear of its own, is dropped: 0x4000's still holds
+  CHECK(name_of(rec.row_of(*rig.users, key)) == "(none)");
+  LedgerDelta saved;
+  rec.take_acknowledged(Lsn(0x4010), saved);
+  rig.store.save_confirmed("tombsync", Lsn(0x4010), saved);
+  CHECK_FALSE(rec.row_of(*rig.users, key).has_value());
+}
 }  // namespace
 }  // namespace tombsync

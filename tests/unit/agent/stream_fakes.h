@@ -302,6 +302,7 @@ class MemoryCursorStore final : public CursorStore {
       } else if (it != keys.end()) {
         if (l.mark != 0) it->second = l.mark;
         if (l.op == Op::kPut && !l.row.empty()) rows[at.first][at.second] = l.row;
+        else if (l.op == Op::kPut) rows[at.first].erase(at.second);  // a put without a row: it is stale
       }
     }
   }

@@ -1,6 +1,7 @@
 // `ledger: rows` in the RocksDB store (state/rocksdb_ledger.h): a put with a
-// row stores it with the key, a later put replaces it, a mark rewrite keeps it,
-// an erase and a clear remove it; ledger_row reads it and LedgerKeys streams
+// row stores it with the key, a later put replaces it, a dry run's stamp keeps
+// it, a put without a row (the table keeps keys only now) drops it, an erase
+// and a clear remove it; ledger_row reads it and LedgerKeys streams
 // it; counts stay those of keys; a key put before the table kept rows reads as
 // live without a row; a store reopened reads the same.
 #include <catch2/catch.hpp>
@@ -41,27 +42,29 @@ TEST_CASE("ledger rows: stored with the key, replaced, kept across marks, gone w
     CHECK(store->ledger_count("s1", "public.users") == 3);
 
     LedgerDelta e;
-    e.add(t, Op::kPut, "k2", 7);   // a reconciliation's stamp: the row stays
+    e.add(t, Op::kPut, "k2", 7);   // a stamped put without a row (a keys-only table now): the stale row goes
     e.add(t, Op::kMark, "k1", 7);  // a dry run's stamp: the row stays
     e.add(t, Op::kPut, "k3", 0, "row-3");  // a row for a key held without one
     store->save_confirmed("s1", Lsn(0x200), e);
     CHECK(store->ledger_row(t, "k1") == std::optional<std::string>("row-1b"));
-    CHECK(store->ledger_row(t, "k2") == std::optional<std::string>("row-2"));
+    CHECK(store->ledger_row(t, "k2") == std::optional<std::string>(""));
     CHECK(store->ledger_row(t, "k3") == std::optional<std::string>("row-3"));
     std::map<std::string, std::pair<uint32_t, std::string>> seen;
     auto keys = store->ledger_keys("s1", "public.users");
     std::string k;
     while (keys->next(k)) seen[k] = {keys->mark(), std::string(keys->row())};
     CHECK(seen["k1"] == std::pair<uint32_t, std::string>(7, "row-1b"));
-    CHECK(seen["k2"] == std::pair<uint32_t, std::string>(7, "row-2"));
+    CHECK(seen["k2"] == std::pair<uint32_t, std::string>(7, ""));
     CHECK(seen["k3"] == std::pair<uint32_t, std::string>(0, "row-3"));
     CHECK(store->ledger_count("s1", "public.users") == 3);
 
     LedgerDelta f;
     f.add(t, Op::kPut, "k2", 0, "row-2b");  // a plain put with a row keeps the stored mark
     f.add(t, Op::kErase, "k1");
+    f.add(t, Op::kPut, "k3");  // a put without a row (the table keeps keys only now): the row is stale
     store->save_confirmed("s1", Lsn(0x300), f);
     CHECK_FALSE(store->ledger_row(t, "k1").has_value());
+    CHECK(store->ledger_row(t, "k3") == std::optional<std::string>(""));
     CHECK(store->ledger_count("s1", "public.users") == 2);
   }
   {
