@@ -5,6 +5,7 @@
 
 #include "schemas/debezium_types.h"
 #include "base/error.h"
+#include "schemas/stream_position.h"
 #include "schemas/json_key_values.h"
 #include "schemas/json_string.h"
 
@@ -32,7 +33,9 @@ constexpr std::string_view kSourceSchema =
     R"({"type":"int64","optional":true,"field":"lsn"},)"
     R"({"type":"int64","optional":true,"field":"xmin"},)"
     R"({"type":"string","optional":true,"field":"origin"},)"
-    R"({"type":"int64","optional":true,"field":"origin_lsn"}],)"
+    R"({"type":"int64","optional":true,"field":"origin_lsn"},)"
+    // tombsync's own: the record's position (schemas/stream_position.h), a decimal string.
+    R"({"type":"string","optional":true,"field":"tombsync_pos"}],)"
     R"("optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"})";
 
 // The envelope's fields after `source`.
@@ -206,7 +209,7 @@ std::optional<std::vector<Datum>> DebeziumJsonEncoder::decode_key(const TableSch
   return key_datums_from_json(table, doc["payload"], KeyJsonDialect::kDebezium);
 }
 
-std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
+std::string DebeziumJsonEncoder::value(const ChangeEvent& event, uint32_t seq) const {
   check_value_encodable(event);
   const TableSchema& table = *event.table;
   const std::string& schema = schemas(event.table).value;
@@ -245,7 +248,9 @@ std::string DebeziumJsonEncoder::value(const ChangeEvent& event) const {
   append_int(out, event.source.xid);
   out.append(R"(,"lsn":)");
   append_int(out, static_cast<int64_t>(event.source.lsn.value()));
-  out.append(R"(,"xmin":null,"origin":null,"origin_lsn":null},"transaction":null,"op":")");
+  out.append(R"(,"xmin":null,"origin":null,"origin_lsn":null,"tombsync_pos":")");
+  append_stream_position(out, event.source.commit_lsn, seq);
+  out.append(R"("},"transaction":null,"op":")");
   // A row moved to a new key is a create for Debezium: the old key's delete came before it.
   out.push_back(deleted ? 'd' : event.key_changed && event.op == Op::kUpdate ? 'c' : op_code(event.op));
   const int64_t now = now_us();

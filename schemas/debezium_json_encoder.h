@@ -32,7 +32,8 @@ class DebeziumJsonEncoder final : public Encoder {
   explicit DebeziumJsonEncoder(EncoderContext context);
 
   std::string key(const ChangeEvent& event) const override;
-  std::string value(const ChangeEvent& event) const override;
+  using Encoder::value;
+  std::string value(const ChangeEvent& event, uint32_t seq) const override;
   std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const override;
 
  private:

@@ -34,8 +34,12 @@ class Encoder {
   // A truncate event has no key: calling key() for one throws Error(kInternal).
   virtual std::string key(const ChangeEvent& event) const = 0;
 
-  // The record value (never a tombstone: tombstones are made by the sink).
-  virtual std::string value(const ChangeEvent& event) const = 0;
+  // The record value (never a tombstone: tombstones are made by the sink). `seq`: the record's
+  // ordinal among its transaction's records (the tombsync.seq header); with the commit LSN it is
+  // the record's position (schemas/stream_position.h), which every format carries.
+  virtual std::string value(const ChangeEvent& event, uint32_t seq) const = 0;
+  // The same with seq 0 (tests, and tools that encode one event on its own).
+  std::string value(const ChangeEvent& event) const { return value(event, 0); }
 
   // The inverse of key(): the key columns' values, in table.key_indexes order, of a key this
   // encoder writes for `table`; nullopt when `key` does not parse as one (another format, other

@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "schemas/json_key_values.h"
 #include "schemas/json_string.h"
+#include "schemas/stream_position.h"
 #include "schemas/time_format.h"
 #include "schemas/utf8.h"
 
@@ -60,7 +61,7 @@ void append_column(std::string& out, const ColumnSpec& column, const Datum& datu
   }
 }
 
-void append_metadata(std::string& out, const ChangeEvent& event) {
+void append_metadata(std::string& out, const ChangeEvent& event, uint32_t seq) {
   out.append("\"is_deleted\":");
   out.append(event.is_deleted ? "true" : "false");
   out.append(",\"deleted_at\":");
@@ -86,6 +87,8 @@ void append_metadata(std::string& out, const ChangeEvent& event) {
   append_utc_micros(out, event.source.commit_ts_us.value());
   out.append("\",\"__table\":");
   append_json_string(out, event.table->qualified());
+  out.append(",\"__pos\":");
+  append_stream_position(out, event.source.commit_lsn, seq);
 }
 
 }  // namespace
@@ -158,7 +161,7 @@ std::optional<std::vector<Datum>> JsonEncoder::decode_key(const TableSchema& tab
   return key_datums_from_json(table, object, KeyJsonDialect::kTombsync);
 }
 
-std::string JsonEncoder::value(const ChangeEvent& event) const {
+std::string JsonEncoder::value(const ChangeEvent& event, uint32_t seq) const {
   check_value_encodable(event);
   const TableSchema& table = *event.table;
   std::string out;
@@ -177,7 +180,7 @@ std::string JsonEncoder::value(const ChangeEvent& event) const {
     append_column(out, column, datum);
     out.push_back(',');
   }
-  append_metadata(out, event);
+  append_metadata(out, event, seq);
   if (any_unchanged) {
     out.append(",\"__unchanged\":[");
     bool first = true;

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "tombsync/v1/change_event.pb.h"
+#include "schemas/stream_position.h"
 #include "schemas/utf8.h"
 
 namespace tombsync {
@@ -177,8 +178,10 @@ std::string ProtobufEncoder::key(const ChangeEvent& event) const {
   return serialize(message);
 }
 
-std::string ProtobufEncoder::value(const ChangeEvent& event) const {
+std::string ProtobufEncoder::value(const ChangeEvent& event, uint32_t seq) const {
   to_message(event, *scratch_event_);
+  scratch_event_->set_seq(seq);
+  scratch_event_->set_pos(stream_position(event.source.commit_lsn, seq));
   return serialize(*scratch_event_);
 }
 

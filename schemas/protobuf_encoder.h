@@ -27,7 +27,8 @@ class ProtobufEncoder final : public Encoder {
   ~ProtobufEncoder() override;
 
   std::string key(const ChangeEvent& event) const override;
-  std::string value(const ChangeEvent& event) const override;
+  using Encoder::value;
+  std::string value(const ChangeEvent& event, uint32_t seq) const override;
   std::optional<std::vector<Datum>> decode_key(const TableSchema& table, std::string_view key) const override;
 
   // The message value() serializes; for tests and tools.

@@ -185,7 +185,7 @@ std::string OversizedGuard::value(const ChangeEvent& event, OversizedPolicy poli
   const size_t fixed = record_wire_bytes(rec, 0);
   const size_t lower = values_lower_bound(event);
   if (fixed + lower > max_) return cut(event, policy, rec, counters, fixed + lower, true);
-  std::string v = encoder_.value(event);
+  std::string v = encoder_.value(event, rec.seq);
   if (fixed + v.size() <= max_) return v;
   return cut(event, policy, rec, counters, fixed + v.size(), false);
 }
@@ -218,7 +218,7 @@ std::string OversizedGuard::cut(const ChangeEvent& event, OversizedPolicy policy
   }
   ChangeEvent e = with_cuts(event, cuts);
   for (;;) {
-    std::string v = encoder_.value(e);
+    std::string v = encoder_.value(e, rec.seq);
     if (fixed + v.size() <= max_) {
       report(event, policy, rec, counters, size, at_least, max_, cuts);
       return v;
@@ -237,7 +237,7 @@ std::string OversizedGuard::cut(const ChangeEvent& event, OversizedPolicy policy
         const size_t mid = lo + (hi - lo) / 2;
         const size_t n = utf8 ? utf8_floor(text, mid) : mid;
         e.row[c].text.assign(text, 0, n);
-        std::string probe = encoder_.value(e);
+        std::string probe = encoder_.value(e, rec.seq);
         if (fixed + probe.size() <= max_) {
           best.emplace(n, std::move(probe));
           lo = mid + 1;

@@ -76,7 +76,7 @@ void RecordBuilder::build_records(const ChangeEvent& e, std::vector<Record>& out
   bool keyed = !e.table->key_indexes.empty();
   if (e.op == Op::kTruncate) {
     Record rec = base(e, r, to_string(e.op));
-    rec.value = encoder_.value(e);
+    rec.value = encoder_.value(e, rec.seq);
     rec.all_partitions = true;  // every key's partition must see it, in order with that key's changes
     out.push_back(std::move(rec));
     return;

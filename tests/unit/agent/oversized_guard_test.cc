@@ -88,11 +88,12 @@ class WatchingEncoder final : public Encoder {
  public:
   explicit WatchingEncoder(Format f) : inner_(make_encoder(f, EncoderContext{"app", "shop", "t", {}})) {}
   std::string key(const ChangeEvent& e) const override { return inner_->key(e); }
-  std::string value(const ChangeEvent& e) const override {
+  using Encoder::value;
+  std::string value(const ChangeEvent& e, uint32_t seq) const override {
     size_t n = 0;
     for (const auto& d : e.row) n += d.text.size();
     largest_input = std::max(largest_input, n);
-    return inner_->value(e);
+    return inner_->value(e, seq);
   }
   std::optional<std::vector<Datum>> decode_key(const TableSchema& t, std::string_view key) const override {
     return inner_->decode_key(t, key);

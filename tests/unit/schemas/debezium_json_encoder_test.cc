@@ -158,6 +158,7 @@ Expected doc_payload_differences() {
       {"/payload/source/version", "tombsync writes its own version, not Debezium's"},
       {"/payload/source/origin (extra)", "source fields Debezium added in 3.5, after the example was written"},
       {"/payload/source/origin_lsn (extra)", "source fields Debezium added in 3.5, after the example was written"},
+      {"/payload/source/tombsync_pos (extra)", "tombsync's own: the record's position (docs/event-format.md)"},
       {"/payload/transaction (extra)",
        "JsonConverter writes every envelope field; the example leaves out the null transaction block"},
       {"/payload/ts_ns", "processing time: Debezium has nanoseconds, tombsync microseconds (x1000)"},
@@ -196,6 +197,7 @@ TEST_CASE("debezium-json create event matches the documented Debezium event fiel
       {"/schema/fields/after/fields/last_name/optional", "tombsync does not know NOT NULL: non-key columns are optional"},
       {"/schema/fields/after/fields/email/optional", "tombsync does not know NOT NULL: non-key columns are optional"},
       {"/schema/fields/source/version (extra)", "Source schema version 1 (Debezium 3.1+)"},
+      {"/schema/fields/source/fields/tombsync_pos (extra)", "tombsync's own: the record's position"},
       {"/schema/fields/source/fields#order",
        "the example lists ts_us/ts_ns after ts_ms; Debezium's SchemaFactory puts them after sequence"},
       {"/schema/fields/source/fields/ts_us/optional", "Debezium's code makes ts_us optional; the example says required"},
@@ -349,6 +351,7 @@ TEST_CASE("debezium-json payloads match Debezium 1.2.1's recorded products event
         {"/ts_ns (extra)", "added in Debezium 2.6"},
         {"/source/origin (extra)", "added in Debezium 3.5"},
         {"/source/origin_lsn (extra)", "added in Debezium 3.5"},
+        {"/source/tombsync_pos (extra)", "tombsync's own: the record's position"},
     };
     if (op == "u")
       expected["/before"] =
@@ -473,7 +476,7 @@ TEST_CASE("debezium-json envelope: ops, source block, snapshot reads", "[debeziu
   CHECK(r["payload"]["source"] == json::parse(R"({"version":"tombsync-test","connector":"postgresql","name":"app",
       "ts_ms":1714557600123,"snapshot":"true","db":"shop","sequence":"[null,\"23803720\"]",
       "ts_us":1714557600123456,"ts_ns":1714557600123456000,"schema":"public","table":"users","txId":731,
-      "lsn":23803720,"xmin":null,"origin":null,"origin_lsn":null})"));
+      "lsn":23803720,"xmin":null,"origin":null,"origin_lsn":null,"tombsync_pos":"102236989197123584"})"));
   CHECK(r["payload"]["ts_ms"] == 1714557601000);
   CHECK(r["payload"]["ts_us"] == 1714557601000123);
   CHECK(r["payload"]["ts_ns"] == 1714557601000123000);

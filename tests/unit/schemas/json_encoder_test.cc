@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "tests/unit/schemas/event_fixtures.h"
 #include "schemas/json_encoder.h"
+#include "schemas/stream_position.h"
 
 using namespace tombsync;
 using namespace tombsync::test;
@@ -20,7 +21,7 @@ namespace {
 // The metadata tail every users event shares, after "__op".
 const std::string kSource =
     R"("__lsn":"0/16B3748","__commit_lsn":"0/16B3800","__xid":731,)"
-    R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.users")";
+    R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.users","__pos":102236989197123584)";
 
 void require_internal_error(const std::function<void()>& fn) {
   try {
@@ -261,11 +262,20 @@ TEST_CASE("JSON metadata wins over columns with reserved names", "[json_encoder]
   CHECK(enc.value(e) ==
         R"({"id":1,"__note":"kept","deleted":false,"is_deleted":false,"deleted_at":null,)"
         R"("__op":"update","__lsn":"0/16B3748","__commit_lsn":"0/16B3800","__xid":731,)"
-        R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.legacy"})");
+        R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.legacy","__pos":102236989197123584})");
   CHECK(is_reserved_json_name("__commit_ts"));
   CHECK_FALSE(is_reserved_json_name("__note"));
   CHECK_FALSE(is_reserved_json_name("id"));
   CHECK_FALSE(is_reserved_json_name(""));
+}
+
+TEST_CASE("__pos: commit LSN * 2^32 + seq, in decimal, up to 96 bits", "[json_encoder][position]") {
+  const ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
+  JsonEncoder enc;
+  CHECK(nlohmann::json::parse(enc.value(e, 7))["__pos"].dump() == "102236989197123591");
+  CHECK(stream_position(Lsn(0), 0) == "0");
+  CHECK(stream_position(Lsn(1), 0) == "4294967296");
+  CHECK(stream_position(Lsn(0xFFFFFFFFFFFFFFFFULL), 0xFFFFFFFFU) == "79228162514264337593543950335");  // 2^96 - 1
 }
 
 TEST_CASE("make_encoder and parse_format", "[json_encoder]") {
