@@ -276,6 +276,10 @@ TEST_CASE("__pos: commit LSN * 2^32 + seq, in decimal, up to 96 bits", "[json_en
   CHECK(stream_position(Lsn(0), 0) == "0");
   CHECK(stream_position(Lsn(1), 0) == "4294967296");
   CHECK(stream_position(Lsn(0xFFFFFFFFFFFFFFFFULL), 0xFFFFFFFFU) == "79228162514264337593543950335");  // 2^96 - 1
+  // Around 10^19, where the digits split in two: 10^19 = 2328306436 * 2^32 + 2313682944.
+  CHECK(stream_position(Lsn(2328306436), 2313682943U) == "9999999999999999999");
+  CHECK(stream_position(Lsn(2328306436), 2313682944U) == "10000000000000000000");
+  CHECK(stream_position(Lsn(2328306436), 2313682945U) == "10000000000000000001");
 }
 
 TEST_CASE("make_encoder and parse_format", "[json_encoder]") {
