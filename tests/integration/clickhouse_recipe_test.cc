@@ -133,7 +133,7 @@ Comparison compare(const std::map<long long, UserRow>& source, const std::map<lo
 }  // namespace
 
 TEST_CASE("the ClickHouse recipe on chDB: with complete_rows FINAL equals the source; without it names are lost",
-          "[integration][clickhouse]") {
+          "[integration][clickhouse][consumers]") {
   require_chdb();
   const auto started = std::chrono::steady_clock::now();
   const std::string n = unique_name("ch");

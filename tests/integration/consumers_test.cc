@@ -1,0 +1,40 @@
+// [consumers]: the documented recipes against real consumers (docs/consumers.md). The Debezium
+// JDBC sink on Kafka Connect standalone is driven by tests/consumers/jdbc-sink-test (bash: it
+// starts the worker with the doc's own sink settings, runs the workload, and compares the target
+// database with the source row by row, live and catch-up); this case runs it against the test
+// services and requires it to pass. The ClickHouse recipe is clickhouse_recipe_test.cc.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+#include "tests/integration/harness.h"
+
+using namespace tombsync::it;
+
+TEST_CASE("the Debezium JDBC sink with the doc's settings, live and catch-up: the target equals the source",
+          "[integration][consumers]") {
+  (void)ServiceEnv::get();  // the services this run uses (.services/env is sourced by scripts/test)
+  const std::string repo = TOMBSYNC_SOURCE_DIR;
+  const std::string log = "/tmp/tombsync-it-jdbc-sink-" + std::to_string(::getpid()) + ".log";
+  const std::string cmd = repo + "/tests/consumers/jdbc-sink-test >" + log + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::string summary, all;
+  if (FILE* f = std::fopen(log.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) all.append(buf, n);
+    std::fclose(f);
+  }
+  const auto at = all.find("===== jdbc-sink-test summary");
+  summary = at == std::string::npos ? all.substr(all.size() > 3000 ? all.size() - 3000 : 0) : all.substr(at);
+  WARN(summary);
+  INFO("full log: " << log);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(summary.find("PASS  mode=live") != std::string::npos);
+  CHECK(summary.find("PASS  mode=catchup") != std::string::npos);
+  if (WEXITSTATUS(status) == 0) std::remove(log.c_str());
+}
