@@ -15,9 +15,9 @@
 namespace tombsync {
 namespace {
 
-constexpr std::array<std::string_view, 11> kReservedNames = {
-    "is_deleted", "deleted_at", "__op", "__lsn", "__commit_lsn", "__xid",
-    "__commit_ts", "__table", "__unchanged", "__truncate", "__inferred"};
+constexpr std::array<std::string_view, 12> kReservedNames = {
+    "is_deleted", "deleted_at", "__op",       "__lsn",      "__commit_lsn", "__xid",
+    "__commit_ts", "__table",   "__unchanged", "__truncate", "__inferred",  "__pos"};
 
 template <typename Number>
 void append_number(std::string& out, Number n) {
@@ -87,8 +87,10 @@ void append_metadata(std::string& out, const ChangeEvent& event, uint32_t seq) {
   append_utc_micros(out, event.source.commit_ts_us.value());
   out.append("\",\"__table\":");
   append_json_string(out, event.table->qualified());
-  out.append(",\"__pos\":");
+  // A string: up to 96 bits, beyond what many JSON parsers read exactly (RFC 8259 section 6).
+  out.append(",\"__pos\":\"");
   append_stream_position(out, event.source.commit_lsn, seq);
+  out.push_back('"');
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "agent/stream/record_builder.h"
 
+#include <cstdint>
+
 #include "base/error.h"
 #include "connectors/kafka/kafka_properties.h"
 #include "schemas/time_format.h"
@@ -30,6 +32,10 @@ Record RecordBuilder::base(const ChangeEvent& e, const Route& r, const char* op)
   Record rec;
   rec.topic = r.topic;
   rec.commit_lsn = e.source.commit_lsn;
+  // The position (commit LSN, seq) must never go back within a transaction: 2^32 records is the bound.
+  if (seq_ == UINT32_MAX)
+    throw Error(ErrorKind::kInternal, "transaction " + std::to_string(e.source.xid) + " has more than 4294967295 records; "
+                                          "record positions would wrap");
   rec.seq = seq_++;
   if (txn_.commit_lsn != e.source.commit_lsn || txn_.text_commit_lsn.empty()) {
     // The transaction's headers are formatted once, not per record: this is the hot path.

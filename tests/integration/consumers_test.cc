@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -19,7 +20,10 @@ TEST_CASE("the Debezium JDBC sink with the doc's settings, live and catch-up: th
   (void)ServiceEnv::get();  // the services this run uses (.services/env is sourced by scripts/test)
   const std::string repo = TOMBSYNC_SOURCE_DIR;
   const std::string log = "/tmp/tombsync-it-jdbc-sink-" + std::to_string(::getpid()) + ".log";
-  const std::string cmd = repo + "/tests/consumers/jdbc-sink-test >" + log + " 2>&1";
+  // The binary under test, the services of this run (never started or stopped by the script), and
+  // a bound: a stuck worker fails the case instead of hanging the suite.
+  const std::string cmd = "TOMBSYNC_AGENT='" + std::string(TOMBSYNC_BINARY) + "' TOMBSYNC_NO_SERVICES=1 timeout 900 " + repo +
+                          "/tests/consumers/jdbc-sink-test >" + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::string summary, all;
   if (FILE* f = std::fopen(log.c_str(), "r")) {

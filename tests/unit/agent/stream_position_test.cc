@@ -53,7 +53,7 @@ std::string pos_of(Format f, const Record& r) {
   }
   const auto v = nlohmann::json::parse(*r.value);
   if (f == Format::kDebeziumJson) return v["payload"]["source"]["tombsync_pos"].get<std::string>();
-  return v["__pos"].dump();
+  return v["__pos"].get<std::string>();
 }
 
 // Decimal strings of up to 29 digits compare as numbers by length, then text.

@@ -21,7 +21,7 @@ namespace {
 // The metadata tail every users event shares, after "__op".
 const std::string kSource =
     R"("__lsn":"0/16B3748","__commit_lsn":"0/16B3800","__xid":731,)"
-    R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.users","__pos":102236989197123584)";
+    R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.users","__pos":"102236989197123584")";
 
 void require_internal_error(const std::function<void()>& fn) {
   try {
@@ -262,7 +262,7 @@ TEST_CASE("JSON metadata wins over columns with reserved names", "[json_encoder]
   CHECK(enc.value(e) ==
         R"({"id":1,"__note":"kept","deleted":false,"is_deleted":false,"deleted_at":null,)"
         R"("__op":"update","__lsn":"0/16B3748","__commit_lsn":"0/16B3800","__xid":731,)"
-        R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.legacy","__pos":102236989197123584})");
+        R"("__commit_ts":"2024-05-01T10:00:00.123456Z","__table":"public.legacy","__pos":"102236989197123584"})");
   CHECK(is_reserved_json_name("__commit_ts"));
   CHECK_FALSE(is_reserved_json_name("__note"));
   CHECK_FALSE(is_reserved_json_name("id"));
@@ -272,7 +272,11 @@ TEST_CASE("JSON metadata wins over columns with reserved names", "[json_encoder]
 TEST_CASE("__pos: commit LSN * 2^32 + seq, in decimal, up to 96 bits", "[json_encoder][position]") {
   const ChangeEvent e = make_event(Op::kInsert, users_table(), users_row());
   JsonEncoder enc;
-  CHECK(nlohmann::json::parse(enc.value(e, 7))["__pos"].dump() == "102236989197123591");
+  CHECK(nlohmann::json::parse(enc.value(e, 7))["__pos"] == "102236989197123591");
+  ChangeEvent late = e;  // past 4 GiB of WAL the position no longer fits 64 bits
+  late.source.commit_lsn = *Lsn::parse("16/B374D848");
+  CHECK(nlohmann::json::parse(enc.value(late, 3))["__pos"] == "418759567855446917123");
+  CHECK(is_reserved_json_name("__pos"));
   CHECK(stream_position(Lsn(0), 0) == "0");
   CHECK(stream_position(Lsn(1), 0) == "4294967296");
   CHECK(stream_position(Lsn(0xFFFFFFFFFFFFFFFFULL), 0xFFFFFFFFU) == "79228162514264337593543950335");  // 2^96 - 1
