@@ -120,20 +120,6 @@ Materialised materialise(const std::vector<KafkaRecord>& records) {
   return m;
 }
 
-int last_http_port(const std::string& log) {
-  static const std::regex re("\\(port ([0-9]+)\\)");
-  int port = -1;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
-    port = std::stoi((*it)[1]);
-  return port;
-}
-
-double metric(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
 void wait_confirmed(Sql& super, const std::string& slot) {
   const uint64_t target = std::stoull(super.scalar("SELECT pg_current_wal_lsn() - '0/0'").value());
   REQUIRE(eventually([&] { return confirmed_flush(super, slot) >= target; }, seconds(180)));
@@ -185,7 +171,7 @@ void run_workload(int kills, bool ledger_rows = false) {
   writer.join();
   Sql super(ServiceEnv::get().pg_superuser_dsn);
   wait_confirmed(super, n);
-  const std::string metrics = http_get(last_http_port(agent.log()), "/metrics").body;
+  const std::string metrics = http_get(http_port(agent), "/metrics").body;
   const std::string label = "{table=\"" + table + "\"}";
   const double queries = metric(metrics, "tombsync_fill_queries_total" + label);
   const double fetched = metric(metrics, "tombsync_fill_rows_total" + label);
@@ -286,7 +272,7 @@ TEST_CASE("complete_rows: true on a compacted topic: a fresh consumer materialis
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // roll the segments (segment.ms)
   sql.exec("INSERT INTO " + n + " SELECT g, 0, 'late' FROM generate_series(5001, 5050) g");
   wait_confirmed(super, n);
-  const std::string metrics = http_get(last_http_port(agent.log()), "/metrics").body;
+  const std::string metrics = http_get(http_port(agent), "/metrics").body;
   const double queries = metric(metrics, "tombsync_fill_queries_total{table=\"" + table + "\"}");
   const double fetched = metric(metrics, "tombsync_fill_rows_total{table=\"" + table + "\"}");
   const double gone = metric(metrics, "tombsync_fill_missing_total{table=\"" + table + "\"}");

@@ -20,13 +20,6 @@ using namespace tombsync::it;
 
 namespace {
 
-// A sample's value in Prometheus text, e.g. metric("tombsync_events_total{table=\"public.t\",op=\"insert\"}").
-double metric(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
 void services(const std::string& script, const std::string& verb) {
   const std::string cmd = std::string(TOMBSYNC_SOURCE_DIR) + "/tests/services/" + script + " " + verb + " >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);

@@ -39,11 +39,19 @@ HttpResult http_get(int port, const std::string& path) {
 }
 
 int http_port(const Agent& agent) {
-  std::smatch m;
   const std::string log = agent.log();
   static const std::regex re("\\(port ([0-9]+)\\)");
-  REQUIRE(std::regex_search(log, m, re));
-  return std::stoi(m[1]);
+  int port = -1;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
+    port = std::stoi((*it)[1]);
+  REQUIRE(port > 0);
+  return port;
+}
+
+double metric(const std::string& text, const std::string& sample) {
+  const auto at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + sample.size() + 2));
 }
 
 }  // namespace tombsync::it

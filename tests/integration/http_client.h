@@ -16,7 +16,12 @@ struct HttpResult {
 // A GET on 127.0.0.1:port, read until the server closes.
 HttpResult http_get(int port, const std::string& path);
 
-// The port from the agent's "http: ... (port N)" line (http.address port 0).
+// The port from the agent's last "http: ... (port N)" line (http.address port 0): the running
+// process's, when the log holds earlier ones of a restarted agent.
 int http_port(const Agent& agent);
+
+// A sample's value in Prometheus text, e.g. metric("tombsync_events_total{table=\"public.t\",op=\"insert\"}");
+// -1 when the sample is not there.
+double metric(const std::string& text, const std::string& sample);
 
 }  // namespace tombsync::it

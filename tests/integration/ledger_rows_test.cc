@@ -22,20 +22,6 @@ using std::chrono::seconds;
 
 namespace {
 
-double metric(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
-int http_port(const std::string& log) {
-  static const std::regex re("\\(port ([0-9]+)\\)");
-  int port = -1;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
-    port = std::stoi((*it)[1]);
-  return port;
-}
-
 void run(const std::string& redact_mode) {
   const std::string n = unique_name("rows");
   const std::string table = "public." + n;
@@ -77,7 +63,7 @@ void run(const std::string& redact_mode) {
            "FROM generate_series(2001, 2100) g");
   sql.exec("BEGIN; UPDATE " + n + " SET v = 6 WHERE id <= 2050; TRUNCATE " + n + "; COMMIT;");
   wait_confirmed();
-  const std::string metrics = http_get(http_port(agent.log()), "/metrics").body;
+  const std::string metrics = http_get(http_port(agent), "/metrics").body;
   const std::string label = "{table=\"" + table + "\"}";
   const double queries = metric(metrics, "tombsync_fill_queries_total" + label);
   const double missing = metric(metrics, "tombsync_ledger_rows_missing_total" + label);

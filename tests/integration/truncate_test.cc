@@ -77,23 +77,6 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-// The port of the last "http: ... (port N)" line: the newest agent process of a log.
-int last_http_port(const std::string& log) {
-  static const std::regex re("\\(port ([0-9]+)\\)");
-  int port = -1;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
-    port = std::stoi((*it)[1]);
-  REQUIRE(port > 0);
-  return port;
-}
-
-// A sample's value in Prometheus text; -1 when absent.
-double metric(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
 // The pid of the running `tombsync run --config <config>` (harness.h keeps it private).
 pid_t agent_pid(const Agent& agent) {
   DIR* proc = opendir("/proc");
@@ -289,7 +272,7 @@ TEST_CASE("TRUNCATE on a compacted topic: a delete per ledger key, no keyless re
   CHECK_FALSE(skipped_line.empty());
   WARN("the compacted-topic line: " << skipped_line);
 
-  const std::string metrics = http_get(last_http_port(log), "/metrics").body;
+  const std::string metrics = http_get(http_port(agent), "/metrics").body;
   CHECK(metric(metrics, "tombsync_truncate_deletes_total{table=\"" + table + "\"}") == kRows);
   CHECK(ledger_keys(agent, table) == hex_keys(new_ids));
   CHECK(status_ledger_keys(agent, table) == 10);
@@ -476,7 +459,7 @@ TEST_CASE("TRUNCATE on a delete-policy topic: the truncate event, then a delete 
     CHECK(status_ledger_keys(agent, event) == 504);
     CHECK_FALSE(expansion_in(agent.log(), event).started);
   }
-  const std::string metrics = http_get(last_http_port(agent.log()), "/metrics").body;
+  const std::string metrics = http_get(http_port(agent), "/metrics").body;
   CHECK(metric(metrics, "tombsync_truncate_deletes_total{table=\"" + expand + "\"}") == 503);
   CHECK(metric(metrics, "tombsync_truncate_deletes_total{table=\"" + event + "\"}") == 0);
   CHECK(agent.stop(SIGTERM) == 0);
