@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/cli/preflight_items.h"
 #include "base/error.h"
@@ -125,6 +126,24 @@ void judge_read(const KafkaSinkOptions& o, const std::string& topic, CheckList& 
   }
 }
 
+// debezium-json's table-level truncate record (truncate: event, or no ledger to expand from) on a
+// topic of several partitions: a JDBC sink with truncate.enabled=true empties its whole table at
+// it on each partition, also after rows written after the TRUNCATE (docs/consumers.md).
+void judge_truncate_record(const Config& c, const KafkaTopicFacts& t, CheckList& list) {
+  if (c.format != Format::kDebeziumJson || t.partitions <= 1) return;
+  std::vector<std::string> tables;
+  for (const auto& table : c.source.tables)
+    if (c.topic_for(table) == t.name && c.truncate_for(table) == TruncateMode::kEvent)
+      tables.push_back(table.name.qualified());
+  if (tables.empty()) return;
+  list.pass("kafka.truncate", t.name,
+            fmt::format("Kafka topic {} has {} partitions and gets debezium-json truncate records (op \"t\", "
+                        "truncate: event) for {}: a JDBC sink with truncate.enabled=true loses rows written after a "
+                        "TRUNCATE; keep truncate.enabled=false there, or use truncate: expand (needs the key ledger)",
+                        t.name, t.partitions, fmt::join(tables, ", ")),
+            true);
+}
+
 void judge_topic(const Config& c, const KafkaSinkOptions& o, const KafkaFacts& facts, const KafkaTopicFacts& t,
                  const Grants& g, CheckList& list) {
   const std::string& topic = t.name;
@@ -142,6 +161,7 @@ void judge_topic(const Config& c, const KafkaSinkOptions& o, const KafkaFacts& f
     list.pass("kafka.topic", topic,
               fmt::format("Kafka topic {} exists ({})", topic,
                           plural(static_cast<size_t>(t.partitions), "partition", "partitions")));
+    judge_truncate_record(c, t, list);
     judge_probe(probe_write(o, topic, 0), "kafka.write", topic, "Write", "run produces every change to it",
                 "Kafka topic " + topic + ": Write granted (a produce request with acks=2 was authorized and "
                 "refused before any append: nothing written)", g, list);

@@ -38,7 +38,9 @@ class TruncateExpander {
   // Whether the keyless truncate event may go to the table's topic: Kafka refuses a record
   // without a key on a compacted topic (the session would stop), so not there, nor where Kafka
   // does not say (logged, asked again at the next TRUNCATE); the per-key deletes carry the
-  // TRUNCATE then (header tombsync.truncate). Asks `cleanup` once per topic.
+  // TRUNCATE then (header tombsync.truncate). Never with format debezium-json (a sink's
+  // truncate.enabled would empty rows written after the TRUNCATE; docs/formats.md). Asks
+  // `cleanup` once per topic.
   bool event_fits(const ChangeEvent& truncate);
   // Calls emit(delete) for every key live at `truncate` (an event of Op::kTruncate of a table
   // that expands), then records the clear with the LedgerRecorder. `emit` returns false when the

@@ -552,3 +552,28 @@ TEST_CASE("a damaged WAL in state_dir: run, check and status refuse with the sam
   CHECK(std::filesystem::file_size(wal) == size);  // refused, not repaired or truncated
   drop_replication_objects(n);
 }
+
+// debezium-json's truncate record on a multi-partition topic is what makes a JDBC sink with
+// truncate.enabled=true lose rows; with truncate: expand there is none (docs/consumers.md).
+TEST_CASE("check warns about debezium-json truncate records on a multi-partition topic, not with expand",
+          "[integration][cli]") {
+  const auto& env = ServiceEnv::get();
+  std::string n = unique_name("chktrunc");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + "_event (id int PRIMARY KEY)");
+  sql.exec("CREATE TABLE " + n + "_expand (id int PRIMARY KEY)");
+  for (const char* t : {"_event", "_expand"}) create_topic_with(n + ".public." + n + t, 3, {});
+  Agent agent({.name = n,
+               .table_yaml = "    - name: public." + n + "_event\n      truncate: event\n    - name: public." + n + "_expand\n",
+               .format = "debezium-json"});
+  auto r = check(agent);
+  INFO(r.out << r.err);
+  CHECK(r.line("PASS", {"Kafka topic " + n + ".public." + n + "_event has 3 partitions",
+                        "truncate.enabled=true loses rows", "truncate: expand"}));
+  CHECK(r.out.find("Kafka topic " + n + ".public." + n + "_expand has 3 partitions") == std::string::npos);
+  auto doc = json::parse(check(agent, true).out);
+  size_t warned = 0;
+  for (const auto& item : doc["items"])
+    if (item["check"] == "kafka.truncate") warned += item.value("warning", false) ? 1 : 0;
+  CHECK(warned == 1);
+}

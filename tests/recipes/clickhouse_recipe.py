@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the ClickHouse recipe of docs/consumers.md on chDB (in-process ClickHouse).
 
-Usage: clickhouse_recipe.py RECORDS OUT [--doc docs/consumers.md]
+Usage: clickhouse_recipe.py RECORDS OUT [--doc docs/consumers.md] [--version-from-lsn]
 
 RECORDS holds a topic's record values, one raw JSON value per line, in topic order. A tombstone
 (null value) is an empty line or absent: the doc says the Kafka engine yields no row for an empty
@@ -11,6 +11,9 @@ the ```sql blocks of its "## ClickHouse" section, so the doc and this test canno
   2. the materialized view's SELECT, run as written except for its FROM: the Kafka queue table is
      replaced by file(RECORDS, 'JSONAsString', <the queue table's columns>), i.e. the rows the
      Kafka engine would hand the view, inserted with INSERT INTO <the view's TO table>.
+--version-from-lsn is a negative control, not the recipe: the view's `_version` expression is
+replaced by the change's `__lsn` as a number, the version the doc once advised, which a snapshot
+read's watermark LSN can put above a later update of the same row.
 Then it writes `SELECT * FROM <table> FINAL ORDER BY <its ORDER BY>` to OUT as JSON lines
 (JSONEachRow) and prints a one-line summary on stdout.
 
@@ -70,9 +73,12 @@ def main():
     ap.add_argument("records")
     ap.add_argument("out")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "consumers.md"))
+    ap.add_argument("--version-from-lsn", action="store_true")
     args = ap.parse_args()
     with open(args.doc, encoding="utf-8") as f:
         create, target, order_by, select, queue, columns = recipe_sql(clickhouse_section(f.read()))
+    if args.version_from_lsn:
+        select = lsn_version(select)
 
     # The Kafka engine's rows: non-empty values only (a tombstone yields no row).
     records = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8")
@@ -102,6 +108,16 @@ def main():
     with open(args.out, "w", encoding="utf-8") as out:
         out.write(rows)
     print(f"{kept} record values read, {stored} rows stored, {rows.count(chr(10))} rows in FINAL")
+
+
+def lsn_version(select):
+    """The view's SELECT with `... AS _version` computed from __lsn ("X/Y" hex) instead."""
+    part = "reinterpretAsUInt64(reverse(unhex(leftPad(splitByChar('/', JSONExtractString(raw, '__lsn'))[%d], 16, '0'))))"
+    expr = "toUInt128(bitShiftLeft(toUInt128(%s), 32) + %s)" % (part % 1, part % 2)
+    out, n = re.subn(r"^(\s*).*\bAS\s+_version\b", lambda m: m.group(1) + expr + " AS _version", select, flags=re.M)
+    if n != 1:
+        die(3, "the view's SELECT has no single '... AS _version' line")
+    return out
 
 
 def run(s, stmt, fmt="CSV"):

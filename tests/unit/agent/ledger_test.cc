@@ -65,7 +65,7 @@ struct Session {
   FakeChangeSource source;
   FakeRecordSink sink;
   Metrics metrics{config};
-  std::unique_ptr<Encoder> encoder = make_encoder(Format::kJson, EncoderContext{});
+  std::unique_ptr<Encoder> encoder = make_encoder(config.format, EncoderContext{.server_name = "app", .database = "app"});
   RecordBuilder records{config, *encoder, "7301/app/tombsync"};
   AckTracker tracker;
   Checkpointer checkpointer;
@@ -312,6 +312,39 @@ TEST_CASE("ledger: an expanded TRUNCATE deletes every live key, saved or pending
   CHECK(s.metrics.table("public.users")->truncate_deletes == 3);
   CHECK(s.metrics.table("public.users")->truncate_remaining == 0);
   CHECK(s.cleanup.asked == 1);
+}
+
+// A JDBC-style sink with truncate.enabled=true empties its table at a table-level truncate record on
+// each partition, also after applying rows of other partitions from after the TRUNCATE: with the
+// per-key deletes there, debezium-json has none, on any topic.
+TEST_CASE("ledger: an expanded TRUNCATE in debezium-json has no table-level truncate record, only the deletes",
+          "[stream][ledger][truncate]") {
+  Rig rig;
+  rig.config.format = Format::kDebeziumJson;
+  Session s(rig.store, rig.config, kStart);
+  s.expand = true;
+  s.cleanup.answer = false;  // a topic that would take the keyless record
+  Rig::transaction(s, Lsn(0x2000), Lsn(0x2010), {rig.event(Op::kInsert, Lsn(0x2000), 1), rig.event(Op::kInsert, Lsn(0x2000), 2)});
+  Rig::transaction(s, Lsn(0x3000), Lsn(0x3010), {truncate_of(rig, Lsn(0x3000)), rig.event(Op::kInsert, Lsn(0x3000), 3)});
+  s.source.then([&] { s.sink.ack_all(); });
+  s.run();
+
+  size_t keyless = 0, deletes = 0, tombstones = 0;
+  for (const auto& m : s.sink.messages) {
+    if (!m.record.key) ++keyless;
+    if (header(m.record, "tombsync.truncate") != "true") continue;
+    if (m.record.value) {
+      ++deletes;
+      CHECK(m.record.value->find("\"op\":\"d\"") != std::string::npos);
+    } else {
+      ++tombstones;
+    }
+  }
+  CHECK(keyless == 0);
+  CHECK(deletes == 2);
+  CHECK(tombstones == 2);
+  CHECK(s.cleanup.asked == 0);  // the format decides; Kafka is not asked
+  CHECK(rig.ledger().size() == 1);
 }
 
 TEST_CASE("ledger: a restart re-expands a TRUNCATE in the same order, so Kafka's copies are skipped",
