@@ -85,7 +85,11 @@ TEST_CASE("debezium-json: read, create, update, delete + tombstone and truncate 
   sql.exec("INSERT INTO " + table +
            " VALUES (1, 'snap', 1.50, '2024-05-01 10:00:00.5+00', '2024-05-01 10:00:00.123', '{\"a\": 1}', 'x')");
 
-  Agent agent({.name = n, .tables = {"public." + table}, .format = "debezium-json"});
+  const std::string kept = n + "_ev";  // truncate: event: the op "t" record stays
+  sql.exec("CREATE TABLE " + kept + " (id int PRIMARY KEY)");
+  Agent agent({.name = n,
+               .table_yaml = "    - name: public." + table + "\n    - name: public." + kept + "\n      truncate: event\n",
+               .format = "debezium-json"});
   agent.start();
   agent.wait_streaming();
   REQUIRE(eventually([&] { return topic_end_offsets(agent.topic("public." + table)) >= 1; },
@@ -96,10 +100,12 @@ TEST_CASE("debezium-json: read, create, update, delete + tombstone and truncate 
   sql.exec("UPDATE " + table + " SET name = 'ann b' WHERE id = 2");
   sql.exec("DELETE FROM " + table + " WHERE id = 2");
   sql.exec("TRUNCATE " + table);
+  sql.exec("INSERT INTO " + kept + " VALUES (1)");
+  sql.exec("TRUNCATE " + kept);
 
-  // read, create, update, delete, tombstone, and a truncate per partition.
-  auto rs = read_topic(agent.topic("public." + table), 6);
-  REQUIRE(rs.size() >= 6);
+  // read, create, update, delete, tombstone; the TRUNCATE (expanded): a delete and a tombstone of id 1.
+  auto rs = read_topic(agent.topic("public." + table), 7);
+  REQUIRE(rs.size() >= 7);
   for (const auto& r : rs)
     if (r.value) check_envelope(r, n, table, db);
 
@@ -153,11 +159,25 @@ TEST_CASE("debezium-json: read, create, update, delete + tombstone and truncate 
   CHECK_FALSE(tomb->value.has_value());
   CHECK(tomb->key == del->key);
 
-  const KafkaRecord* truncate = find_op(rs, "t");
-  REQUIRE(truncate != nullptr);
-  CHECK_FALSE(truncate->key.has_value());
-  CHECK(truncate->json()["payload"]["before"].is_null());
-  CHECK(truncate->json()["payload"]["after"].is_null());
+  // Expanded: no op "t" record (a sink's truncate.enabled would wipe rows of other partitions
+  // written after it, docs/formats.md), the per-key delete instead, marked by its header.
+  CHECK(find_op(rs, "t") == nullptr);
+  const KafkaRecord* truncated = find_op(rs, "d", 1);
+  REQUIRE(truncated != nullptr);
+  CHECK(truncated->headers.at("tombsync.truncate") == "true");
+  CHECK(truncated->json()["payload"]["before"]["id"] == 1);
+  // truncate: event: the op "t" record, keyless, on every partition.
+  const size_t partitions = 3;  // the test broker's num.partitions (tests/services/kafka-server.properties.in)
+  auto ks = read_topic(agent.topic("public." + kept), 1 + partitions);
+  size_t on_partitions = 0;
+  for (const auto& r : ks) {
+    if (!r.value || r.json()["payload"]["op"] != "t") continue;
+    ++on_partitions;
+    CHECK_FALSE(r.key.has_value());
+    CHECK(r.json()["payload"]["before"].is_null());
+    CHECK(r.json()["payload"]["after"].is_null());
+  }
+  CHECK(on_partitions == partitions);
 
   // Commit order within the key's partition: c, u, d, tombstone.
   CHECK(create->partition == update->partition);
