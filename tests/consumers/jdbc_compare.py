@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare a source table with the Debezium JDBC sink's copy of it, row by row, column by column.
 
-usage: jdbc_compare.py SOURCE_DSN SOURCE_TABLE TARGET_DSN TARGET_TABLE KEY [--quiet]
+usage: jdbc_compare.py SOURCE_DSN SOURCE_TABLE TARGET_DSN TARGET_TABLE KEY [--quiet] [--strict-types]
 Prints one line per difference:
   MISSING  key=...                    a source row the target lacks
   EXTRA    key=...                    a target row the source lacks
@@ -9,7 +9,8 @@ Prints one line per difference:
   TYPE     NAME source=T target=T     the auto-created column's type differs
   VALUE    key=... NAME source=... target=...   a value differs (after allowing the type change)
 and a summary line. Exit 0 when no MISSING/EXTRA/missing COLUMN/VALUE line was printed
-(TYPE lines alone do not fail), 1 otherwise, 2 when a table cannot be read.
+(TYPE lines alone do not fail, unless --strict-types: a pre-created target must keep every type),
+1 otherwise, 2 when a table cannot be read.
 """
 import datetime
 import decimal
@@ -106,7 +107,8 @@ def show(v):
 
 def main(argv):
     quiet = "--quiet" in argv
-    argv = [a for a in argv if a != "--quiet"]
+    strict_types = "--strict-types" in argv
+    argv = [a for a in argv if a not in ("--quiet", "--strict-types")]
     if len(argv) != 5:
         print(__doc__, file=sys.stderr)
         return 2
@@ -125,6 +127,7 @@ def main(argv):
             fails += 1
         elif stypes[c] != ttypes[c]:
             out(f"TYPE     {c} source={stypes[c]} target={ttypes[c]}")
+            fails += strict_types
     for c in ttypes:
         if c not in stypes:
             out(f"COLUMN   extra {c} ({ttypes[c]})")
