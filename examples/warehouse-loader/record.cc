@@ -31,6 +31,28 @@ std::string required(const rd_kafka_message_t* m, const char* name) {
   return *v;
 }
 
+__extension__ typedef unsigned __int128 Pos128;
+
+// The value's __pos (docs/event-format.md "Position": commit LSN * 2^32 + seq, in decimal) must
+// be the headers' pair: the loader orders by that pair, and a record whose two disagree was not
+// written by tombsync as documented.
+void check_pos(const rd_kafka_message_t* m, const nlohmann::json& value, const Position& p) {
+  const auto it = value.find("__pos");
+  if (it == value.end()) return;  // written before __pos existed: the headers alone
+  const std::string text = it->is_string() ? it->get<std::string>() : std::string();
+  Pos128 pos = 0;
+  bool ok = !text.empty() && text.size() <= 30;
+  for (char c : text) {
+    ok = ok && c >= '0' && c <= '9';
+    pos = pos * 10 + static_cast<unsigned>(c - '0');
+  }
+  const Pos128 expected = (static_cast<Pos128>(p.commit_lsn.value()) << 32) + static_cast<Pos128>(p.seq);
+  if (!ok || pos != expected)
+    throw Error(ErrorKind::kProtocol, "record at " + where(m) + " has __pos " + it->dump() +
+                                          ", which is not its headers' position " + p.str() +
+                                          " (commit LSN * 2^32 + seq): not written by tombsync as documented");
+}
+
 }  // namespace
 
 LoaderRecord parse_record(const rd_kafka_message_t* m, size_t table) {
@@ -65,6 +87,7 @@ LoaderRecord parse_record(const rd_kafka_message_t* m, size_t table) {
   } else if (r.value["__op"] == "truncate") {
     r.kind = RecordKind::kTruncate;
   }
+  if (r.value.is_object()) check_pos(m, r.value, r.position);
   return r;
 }
 

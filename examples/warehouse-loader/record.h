@@ -17,7 +17,9 @@
 namespace tombsync::loader {
 
 // (tombsync.commit_lsn, tombsync.seq): strictly increasing along the stream and,
-// within a partition, along offsets. Stored per row as (_synced_lsn, _synced_seq).
+// within a partition, along offsets; the two parts of the value's `__pos` (commit LSN
+// * 2^32 + seq), which parse_record requires to agree. Stored per row as
+// (_synced_lsn, _synced_seq).
 struct Position {
   Lsn commit_lsn;
   int64_t seq = 0;

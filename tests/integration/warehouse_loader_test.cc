@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+
 #include "tests/integration/harness.h"
 
 using namespace tombsync::it;
@@ -625,4 +627,43 @@ TEST_CASE("loader: bad arguments exit 2, unreachable services exit 1, each with 
     CHECK(missing.run_to_exit() == 1);
     CHECK(missing.log().find("source table public.no_such_table does not exist") != std::string::npos);
   }
+}
+
+// The loader orders by the headers' (commit_lsn, seq); the value's __pos is the same position as one
+// number (docs/event-format.md "Position"). A record where the two disagree is refused, not applied.
+TEST_CASE("loader: a record whose __pos disagrees with its position headers stops it with one line",
+          "[integration][loader]") {
+  const auto& env = ServiceEnv::get();
+  const std::string n = unique_name("wlpos");
+  Sql sql(env.pg_dsn);
+  sql.exec("CREATE TABLE " + n + " (id int PRIMARY KEY)");
+  const std::string topic = n + ".public." + n;
+  create_topic_with(topic, 1, {});
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", env.kafka_brokers.c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  REQUIRE(rk != nullptr);
+  const std::string key = R"({"id":1})";
+  // 0/16B3F00 * 2^32 + 3 = 102244685778518019; the value says 0/16B3F00 with seq 4.
+  const std::string value = R"({"id":1,"is_deleted":false,"deleted_at":null,"__op":"insert","__pos":"102244685778518020"})";
+  rd_kafka_headers_t* h = rd_kafka_headers_new(4);
+  rd_kafka_header_add(h, "tombsync.op", -1, "insert", -1);
+  rd_kafka_header_add(h, "tombsync.commit_ts", -1, "2026-12-06T00:00:00.000000Z", -1);
+  rd_kafka_header_add(h, "tombsync.commit_lsn", -1, "0/16B3F00", -1);
+  rd_kafka_header_add(h, "tombsync.seq", -1, "3", -1);
+  REQUIRE(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                            RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_flush(rk, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+
+  Loader l(loader_args(n, "public." + n));
+  CHECK(l.run_to_exit() == 1);
+  INFO(l.log());
+  CHECK(l.log().find("has __pos \"102244685778518020\", which is not its headers' position 0/16B3F00:3") !=
+        std::string::npos);
+  CHECK(sql.scalar("SELECT count(*) FROM wh_" + n + "." + n) == "0");
+  sql.exec("DROP SCHEMA IF EXISTS wh_" + n + " CASCADE");
 }
